@@ -1,0 +1,169 @@
+"""Public types of the modem library: what a line driver takes and returns.
+
+The service (``umfax``) talks to lines only through these types.  They carry no
+I/O and no dependency on the rest of umfax.
+
+Bit order convention: ``PageImage.data`` is the coded T.4/T.6 bit stream of one
+page as it would sit in a single-strip TIFF with FillOrder=1 (most significant
+bit first).  Drivers reverse bits where the DCE wants LSB-first (T.31 Class 1).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+Encoding = Literal["mh", "mr", "mmr"]
+
+
+class HangupCause(enum.StrEnum):
+    """Why a call ended.  The service maps each cause to a retry class."""
+
+    OK = "ok"  # call completed, every page confirmed
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    NO_CARRIER = "no_carrier"  # answered but no fax tones / carrier lost
+    NO_DIALTONE = "no_dialtone"
+    PROTOCOL_ERROR = "protocol_error"  # T.30 failure (timeouts, bad frames, retrain exhausted)
+    REMOTE_REJECTED = "remote_rejected"  # far end refused (DCN in phase B, no compatible mode)
+    LINE_DROPPED = "line_dropped"  # call lost mid-transfer
+    MODEM_ERROR = "modem_error"  # local modem unresponsive or misbehaving
+    CANCELLED = "cancelled"  # stopped by us (shutdown, cancel)
+
+
+@dataclass(frozen=True, slots=True)
+class PageImage:
+    """One coded fax page."""
+
+    data: bytes
+    width: int  # pixels per line: 1728 for A4/Letter at 204 dpi
+    length: int  # scan lines
+    encoding: Encoding
+    x_res: float  # dots per inch, 204 normally
+    y_res: float  # lines per inch: 98 standard, 196 fine, 391 superfine
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    local_id: str = ""  # our TSI, up to 20 chars of digits, space and +
+    ecm: bool = True  # allow error correction mode
+    max_bit_rate: int = 14400
+    min_bit_rate: int = 2400
+
+
+class ProgressKind(enum.StrEnum):
+    DIALING = "dialing"
+    CONNECTED = "connected"  # far end answered with fax tones; remote_id may be known
+    NEGOTIATED = "negotiated"  # DCS accepted: bit_rate/encoding/ecm known
+    PAGE_STARTED = "page_started"
+    PAGE_DONE = "page_done"  # page confirmed by the far end (MCF / all frames acked)
+    PAGE_RETRY = "page_retry"  # RTN or PPR: page will be retransmitted
+    HANGUP = "hangup"
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    kind: ProgressKind
+    page: int = 0  # 1-based page number where relevant
+    pages: int = 0
+    remote_id: str = ""
+    bit_rate: int = 0
+    encoding: Encoding | None = None
+    ecm: bool = False
+    message: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class AbortCall(Exception):
+    """Raised by a progress callback to end the call at once (e.g. the job was cancelled).
+
+    The driver hangs up cleanly (DCN where T.30 allows) and returns a
+    :class:`CallResult` with cause ``CANCELLED`` and the pages confirmed so far.
+    """
+
+
+@dataclass(slots=True)
+class CallResult:
+    cause: HangupCause
+    message: str = ""  # human-readable detail, e.g. "no response to DCS after 3 tries"
+    remote_id: str = ""  # CSI (when sending) or TSI (when receiving)
+    bit_rate: int = 0
+    encoding: Encoding | None = None
+    ecm: bool = False
+    y_res: float = 0.0
+    pages_done: int = 0  # pages confirmed (sent) or received
+    started_at: datetime | None = None
+    connected_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.cause is HangupCause.OK
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    caller_number: str = ""  # NMBR= from caller ID
+    caller_name: str = ""  # NAME=
+    called_number: str = ""  # NDID= / DID
+    rings: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedPage:
+    number: int  # 1-based
+    image: PageImage
+    good: bool = True  # False when the page arrived with errors (RTN sent)
+
+
+PageSink = Callable[[ReceivedPage], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveOptions:
+    local_id: str = ""  # our CSI
+    ecm: bool = True
+    max_bit_rate: int = 14400
+    accept_encodings: tuple[Encoding, ...] = ("mh", "mr", "mmr")
+
+
+@dataclass(frozen=True, slots=True)
+class LineStatus:
+    ok: bool
+    detail: str = ""  # e.g. modem identification, or what failed
+    classes: tuple[str, ...] = field(default_factory=tuple)  # "1", "1.0", "2", "2.0"
+
+
+class FaxLineDriver(Protocol):
+    """A fax line as the service sees it.  Every method blocks; one thread per line."""
+
+    def probe(self) -> LineStatus: ...
+
+    def send(
+        self,
+        dial_string: str,
+        pages: list[PageImage],
+        options: SendOptions,
+        progress: ProgressCallback,
+    ) -> CallResult: ...
+
+    def wait_for_call(self, timeout: float) -> IncomingCall | None:
+        """Return when the line rings (after the first RING), or None on timeout."""
+        ...
+
+    def receive(
+        self,
+        call: IncomingCall,
+        options: ReceiveOptions,
+        on_page: PageSink,
+        progress: ProgressCallback,
+    ) -> CallResult:
+        """Answer the ringing call and receive; each page is handed to ``on_page`` as it arrives."""
+        ...
+
+    def close(self) -> None: ...
