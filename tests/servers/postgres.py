@@ -69,7 +69,8 @@ def _as_postgres(argv: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_cluster() -> Iterator[PostgresCluster]:
+def postgres_cluster(durable: bool = False) -> Iterator[PostgresCluster]:
+    """``durable``: keep fsync and synchronous commit on (benchmarks); tests turn them off."""
     bindir = _bindir()
     if bindir is None:
         raise RuntimeError("PostgreSQL server binaries not found; `apt-get install postgresql`")
@@ -103,10 +104,11 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
             timeout=120,
         )
         options = (
-            f"-c listen_addresses=127.0.0.1 -c port={port} -c fsync=off "
-            f"-c synchronous_commit=off -c full_page_writes=off "
+            f"-c listen_addresses=127.0.0.1 -c port={port} "
             f"-c unix_socket_directories={root} -c max_connections=200"
         )
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
             _as_postgres(
                 [

@@ -56,7 +56,7 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         _sqlite_setup(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        return create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     raise StoreError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://")
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -91,6 +91,7 @@ class Claim:
     job: Job
     attempt_id: int
     worker: str
+    line: str
     pages: list[Page]  # pages after job.pages_done, in order
 
 
@@ -160,8 +161,8 @@ class Store:
         at: datetime | None = None,
         **data: Any,
     ) -> None:
-        session.add(
-            Event(
+        session.execute(
+            insert(Event).values(
                 kind=kind,
                 message=message,
                 job_id=job_id,
@@ -335,6 +336,7 @@ class Store:
         worker: str,
         lease: float,
         now: datetime,
+        status: str,
         extra_where: Sequence[Any] = (),
     ) -> Job | None:
         order = (
@@ -354,7 +356,7 @@ class Store:
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
-        claimed_id = session.scalar(
+        return session.scalars(
             update(Job)
             .where(Job.id == candidate, Job.state == from_state.value)
             .values(
@@ -362,23 +364,22 @@ class Store:
                 claimed_by=worker,
                 lease_until=now + timedelta(seconds=lease),
                 updated_at=now,
+                status=status,
             )
-            .returning(Job.id)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed_id is None:
-            return None
-        return session.get(Job, claimed_id, populate_existing=True)
+            .returning(Job),
+            execution_options={"synchronize_session": False, "populate_existing": True},
+        ).first()
 
     # -- conversion -----------------------------------------------------------------
 
     def claim_conversion(self, worker: str, lease: float) -> tuple[Job, list[Document]] | None:
         now = utcnow()
         with self.writing() as session:
-            job = self._claim(session, JobState.PENDING, JobState.CONVERTING, worker, lease, now)
+            job = self._claim(
+                session, JobState.PENDING, JobState.CONVERTING, worker, lease, now, "converting documents"
+            )
             if job is None:
                 return None
-            job.status = "converting documents"
             self._event(session, "converting", "converting documents", job_id=job.id, at=now, worker=worker)
             docs = list(
                 session.scalars(select(Document).where(Document.job_id == job.id).order_by(Document.seq))
@@ -464,7 +465,9 @@ class Store:
         if number:
             extra.append(Job.number == number)
         with self.writing() as session:
-            job = self._claim(session, JobState.QUEUED, JobState.SENDING, worker, lease, now, extra)
+            job = self._claim(
+                session, JobState.QUEUED, JobState.SENDING, worker, lease, now, f"dialling on {line}", extra
+            )
             if job is None:
                 return None
             pages = list(
@@ -472,17 +475,19 @@ class Store:
                     select(Page).where(Page.job_id == job.id, Page.seq > job.pages_done).order_by(Page.seq)
                 )
             )
-            attempt = Attempt(
-                job_id=job.id,
-                line=line,
-                worker=worker,
-                dialled=dialled,
-                started_at=now,
-                pages_total=job.page_count,
+            attempt_id = session.scalar(
+                insert(Attempt)
+                .values(
+                    job_id=job.id,
+                    line=line,
+                    worker=worker,
+                    dialled=dialled,
+                    started_at=now,
+                    pages_total=job.page_count,
+                )
+                .returning(Attempt.id)
             )
-            session.add(attempt)
-            session.flush()
-            job.status = f"dialling on {line}"
+            assert attempt_id is not None
             self._event(
                 session,
                 "dialling",
@@ -490,10 +495,10 @@ class Store:
                 job_id=job.id,
                 line=line,
                 at=now,
-                attempt=attempt.id,
+                attempt=attempt_id,
                 first_page=job.pages_done + 1,
             )
-            return Claim(job=job, attempt_id=attempt.id, worker=worker, pages=pages)
+            return Claim(job=job, attempt_id=attempt_id, worker=worker, line=line, pages=pages)
 
     def record_progress(
         self,
@@ -506,18 +511,26 @@ class Store:
     ) -> None:
         """Note progress of a live call (page confirmed, remote identified...)."""
         now = utcnow()
+        values: dict[str, Any] = {"status": status, "updated_at": now}
+        if pages_done is not None:
+            values["pages_done"] = pages_done
         with self.writing() as session:
-            job = session.get(Job, claim.job.id)
-            if job is None or job.claimed_by != claim.worker:
+            held = session.execute(
+                update(Job)
+                .where(Job.id == claim.job.id, Job.claimed_by == claim.worker)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if not held.rowcount:  # type: ignore[attr-defined]
                 return
-            job.status = status
-            job.updated_at = now
             if pages_done is not None:
-                job.pages_done = pages_done
-                attempt = session.get(Attempt, claim.attempt_id)
-                if attempt is not None:
-                    attempt.pages_sent = pages_done - claim.job.pages_done
-            self._event(session, kind, status, job_id=job.id, at=now, attempt=claim.attempt_id, **data)
+                session.execute(
+                    update(Attempt)
+                    .where(Attempt.id == claim.attempt_id)
+                    .values(pages_sent=pages_done - claim.job.pages_done)
+                    .execution_options(synchronize_session=False)
+                )
+            self._event(session, kind, status, job_id=claim.job.id, at=now, attempt=claim.attempt_id, **data)
 
     def is_cancel_requested(self, job_id: int) -> bool:
         with self.reading() as session:
@@ -528,21 +541,25 @@ class Store:
         now = limits_now or utcnow()
         with self.writing() as session:
             job = self._held(session, claim.job.id, claim.worker, JobState.SENDING)
-            attempt = session.get(Attempt, claim.attempt_id)
-            if attempt is None:
-                raise StoreError(f"attempt {claim.attempt_id} of job {job.id} vanished")
-            attempt.ended_at = outcome.ended_at or now
-            attempt.connected_at = outcome.connected_at
-            attempt.remote_id = outcome.remote_id
-            attempt.bit_rate = outcome.bit_rate
-            attempt.encoding = outcome.encoding
-            attempt.ecm = outcome.ecm
-            attempt.resolution = outcome.resolution
-            attempt.pages_sent = outcome.pages_sent
-            attempt.result = outcome.cause.value if outcome.cause else "ok"
-            attempt.message = outcome.message[:1000]
+            session.execute(
+                update(Attempt)
+                .where(Attempt.id == claim.attempt_id)
+                .values(
+                    ended_at=outcome.ended_at or now,
+                    connected_at=outcome.connected_at,
+                    remote_id=outcome.remote_id,
+                    bit_rate=outcome.bit_rate,
+                    encoding=outcome.encoding,
+                    ecm=outcome.ecm,
+                    resolution=outcome.resolution,
+                    pages_sent=outcome.pages_sent,
+                    result=outcome.cause.value if outcome.cause else "ok",
+                    message=outcome.message[:1000],
+                )
+                .execution_options(synchronize_session=False)
+            )
             job.pages_done = min(job.page_count, claim.job.pages_done + outcome.pages_sent)
-            self._conclude(session, job, outcome.cause, outcome.message, now, line=attempt.line)
+            self._conclude(session, job, outcome.cause, outcome.message, now, line=claim.line)
             return job
 
     def _conclude(
