@@ -166,8 +166,23 @@ class LineConfig(_Section):
         return self.port.startswith("sim:")
 
 
+class SimRemote(_Section):
+    number: str
+    kind: Literal["receiver", "busy", "no_answer", "drop_mid_page"]
+    name: str = ""
+
+
+DEFAULT_SIM_REMOTES = (
+    SimRemote(number="+12125550110", kind="receiver", name="receiver"),
+    SimRemote(number="+12125550111", kind="busy", name="busy"),
+    SimRemote(number="+12125550112", kind="no_answer", name="noanswer"),
+    SimRemote(number="+12125550113", kind="drop_mid_page", name="dropper"),
+)
+
+
 class SimulatorConfig(_Section):
     speed: float = Field(default=10.0, gt=0, le=10000)  # 1.0 = real time
+    remotes: list[SimRemote] = Field(default_factory=lambda: list(DEFAULT_SIM_REMOTES))
 
 
 DEFAULT_SIM_LINES = (

@@ -43,6 +43,12 @@ from umfax.store.models import (
 
 logger = logging.getLogger(__name__)
 
+# Core tables: plain INSERT/UPDATE statements skip the ORM's bulk-persistence path.
+EVENTS = Event.__table__
+ATTEMPTS = Attempt.__table__
+JOBS = Job.__table__
+PAGES = Page.__table__
+
 
 @dataclass(frozen=True, slots=True)
 class DocumentIn:
@@ -162,7 +168,7 @@ class Store:
         **data: Any,
     ) -> None:
         session.execute(
-            insert(Event).values(
+            insert(EVENTS).values(
                 kind=kind,
                 message=message,
                 job_id=job_id,
@@ -356,9 +362,9 @@ class Store:
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
-        return session.scalars(
-            update(Job)
-            .where(Job.id == candidate, Job.state == from_state.value)
+        row = session.execute(
+            update(JOBS)
+            .where(JOBS.c.id == candidate, JOBS.c.state == from_state.value)
             .values(
                 state=to_state.value,
                 claimed_by=worker,
@@ -366,9 +372,11 @@ class Store:
                 updated_at=now,
                 status=status,
             )
-            .returning(Job),
-            execution_options={"synchronize_session": False, "populate_existing": True},
+            .returning(*JOBS.c)
         ).first()
+        # A detached snapshot: the claim is settled in this statement; later changes go
+        # through their own statements.
+        return None if row is None else Job(**row._mapping)
 
     # -- conversion -----------------------------------------------------------------
 
@@ -470,13 +478,16 @@ class Store:
             )
             if job is None:
                 return None
-            pages = list(
-                session.scalars(
-                    select(Page).where(Page.job_id == job.id, Page.seq > job.pages_done).order_by(Page.seq)
+            pages = [
+                Page(**row._mapping)
+                for row in session.execute(
+                    select(PAGES)
+                    .where(PAGES.c.job_id == job.id, PAGES.c.seq > job.pages_done)
+                    .order_by(PAGES.c.seq)
                 )
-            )
+            ]
             attempt_id = session.scalar(
-                insert(Attempt)
+                insert(ATTEMPTS)
                 .values(
                     job_id=job.id,
                     line=line,
@@ -485,7 +496,7 @@ class Store:
                     started_at=now,
                     pages_total=job.page_count,
                 )
-                .returning(Attempt.id)
+                .returning(ATTEMPTS.c.id)
             )
             assert attempt_id is not None
             self._event(
@@ -516,19 +527,17 @@ class Store:
             values["pages_done"] = pages_done
         with self.writing() as session:
             held = session.execute(
-                update(Job)
-                .where(Job.id == claim.job.id, Job.claimed_by == claim.worker)
+                update(JOBS)
+                .where(JOBS.c.id == claim.job.id, JOBS.c.claimed_by == claim.worker)
                 .values(**values)
-                .execution_options(synchronize_session=False)
             )
             if not held.rowcount:  # type: ignore[attr-defined]
                 return
             if pages_done is not None:
                 session.execute(
-                    update(Attempt)
-                    .where(Attempt.id == claim.attempt_id)
+                    update(ATTEMPTS)
+                    .where(ATTEMPTS.c.id == claim.attempt_id)
                     .values(pages_sent=pages_done - claim.job.pages_done)
-                    .execution_options(synchronize_session=False)
                 )
             self._event(session, kind, status, job_id=claim.job.id, at=now, attempt=claim.attempt_id, **data)
 
@@ -542,8 +551,8 @@ class Store:
         with self.writing() as session:
             job = self._held(session, claim.job.id, claim.worker, JobState.SENDING)
             session.execute(
-                update(Attempt)
-                .where(Attempt.id == claim.attempt_id)
+                update(ATTEMPTS)
+                .where(ATTEMPTS.c.id == claim.attempt_id)
                 .values(
                     ended_at=outcome.ended_at or now,
                     connected_at=outcome.connected_at,

@@ -1,0 +1,3 @@
+from umfax.cli.main import run
+
+run()
