@@ -12,6 +12,8 @@ from tests.servers.postgres import PostgresCluster, postgres_cluster
 from umfax.store import Store
 from umfax.store.database import make_engine, upgrade
 
+pytest_plugins = ["tests.peers.fixtures"]
+
 _counter = itertools.count()
 
 
