@@ -1,0 +1,613 @@
+"""What travels on a simulated phone line, and the small codecs around it.
+
+A call on the simulated exchange is a pair of endpoints exchanging
+:data:`LineEvent` objects.  The vocabulary is deliberately the T.38 one
+(indicators and data), so it maps one to one onto Class 1 (+FTH/+FRH/+FTM/+FRM)
+and onto spandsp's T.38 terminal:
+
+* :class:`Tone` - CNG (calling tone) or CED (answer tone).
+* :class:`CarrierOn` - a modulation starts; ``mod`` is the T.31 modulation code
+  (3 = V.21 channel 2 HDLC, 24/48 = V.27ter, 72/96 = V.29, 73..146 = V.17).
+* :class:`HdlcFrame` - one V.21 HDLC frame, octets as a Class 1 DTE gives them
+  (address, control, FCF, FIF; no FCS), with whether its FCS checked out.
+* :class:`Data` - high-speed bit stream (TCF, T.4 image data, or ECM frames
+  HDLC-framed by the DTE), octets in T.31 order: the least significant bit of
+  each octet is the first one on the line.
+* :class:`CarrierOff` - the carrier (or tone) stops.
+
+Call control travels the same way: :class:`CallOffered` (to the called party),
+:class:`CallAnswered` (to the caller) and :class:`CallCleared` (to either).
+
+Also here: :class:`SimClock` (simulated time with a speed factor),
+:class:`Faults` (fault injection knobs), FCS-16 and a bit-level HDLC
+encoder/decoder used to carry ECM frames between Class 1 bit streams and
+T.38 HDLC fields, and :class:`T30Sniffer`, which watches V.21 frames to know
+when a high-speed carrier is TCF and whether ECM was negotiated.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# --- modulations ---------------------------------------------------------------------------
+
+#: T.31 modulation code -> (name, bit rate, training seconds before data).
+MODULATIONS: dict[int, tuple[str, int, float]] = {
+    3: ("V.21", 300, 0.0),
+    24: ("V.27ter", 2400, 0.943),
+    48: ("V.27ter", 4800, 0.708),
+    72: ("V.29", 7200, 0.253),
+    73: ("V.17", 7200, 1.393),
+    74: ("V.17", 7200, 0.142),
+    96: ("V.29", 9600, 0.253),
+    97: ("V.17", 9600, 1.393),
+    98: ("V.17", 9600, 0.142),
+    121: ("V.17", 12000, 1.393),
+    122: ("V.17", 12000, 0.142),
+    145: ("V.17", 14400, 1.393),
+    146: ("V.17", 14400, 0.142),
+}
+
+#: Codes listed by +FTM=? / +FRM=? (and +FTH=? / +FRH=?).
+HIGH_SPEED_CODES: tuple[int, ...] = (24, 48, 72, 73, 74, 96, 97, 98, 121, 122, 145, 146)
+
+#: Preamble of V.21 flags before the first frame (T.30 5.3.1: 1 s +/- 15 %).
+V21_PREAMBLE_S = 1.0
+
+
+def bit_rate(mod: int) -> int:
+    return MODULATIONS[mod][1]
+
+
+def training_time(mod: int) -> float:
+    return MODULATIONS[mod][2]
+
+
+def compatible(tx_mod: int, rx_mod: int) -> bool:
+    """Can a receiver set for ``rx_mod`` demodulate a carrier sent as ``tx_mod``?
+
+    Same modulation family and bit rate; V.17 long and short training are
+    accepted interchangeably (a receiver trained long keeps the equaliser).
+    """
+    if tx_mod == rx_mod:
+        return True
+    a, b = MODULATIONS.get(tx_mod), MODULATIONS.get(rx_mod)
+    return a is not None and b is not None and a[0] == b[0] == "V.17" and a[1] == b[1]
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tone:
+    kind: str  # "cng" | "ced"
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierOn:
+    mod: int
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierOff:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class HdlcFrame:
+    data: bytes
+    fcs_ok: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Data:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CallOffered:
+    caller: str
+    called: str
+    caller_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CallCleared:
+    reason: str = "hangup"  # "hangup" | "dropped" | "cancelled"
+
+
+SignalEvent = Tone | CarrierOn | CarrierOff | HdlcFrame | Data
+ControlEvent = CallOffered | CallAnswered | CallCleared
+LineEvent = SignalEvent | ControlEvent
+
+
+def describe(ev: LineEvent) -> str:
+    """Short text for logs and call records."""
+    if isinstance(ev, Data):
+        return f"data[{len(ev.data)}]"
+    if isinstance(ev, HdlcFrame):
+        fcf = ev.data[2] if len(ev.data) > 2 else -1
+        return f"frame fcf=0x{fcf:02x} len={len(ev.data)}{'' if ev.fcs_ok else ' BAD-FCS'}"
+    if isinstance(ev, CarrierOn):
+        return f"carrier-on {ev.mod}"
+    return type(ev).__name__
+
+
+# --- clock ------------------------------------------------------------------------------------
+
+
+class Participant:
+    """A thread whose progress simulated time waits for (see :class:`SimClock`)."""
+
+    __slots__ = ("active", "last", "name")
+
+    def __init__(self, name: str, now: float) -> None:
+        self.name = name
+        self.last = now
+        self.active = False
+
+
+class SimClock:
+    """Simulated time: ``speed`` simulated seconds pass per wall second.
+
+    Every component of a network reads the same clock, so carriers take
+    ``bits / bit_rate`` simulated seconds, which is ``1/speed`` of that on the wall.
+
+    Stall guard (on by default when ``speed > 1``).  On a loaded machine a thread
+    can go without CPU for tens of milliseconds; at speed 50 that is seconds of
+    simulated time, enough for the far end's T.30 timers to expire before the
+    starved side has said anything.  So simulated time waits for the simulation:
+
+    * while any participant is in a call, a keeper thread looks every 2 ms; if
+      it was itself starved (the whole process was), the gap beyond ``max_gap``
+      wall seconds is not counted;
+    * threads that drive the simulation register as :class:`Participant` and
+      :meth:`beat` each time round their loop; while an active participant has
+      not beaten for ``max_gap``, simulated time stands still.
+
+    So no thread of the simulation falls more than about ``max_gap * speed``
+    simulated seconds behind the others.  With no call in progress (ringing,
+    dialling, idle) time runs freely.  External DTE processes (efax, a
+    driver in another process) run on the wall clock regardless.
+    """
+
+    KEEPER_PERIOD = 0.002
+    DEAD_AFTER = 2.0  # wall seconds: a participant this late is stuck, stop waiting for it
+
+    def __init__(
+        self,
+        speed: float = 1.0,
+        stall_guard: bool | None = None,
+        max_gap: float = 0.01,
+        time_source: Callable[[], float] = time.monotonic,
+        keeper: bool = True,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = float(speed)
+        self.max_gap = max_gap
+        self.stall_guard = speed > 1 if stall_guard is None else stall_guard
+        self._time = time_source
+        self._lock = threading.Lock()
+        self._t0 = self._time()
+        self._last_keep = self._t0
+        self._frozen = 0.0
+        self._last_sim = 0.0
+        self._parts: list[Participant] = []
+        self.stalls = 0  # process stalls not counted
+        self.waits = 0  # keeper ticks spent waiting for a late participant
+        self._stop = threading.Event()
+        if self.stall_guard and keeper:
+            ref = weakref.ref(self)
+            threading.Thread(target=_keep, args=(ref, self._stop), name="simclock",
+                             daemon=True).start()
+
+    # --- reading --------------------------------------------------------------------------
+
+    def now(self) -> float:
+        with self._lock:
+            t = self._time()
+            if self.stall_guard:
+                self._keep_locked(t)  # the first reader after a stall must not see it
+            sim = (t - self._t0 - self._frozen) * self.speed
+            if sim < self._last_sim:
+                sim = self._last_sim
+            self._last_sim = sim
+            return sim
+
+    def wall(self, sim_seconds: float) -> float:
+        """Wall seconds that ``sim_seconds`` of simulated time take (when nothing stalls)."""
+        return max(0.0, sim_seconds) / self.speed
+
+    def sleep(self, sim_seconds: float) -> None:
+        time.sleep(self.wall(sim_seconds))
+
+    def poll_interval(self, wall_timeout: float) -> float:
+        """A wait a participant may block for: capped so it keeps beating."""
+        if self.stall_guard:
+            return min(wall_timeout, self.KEEPER_PERIOD)
+        return wall_timeout
+
+    # --- participants ---------------------------------------------------------------------
+
+    def participant(self, name: str) -> Participant:
+        p = Participant(name, self._time())
+        with self._lock:
+            self._parts.append(p)
+        return p
+
+    def release(self, p: Participant) -> None:
+        with self._lock:
+            p.active = False
+            if p in self._parts:
+                self._parts.remove(p)
+
+    def beat(self, p: Participant, active: bool | None = None) -> float:
+        """``p`` is making progress now; returns :meth:`now`."""
+        p.last = self._time()
+        if active is not None:
+            p.active = active
+        return self.now()
+
+    # --- keeper ---------------------------------------------------------------------------
+
+    def keep(self) -> None:
+        """One keeper tick (the keeper thread calls this every 2 ms)."""
+        with self._lock:
+            self._keep_locked(self._time())
+
+    def _keep_locked(self, t: float) -> None:
+        gap = t - self._last_keep
+        if gap <= 0:
+            return
+        self._last_keep = t
+        active = [p for p in self._parts if p.active]
+        if not active:
+            return  # no call in progress: nothing is timing-sensitive, let time run
+        if gap > self.max_gap:  # nobody read the clock for a while: the process stalled
+            self._frozen += gap - self.max_gap
+            self.stalls += 1
+            gap = self.max_gap
+        for p in active:
+            if self.max_gap < t - p.last < self.DEAD_AFTER:
+                self._frozen += gap  # wait for the late participant
+                self.waits += 1
+                break
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def _keep(ref: weakref.ReferenceType[SimClock], stop: threading.Event) -> None:
+    while not stop.wait(SimClock.KEEPER_PERIOD):
+        clock = ref()
+        if clock is None:
+            return
+        clock.keep()
+        del clock
+
+
+# --- faults -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Faults:
+    """Fault injection for one endpoint; change the fields at any time.
+
+    ``busy``/``no_answer``/``no_dialtone`` act at call set-up.  ``bit_error_rate``
+    flips bits in page data (high-speed carriers other than TCF) in both
+    directions of any call this endpoint is in; ``tcf_errors`` extends that to
+    TCF.  ``drop_after_page_bytes`` clears the call once that many octets of page
+    data have crossed it.  ``unresponsive`` makes a simulated modem ignore the DTE
+    entirely (no echo, no result codes).
+    """
+
+    busy: bool = False
+    no_answer: bool = False
+    no_dialtone: bool = False
+    bit_error_rate: float = 0.0
+    tcf_errors: bool = False
+    drop_after_page_bytes: int | None = None
+    unresponsive: bool = False
+
+
+# --- bits and HDLC ----------------------------------------------------------------------------
+
+_REV = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
+
+
+def bit_reverse(data: bytes) -> bytes:
+    """Reverse the bit order inside every octet."""
+    return data.translate(_REV)
+
+
+def _make_fcs_table() -> list[int]:
+    table = []
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_FCS_TABLE = _make_fcs_table()
+
+
+def fcs16(data: bytes) -> bytes:
+    """HDLC FCS-16 (ITU-T V.42 / ISO 3309) of ``data``, as the two octets sent after it."""
+    crc = 0xFFFF
+    for b in data:
+        crc = (crc >> 8) ^ _FCS_TABLE[(crc ^ b) & 0xFF]
+    crc ^= 0xFFFF
+    return bytes((crc & 0xFF, crc >> 8))
+
+
+def fcs_ok(frame_with_fcs: bytes) -> bool:
+    return len(frame_with_fcs) >= 3 and fcs16(frame_with_fcs[:-2]) == frame_with_fcs[-2:]
+
+
+def _make_stuff_table() -> list[list[tuple[int, int, int]]]:
+    """[ones before][octet] -> (stuffed bits LSB first, bit count, ones after)."""
+    table = []
+    for ones_in in range(5):
+        row = []
+        for b in range(256):
+            bits = n = 0
+            ones = ones_in
+            for j in range(8):
+                bit = (b >> j) & 1
+                bits |= bit << n
+                n += 1
+                if bit:
+                    ones += 1
+                    if ones == 5:
+                        n += 1  # a stuffed zero
+                        ones = 0
+                else:
+                    ones = 0
+            row.append((bits, n, ones))
+        table.append(row)
+    return table
+
+
+_STUFF = _make_stuff_table()
+_FLAG_BITS = 0x7E  # 0 1 1 1 1 1 1 0, symmetric
+
+
+class HdlcBitEncoder:
+    """Frames octets into an HDLC bit stream (flags, zero-bit stuffing, FCS), T.31 bit order.
+
+    Table driven (one lookup per octet): ECM pages are tens of kilobytes.
+    """
+
+    def __init__(self) -> None:
+        self._acc = 0  # pending bits, first-sent in bit 0
+        self._n = 0
+
+    def _put(self, bits: int, n: int) -> None:
+        self._acc |= bits << self._n
+        self._n += n
+
+    def _take(self) -> bytes:
+        whole = self._n // 8
+        if not whole:
+            return b""
+        out = (self._acc & ((1 << (whole * 8)) - 1)).to_bytes(whole, "little")
+        self._acc >>= whole * 8
+        self._n -= whole * 8
+        return out
+
+    def flags(self, count: int = 1) -> bytes:
+        for _ in range(count):
+            self._put(_FLAG_BITS, 8)
+        return self._take()
+
+    def frame(self, payload: bytes, good_fcs: bool = True) -> bytes:
+        body = payload + (fcs16(payload) if good_fcs else bytes(2))
+        acc = 0
+        n = 0
+        ones = 0
+        table = _STUFF
+        for b in body:
+            bits, nb, ones = table[ones][b]
+            acc |= bits << n
+            n += nb
+        self._put(acc, n)
+        self._put(_FLAG_BITS, 8)
+        return self._take()
+
+    def flush(self) -> bytes:
+        """Closing flags, then idle ones up to an octet boundary; returns what is left."""
+        self._put(_FLAG_BITS, 8)
+        self._put(_FLAG_BITS, 8)
+        pad = -self._n % 8
+        self._put((1 << pad) - 1, pad)
+        return self._take()
+
+
+_EV_NONE, _EV_FLAG, _EV_ABORT = 0, 1, 2
+
+
+def _make_destuff_table() -> list[list[tuple[tuple[tuple[int, int, int], ...], int]]]:
+    """[ones before (0..7)][octet] -> (segments, ones after).
+
+    A segment is (data bits LSB first, count, event after them).  Ones are
+    pushed as data bits as they come; at a flag the last seven pushed bits
+    (the flag's leading zero and six ones) are taken back by the decoder.
+    """
+    table = []
+    for ones_in in range(8):
+        row = []
+        for b in range(256):
+            segs: list[tuple[int, int, int]] = []
+            bits = n = 0
+            ones = ones_in
+            for j in range(8):
+                bit = (b >> j) & 1
+                if bit:
+                    ones = min(ones + 1, 7)
+                    if ones == 7:
+                        segs.append((bits, n, _EV_ABORT))
+                        bits = n = 0
+                        continue
+                    bits |= 1 << n
+                    n += 1
+                    continue
+                prev, ones = ones, 0
+                if prev == 5:
+                    continue  # stuffed zero
+                if prev == 6:
+                    segs.append((bits, n, _EV_FLAG))
+                    bits = n = 0
+                    continue
+                n += 1  # a data zero
+            if n:
+                segs.append((bits, n, _EV_NONE))
+            row.append((tuple(segs), ones))
+        table.append(row)
+    return table
+
+
+_DESTUFF = _make_destuff_table()
+
+
+class HdlcBitDecoder:
+    """Finds HDLC frames in a bit stream (T.31 bit order); yields (payload, fcs_ok)."""
+
+    def __init__(self) -> None:
+        self._ones = 0
+        self._acc = 0
+        self._n = 0
+        self._in_frame = False
+
+    def feed(self, data: bytes) -> list[tuple[bytes, bool]]:
+        frames: list[tuple[bytes, bool]] = []
+        table = _DESTUFF
+        ones = self._ones
+        acc, n, in_frame = self._acc, self._n, self._in_frame
+        for b in data:
+            segs, ones = table[ones][b]
+            for bits, nb, ev in segs:
+                if in_frame and nb:
+                    acc |= bits << n
+                    n += nb
+                if ev == _EV_FLAG:
+                    if in_frame:
+                        total = n - 7
+                        if total >= 32 and total % 8 == 0:
+                            body = (acc & ((1 << total) - 1)).to_bytes(total // 8, "little")
+                            frames.append((body[:-2], fcs_ok(body)))
+                    in_frame = True
+                    acc = n = 0
+                elif ev == _EV_ABORT:
+                    in_frame = False
+                    acc = n = 0
+                if n > 8 * 1100:  # runaway: no flag for too long
+                    in_frame = False
+                    acc = n = 0
+        self._ones, self._acc, self._n, self._in_frame = ones, acc, n, in_frame
+        return frames
+
+
+def flip_bits(data: bytes, rate: float, rng: random.Random) -> tuple[bytes, int]:
+    """Flip each bit of ``data`` with probability ``rate``; returns (data, flips)."""
+    if rate <= 0 or not data:
+        return data, 0
+    import math
+
+    out = bytearray(data)
+    nbits = len(out) * 8
+    flips = 0
+    log_q = math.log1p(-min(rate, 0.999999))
+    pos = -1
+    while True:
+        pos += 1 + int(math.log(1.0 - rng.random()) / log_q)
+        if pos >= nbits:
+            break
+        out[pos >> 3] ^= 1 << (pos & 7)
+        flips += 1
+    return bytes(out), flips
+
+
+# --- T.30 sniffing ----------------------------------------------------------------------------
+
+FCF_DCS = 0x82  # X bit (0x01) may be set
+FCF_DIS = 0x80
+FCF_CFR = 0x84
+FCF_FTT = 0x44
+FCF_MCF = 0x8C
+FCF_RTN = 0x4C
+FCF_PPR = 0xBC
+FCF_DCN = 0xFA
+
+
+def fcf_of(frame: bytes) -> int:
+    """The FCF of a T.30 frame, with the X (sender) bit removed."""
+    return frame[2] & 0xFE if len(frame) > 2 else -1
+
+
+class T30Sniffer:
+    """Watches a call's V.21 frames (both directions) and high-speed carriers.
+
+    It knows whether the next high-speed carrier is TCF (one follows every
+    DCS) and whether the last DCS asked for ECM (DIS/DCS bit 27).
+    """
+
+    def __init__(self) -> None:
+        self.ecm = False
+        self.tcf_next = False
+        self.in_tcf = False
+        self.page_bytes = 0
+        self.dcs_count = 0
+        self.fcfs: list[int] = []
+        self._lock = threading.Lock()
+
+    def frame(self, data: bytes) -> None:
+        with self._lock:
+            fcf = fcf_of(data)
+            self.fcfs.append(fcf)
+            if fcf == FCF_DCS:
+                self.dcs_count += 1
+                self.tcf_next = True
+                self.ecm = len(data) > 6 and bool(data[6] & 0x04)
+
+    def carrier_on(self, mod: int) -> None:
+        with self._lock:
+            if mod != 3:
+                self.in_tcf = self.tcf_next
+                self.tcf_next = False
+
+    def carrier_off(self) -> None:
+        with self._lock:
+            self.in_tcf = False
+
+
+@dataclass
+class CarrierRecord:
+    """One carrier seen on a call, for tests and logs (times are simulated seconds)."""
+
+    sender: str
+    mod: int
+    start: float
+    end: float = 0.0
+    octets: int = 0
+    frames: list[int] = field(default_factory=list)  # FCFs of V.21 frames
+    tcf: bool = False
+    data_start: float | None = None  # first / last high-speed data seen on the line
+    data_end: float | None = None
+
+    @property
+    def rate(self) -> int:
+        """Bit rate of the modulation."""
+        return bit_rate(self.mod)
