@@ -147,6 +147,7 @@ class LineConfig(_Section):
     ecm: bool = True
     max_bit_rate: Literal[2400, 4800, 7200, 9600, 12000, 14400] = 14400
     probe_interval: Duration = 300.0
+    batch_jobs: int = Field(default=10, ge=1, le=100)  # jobs to one number sent in one call
     max_consecutive_failures: int = Field(default=5, ge=1)
 
     @field_validator("port")

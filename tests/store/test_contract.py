@@ -269,3 +269,30 @@ def test_line_states_and_event_on_change(store: Store) -> None:
     (row,) = store.line_states()
     assert row.state == "idle"
     assert [e.kind for e in store.events()] == ["line_state"]
+
+
+def test_head_revision_constant_matches_alembic(store: Store) -> None:
+    from alembic.script import ScriptDirectory
+
+    from umfax.store.database import HEAD_REVISION, MIGRATIONS, _alembic_config, current_revision
+
+    script = ScriptDirectory.from_config(_alembic_config(store.engine))
+    assert script.get_current_head() == HEAD_REVISION
+    assert current_revision(store.engine) == HEAD_REVISION
+    assert MIGRATIONS.is_dir()
+
+
+def test_release_returns_an_unreached_job_without_counting(store: Store) -> None:
+    job_id = queued_job(store)
+    claim = store.claim_send("n/1/l1", "l1", 60)
+    assert claim is not None
+    job = store.release(claim, "call ended before this job was reached")
+    assert job.state == JobState.QUEUED and (job.tries, job.dials) == (0, 0)
+    assert store.attempts(job_id)[0].result == "not_sent"
+    assert store.claim_send("n/1/l1", "l1", 60) is not None
+
+
+def test_a_line_never_takes_a_job_to_its_own_number(store: Store) -> None:
+    queued_job(store)  # to +12125550100
+    assert store.claim_send("n/1/l1", "l1", 60, not_to="+12125550100") is None
+    assert store.claim_send("n/1/l2", "l2", 60, not_to="+12125550101") is not None

@@ -10,9 +10,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,10 +44,10 @@ from umfax.store.models import (
 logger = logging.getLogger(__name__)
 
 # Core tables: plain INSERT/UPDATE statements skip the ORM's bulk-persistence path.
-EVENTS = Event.__table__
-ATTEMPTS = Attempt.__table__
-JOBS = Job.__table__
-PAGES = Page.__table__
+EVENTS = cast(Table, Event.__table__)
+ATTEMPTS = cast(Table, Attempt.__table__)
+JOBS = cast(Table, Job.__table__)
+PAGES = cast(Table, Page.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,12 +466,16 @@ class Store:
         *,
         number: str | None = None,
         dialled: str = "",
+        not_to: str | None = None,
     ) -> Claim | None:
-        """Atomically take the most urgent due job (for ``number`` only, when given)."""
+        """Atomically take the most urgent due job (for ``number`` only, when given; never one
+        addressed to ``not_to``, the line's own number)."""
         now = utcnow()
         extra: list[Any] = [Job.not_before <= now]
         if number:
             extra.append(Job.number == number)
+        if not_to:
+            extra.append(Job.number != not_to)
         with self.writing() as session:
             job = self._claim(
                 session, JobState.QUEUED, JobState.SENDING, worker, lease, now, f"dialling on {line}", extra
@@ -569,6 +573,21 @@ class Store:
             )
             job.pages_done = min(job.page_count, claim.job.pages_done + outcome.pages_sent)
             self._conclude(session, job, outcome.cause, outcome.message, now, line=claim.line)
+            return job
+
+    def release(self, claim: Claim, reason: str) -> Job:
+        """Give back a claimed job the call never reached: no try or dial counts."""
+        now = utcnow()
+        with self.writing() as session:
+            job = self._held(session, claim.job.id, claim.worker, JobState.SENDING)
+            session.execute(
+                update(ATTEMPTS)
+                .where(ATTEMPTS.c.id == claim.attempt_id)
+                .values(ended_at=now, result="not_sent", message=reason[:1000])
+            )
+            self._move(session, job, JobState.QUEUED, now)
+            job.status = "waiting for a line"
+            self._event(session, "released", reason, job_id=job.id, line=claim.line, at=now)
             return job
 
     def _conclude(

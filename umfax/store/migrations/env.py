@@ -12,7 +12,9 @@ engine = config.attributes.get("engine")
 if not isinstance(engine, Engine):
     raise RuntimeError("umfax migrations run through umfax.store.database.upgrade()")
 
-with engine.connect() as connection:
+# Take SQLite's write lock at BEGIN so that two processes migrating at once queue up
+# instead of failing to upgrade a read lock.
+with engine.execution_options(umfax_write=True).connect() as connection:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,

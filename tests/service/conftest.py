@@ -1,0 +1,90 @@
+"""A real ``umfax serve`` process on simulated lines, and the CLI run as a process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class UmfaxSite:
+    root: Path
+    config: Path
+    env: dict[str, str]
+    servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "umfax", *args, "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"umfax {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.cli(*args, "--json").stdout)
+
+    def start(self) -> subprocess.Popen[bytes]:
+        log = open(self.root / f"serve-{len(self.servers)}.log", "wb")  # noqa: SIM115 - kept open for the process
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "umfax", "serve", "--config", str(self.config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+        )
+        self.servers.append(proc)
+        self.wait_for(
+            lambda: all(line["state"] == "idle" for line in self.json("lines")), 60, "lines to come up"
+        )
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+        proc.send_signal(sig)
+        return proc.wait(timeout=60)
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.root.glob("serve-*.log")))
+
+    def wait_for(self, check: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(0.2)
+        raise AssertionError(
+            f"timed out after {timeout}s waiting for {what}\n--- server log ---\n{self.logs()}"
+        )
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[UmfaxSite]:
+    config = tmp_path / "umfax.toml"
+    config.write_text(
+        f'[server]\ndata_dir = "{tmp_path / "data"}"\nlog_level = "debug"\n'
+        '[queue]\nlease = "6s"\npoll_interval = "0.2s"\n'
+        "[simulator]\nspeed = 20\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UMFAX_")}
+    umfax_site = UmfaxSite(tmp_path, config, env)
+    yield umfax_site
+    for proc in umfax_site.servers:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)

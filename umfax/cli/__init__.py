@@ -1,0 +1,1 @@
+"""The ``umfax`` command line."""

@@ -1,0 +1,1 @@
+"""The line manager: one worker thread per configured line."""

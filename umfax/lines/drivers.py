@@ -1,0 +1,34 @@
+"""Opening a line's modem from its ``port``: a pyserial URL or device path, or ``sim:NUMBER``."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from modem.api import FaxLineDriver
+from umfax.config import LineConfig
+from umfax.errors import UmfaxError
+
+
+class LineOpenError(UmfaxError):
+    """A line's modem could not be opened."""
+
+
+class SimulatedPorts(Protocol):
+    def device_for(self, port: str) -> str:
+        """The pty path of the simulated modem a ``sim:`` port names."""
+        ...
+
+
+def open_line(line: LineConfig, sim: SimulatedPorts | None = None) -> FaxLineDriver:
+    """The driver for ``line``; the port itself opens on first use (and is probed then)."""
+    from modem.class1 import Class1Driver
+
+    url = line.port
+    if line.simulated:
+        if sim is None:
+            raise LineOpenError(f"line {line.name}: {line.port} needs the simulated network")
+        try:
+            url = sim.device_for(line.port)
+        except ValueError as exc:
+            raise LineOpenError(f"line {line.name}: {exc}") from exc
+    return Class1Driver(url, init=(*line.init, "AT+FCLASS=1"))

@@ -1,0 +1,425 @@
+"""One fax line: claims jobs and dials them, answers calls and stores what arrives."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from modem.api import (
+    AbortCall,
+    CallResult,
+    FaxLineDriver,
+    HangupCause,
+    IncomingCall,
+    PageImage,
+    Progress,
+    ProgressKind,
+    ReceivedPage,
+    ReceiveOptions,
+    SendOptions,
+)
+from umfax.config import Config, LineConfig
+from umfax.conversion import page_from_t4, t4_strip, tiff_to_pages
+from umfax.errors import InvalidNumber, InvalidTransition, UmfaxError
+from umfax.lifecycle import FailureCause
+from umfax.numbers import DialPlan, display
+from umfax.store import CallOutcome, Claim, PageIn, Store
+from umfax.store.models import Page
+
+logger = logging.getLogger(__name__)
+
+#: Longest silence between two rings of one call (cadences are 4 to 6 s).
+RING_GAP = 10.0
+
+RESOLUTION_NAMES = {98: "standard", 196: "fine", 391: "superfine", 392: "superfine"}
+
+#: Causes that say the line (not the far end) is at fault.
+LINE_FAULTS = {HangupCause.MODEM_ERROR, HangupCause.NO_DIALTONE}
+
+DriverFactory = Callable[[LineConfig], FaxLineDriver]
+
+
+def page_image(page: Page) -> PageImage:
+    (fax_page,) = tiff_to_pages(page.data)
+    return PageImage(
+        data=t4_strip(fax_page),
+        width=fax_page.width,
+        length=fax_page.length,
+        encoding=fax_page.encoding,
+        x_res=fax_page.x_res,
+        y_res=fax_page.y_res,
+    )
+
+
+def station_id_for(number: str) -> str:
+    """A T.30 station ID (digits, spaces, '+'; at most 20) from an E.164 number."""
+    text = display(number) if number else ""
+    return "".join(ch for ch in text.replace("-", " ") if ch.isdigit() or ch in "+ ")[:20]
+
+
+def resolution_name(y_res: float) -> str:
+    return RESOLUTION_NAMES.get(round(y_res), f"{y_res:g}lpi")
+
+
+class LineWorker(threading.Thread):
+    def __init__(
+        self,
+        line: LineConfig,
+        config: Config,
+        store: Store,
+        open_driver: DriverFactory,
+        worker_prefix: str,
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(name=f"line-{line.name}", daemon=True)
+        self.line, self.config, self.store = line, config, store
+        self.open_driver = open_driver
+        self.worker_id = f"{worker_prefix}{line.name}"
+        self.stop = stop
+        self.driver: FaxLineDriver | None = None
+        self.failures = 0
+        self.down_since: float | None = None
+        self.next_probe = 0.0
+        self.dial_plan = DialPlan(config.dial_rules, config.fax.default_country)
+        self.station_id = line.station_id or config.fax.station_id or station_id_for(line.number)
+
+    # -- state reporting ----------------------------------------------------------
+
+    def _state(self, state: str, detail: str = "", job_id: int | None = None, log: bool = True) -> None:
+        try:
+            self.store.set_line_state(
+                self.line.name,
+                node=self.config.server.node_name,
+                port=self.line.port,
+                number=self.line.number,
+                state=state,
+                detail=detail,
+                job_id=job_id,
+                consecutive_failures=self.failures,
+                log=log,
+            )
+        except UmfaxError:
+            logger.exception("cannot record line state", extra={"line": self.line.name})
+
+    # -- main loop ------------------------------------------------------------------
+
+    def run(self) -> None:
+        self._state("starting")
+        while not self.stop.is_set():
+            try:
+                self._cycle()
+            except Exception:
+                logger.exception("line worker error", extra={"line": self.line.name})
+                self._close_driver()
+                self._mark_failure("internal error; reopening the modem")
+                self.stop.wait(5)
+        self._close_driver()
+        self._state("stopped")
+
+    def _cycle(self) -> None:
+        if self.down_since is not None or self.driver is None:
+            if time.monotonic() < self.next_probe:
+                self.stop.wait(min(1.0, self.next_probe - time.monotonic()))
+                return
+            if not self._bring_up():
+                return
+        assert self.driver is not None
+        if time.monotonic() >= self.next_probe:
+            self._probe()
+            return
+        if self.line.send:
+            claim = self.store.claim_send(
+                self.worker_id, self.line.name, self.config.queue.lease, not_to=self.line.number or None
+            )
+            if claim is not None:
+                self._send(claim)
+                return
+        if self.line.receive:
+            call = self.driver.wait_for_call(self.config.queue.poll_interval)
+            if call is not None:
+                call = self._await_rings(call)
+            if call is not None:
+                self._receive(call)
+        else:
+            self.stop.wait(self.config.queue.poll_interval)
+
+    def _bring_up(self) -> bool:
+        try:
+            if self.driver is None:
+                self.driver = self.open_driver(self.line)
+        except (UmfaxError, OSError) as exc:
+            self._mark_failure(f"cannot open {self.line.port}: {exc}", force_down=True)
+            return False
+        return self._probe()
+
+    def _probe(self) -> bool:
+        assert self.driver is not None
+        status = self.driver.probe()
+        self.next_probe = time.monotonic() + self.line.probe_interval
+        if status.ok:
+            if self.down_since is not None:
+                logger.info("line back in service", extra={"line": self.line.name})
+            self.down_since = None
+            self.failures = 0
+            self._state("idle", status.detail)
+            return True
+        self._mark_failure(f"modem probe failed: {status.detail}", force_down=True)
+        return False
+
+    def _mark_failure(self, detail: str, force_down: bool = False) -> None:
+        self.failures += 1
+        if force_down or self.failures >= self.line.max_consecutive_failures:
+            if self.down_since is None:
+                self.down_since = time.monotonic()
+                logger.warning("line out of service", extra={"line": self.line.name, "detail": detail})
+            backoff = min(300.0, 5.0 * 2 ** min(self.failures, 6))
+            self.next_probe = time.monotonic() + backoff
+            self._state("down", detail)
+
+    def _close_driver(self) -> None:
+        if self.down_since is None:
+            self.next_probe = min(self.next_probe, time.monotonic() + 1.0)  # reopen soon
+        if self.driver is not None:
+            try:
+                self.driver.close()
+            except Exception:
+                logger.exception("closing the modem failed", extra={"line": self.line.name})
+            self.driver = None
+
+    # -- sending ----------------------------------------------------------------------
+
+    def _send(self, first: Claim) -> None:
+        """Dial ``first``'s number and send it, with any other jobs queued for that number."""
+        assert self.driver is not None
+        try:
+            dial = self.dial_plan.dial_string(first.job.number)
+        except InvalidNumber as exc:
+            self._finish(first, CallOutcome(cause=FailureCause.BLOCKED_NUMBER, message=str(exc)))
+            return
+        batch = [first]
+        while len(batch) < self.line.batch_jobs:
+            more = self.store.claim_send(
+                self.worker_id, self.line.name, self.config.queue.lease, number=first.job.number, dialled=dial
+            )
+            if more is None:
+                break
+            batch.append(more)
+        ids = ", ".join(str(c.job.id) for c in batch)
+        self._state("sending", f"job {ids} to {first.job.number}", first.job.id, log=False)
+        pages: list[PageImage] = []
+        offsets: list[int] = []  # index in `pages` of each job's first page
+        for claim in batch:
+            offsets.append(len(pages))
+            pages.extend(page_image(p) for p in claim.pages)
+
+        def owner(page: int) -> tuple[Claim, int]:
+            """The job a 1-based page of the call belongs to, and its page number in that job."""
+            index = max(i for i, offset in enumerate(offsets) if offset < page)
+            claim = batch[index]
+            return claim, claim.job.pages_done + page - offsets[index]
+
+        def progress(event: Progress) -> None:
+            try:
+                self._progress(batch, owner, event)
+            except UmfaxError:
+                logger.exception("cannot record progress", extra={"job": first.job.id})
+
+        options = SendOptions(
+            local_id=self.station_id, ecm=self.line.ecm, max_bit_rate=self.line.max_bit_rate
+        )
+        logger.info("dialling", extra={"line": self.line.name, "jobs": ids, "pages": len(pages)})
+        confirmed = 0
+
+        def tracking(event: Progress) -> None:
+            nonlocal confirmed
+            if event.kind is ProgressKind.PAGE_DONE:
+                confirmed = max(confirmed, event.page)
+            progress(event)
+
+        try:
+            result = self.driver.send(dial, pages, options, tracking)
+        except AbortCall as exc:  # the driver let our abort through: hang up by closing the port
+            self._close_driver()
+            result = CallResult(cause=HangupCause.CANCELLED, message=str(exc), pages_done=confirmed)
+        except Exception as exc:
+            logger.exception("the driver failed during a call", extra={"line": self.line.name})
+            self._close_driver()
+            result = CallResult(
+                cause=HangupCause.MODEM_ERROR, message=f"driver error: {exc}", pages_done=confirmed
+            )
+        cause = self._cause(result)
+        for index, claim in enumerate(batch):
+            own = len(claim.pages)
+            sent = min(own, max(0, result.pages_done - offsets[index]))
+            # A call that never reached a fax machine (busy, no answer...) counts for every job
+            # in it; once connected, jobs the call did not get to go back to the queue unharmed.
+            reached = (
+                index == 0
+                or result.connected_at is None
+                or result.pages_done > offsets[index]
+                or (cause is None and result.pages_done >= offsets[index])
+            )
+            if not reached:
+                self.store.release(claim, f"call ended before job {claim.job.id} was reached ({cause})")
+                continue
+            self._finish(
+                claim,
+                CallOutcome(
+                    cause=None if sent == own else (cause or FailureCause.PROTOCOL_ERROR),
+                    message=result.message,
+                    remote_id=result.remote_id,
+                    bit_rate=result.bit_rate,
+                    encoding=result.encoding or "",
+                    ecm=result.ecm,
+                    resolution=resolution_name(result.y_res) if result.y_res else "",
+                    pages_sent=sent,
+                    connected_at=result.connected_at,
+                    ended_at=result.ended_at or datetime.now(UTC),
+                ),
+            )
+        if result.cause in LINE_FAULTS:
+            self._mark_failure(f"{result.cause}: {result.message}")
+        else:
+            self.failures = 0
+        if self.down_since is None and self.driver is not None:
+            self._state("idle", log=False)
+
+    def _cause(self, result: CallResult) -> FailureCause | None:
+        if result.ok:
+            return None
+        if self.stop.is_set() and result.cause in (HangupCause.CANCELLED, HangupCause.MODEM_ERROR):
+            return FailureCause.INTERRUPTED
+        return FailureCause(result.cause.value)
+
+    def _finish(self, claim: Claim, outcome: CallOutcome) -> None:
+        try:
+            job = self.store.finish_send(claim, outcome)
+        except InvalidTransition:
+            logger.error("job was taken from this line during the call", extra={"job": claim.job.id})
+            return
+        logger.info(
+            "call ended",
+            extra={
+                "line": self.line.name,
+                "job": job.id,
+                "state": job.state,
+                "result": outcome.cause or "ok",
+                "pages": outcome.pages_sent,
+            },
+        )
+
+    def _progress(
+        self, batch: list[Claim], owner: Callable[[int], tuple[Claim, int]], event: Progress
+    ) -> None:
+        if event.kind in (ProgressKind.CONNECTED, ProgressKind.NEGOTIATED):
+            for claim in batch:
+                if event.kind is ProgressKind.CONNECTED:
+                    self.store.record_progress(
+                        claim,
+                        status=f"connected to {event.remote_id or 'fax machine'}",
+                        kind="connected",
+                        remote_id=event.remote_id,
+                    )
+                else:
+                    self.store.record_progress(
+                        claim,
+                        status=f"sending at {event.bit_rate} bit/s",
+                        kind="negotiated",
+                        bit_rate=event.bit_rate,
+                        encoding=event.encoding or "",
+                        ecm=event.ecm,
+                    )
+            return
+        if event.page < 1:
+            return
+        claim, page = owner(event.page)
+        total = claim.job.page_count
+        if event.kind is ProgressKind.PAGE_STARTED:
+            if self.store.is_cancel_requested(claim.job.id):
+                raise AbortCall(f"job {claim.job.id} was cancelled")
+            self.store.record_progress(
+                claim, status=f"sending page {page} of {total}", kind="page_started", page=page
+            )
+        elif event.kind is ProgressKind.PAGE_DONE:
+            self.store.record_progress(
+                claim, status=f"page {page} of {total} sent", pages_done=page, kind="page_sent", page=page
+            )
+        elif event.kind is ProgressKind.PAGE_RETRY:
+            self.store.record_progress(claim, status=f"resending page {page}", kind="page_retry", page=page)
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def _await_rings(self, call: IncomingCall) -> IncomingCall | None:
+        """Let the line ring ``answer_after_rings`` times; None if the caller hangs up first."""
+        assert self.driver is not None
+        rings = call.rings
+        while rings < self.line.answer_after_rings:
+            more = self.driver.wait_for_call(RING_GAP)
+            if more is None:
+                self.store.log_event(
+                    "missed_call",
+                    f"call from {call.caller_number or 'unknown'} stopped after {rings} ring(s)",
+                    line=self.line.name,
+                    caller=call.caller_number,
+                )
+                return None
+            rings += more.rings
+        return replace(call, rings=rings)
+
+    def _receive(self, call: IncomingCall) -> None:
+        assert self.driver is not None
+        fax = self.store.start_inbound(
+            self.line.name,
+            caller_number=call.caller_number,
+            caller_name=call.caller_name,
+            called_number=call.called_number or self.line.number,
+        )
+        self._state("receiving", f"call from {call.caller_number or 'unknown'}", log=False)
+
+        def on_page(page: ReceivedPage) -> None:
+            image = page.image
+            stored = page_from_t4(
+                image.data, image.width, image.length, image.encoding, image.x_res, image.y_res
+            )
+            self.store.add_inbound_page(
+                fax.id,
+                page.number,
+                PageIn(
+                    data=stored.data,
+                    width=stored.width,
+                    length=stored.length,
+                    x_res=stored.x_res,
+                    y_res=stored.y_res,
+                    encoding=stored.encoding,
+                ),
+                good=page.good,
+            )
+
+        options = ReceiveOptions(
+            local_id=self.station_id, ecm=self.line.ecm, max_bit_rate=self.line.max_bit_rate
+        )
+        result = self.driver.receive(call, options, on_page, lambda _event: None)
+        self.store.finish_inbound(
+            fax.id,
+            result="ok" if result.ok else result.cause.value,
+            message=result.message,
+            remote_id=result.remote_id,
+            bit_rate=result.bit_rate,
+            encoding=result.encoding or "",
+            ecm=result.ecm,
+        )
+        logger.info(
+            "fax received" if result.ok else "reception ended early",
+            extra={
+                "line": self.line.name,
+                "inbound": fax.id,
+                "pages": result.pages_done,
+                "result": result.cause.value,
+            },
+        )
+        if self.down_since is None:
+            self._state("idle", log=False)
