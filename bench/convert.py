@@ -1,0 +1,296 @@
+"""Conversion bench: umfax beside Ghostscript with HylaFAX's arguments, in one run.
+
+    python bench/convert.py [--text-pages 20] [--json out.json]
+
+Generates its own corpus (bench/convert_corpus.py): text-heavy business PDFs (7-9 pt type,
+ruled tables; A4 and Letter), a photo PDF, plain text and a grey 300 dpi scan.  For
+standard and fine resolution and for MH and MMR it prints pages/s, bytes/page, tesseract
+character accuracy against the source text, line seconds per page at 14,400 bit/s, and
+for the photo page the tone error; then inbound TIFF-to-PDF time per page.
+
+Ghostscript runs as HylaFAX runs it (pdf2fax.gs): ``gs -dSAFER -sPAPERSIZE=a4
+-dFIXEDMEDIA -dMaxStripSize=0 -r209.10x196 -sDEVICE=tiffg4`` (tiffg3 for MH, x98 for
+standard).  umfax converts to A4 as well.  Times: wall clock and CPU seconds of the
+converting process (Ghostscript: its child CPU time), since other work may share the
+machine.
+"""
+
+# ruff: noqa: E402
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This folder holds other benches (e.g. queue.py) whose names shadow the standard library:
+# take it off the import path before importing anything else.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import argparse
+import concurrent.futures
+import difflib
+import io
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from bench import convert_corpus as corpus
+from umfax.conversion import (
+    ConversionOptions,
+    FaxPage,
+    convert_documents,
+    page_bitmap,
+    pages_to_pdf,
+    pages_to_tiff,
+    t4_strip,
+    tiff_to_pages,
+)
+from umfax.conversion.render_pdf import PdfSource
+
+LINE_BPS = 14_400
+GS_RES = {"standard": "209.10x98", "fine": "209.10x196"}
+GS_DEV = {"mh": "tiffg3", "mmr": "tiffg4"}
+
+
+@dataclass
+class Result:
+    engine: str
+    kind: str
+    resolution: str
+    encoding: str
+    pages: int = 0
+    wall: float = 0.0
+    cpu: float = 0.0
+    bytes: int = 0
+    ocr: list[float] = field(default_factory=list)
+    tone_error: float | None = None
+
+    @property
+    def bytes_per_page(self) -> float:
+        return self.bytes / max(self.pages, 1)
+
+    @property
+    def line_seconds(self) -> float:
+        return self.bytes_per_page * 8 / LINE_BPS
+
+    @property
+    def pages_per_s_cpu(self) -> float:
+        return self.pages / self.cpu if self.cpu else float("nan")
+
+    @property
+    def ms_per_page(self) -> float:
+        return 1000 * self.wall / max(self.pages, 1)
+
+
+def black_of(page: FaxPage) -> np.ndarray:  # type: ignore[type-arg]
+    return np.unpackbits(page_bitmap(page), axis=1)[:, :page.width].astype(bool)
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def char_accuracy(source: str, ocr: str) -> float:
+    src, got = _norm(source), _norm(ocr)
+    if not src:
+        return float("nan")
+    matcher = difflib.SequenceMatcher(None, src, got, autojunk=False)
+    return sum(b.size for b in matcher.get_matching_blocks()) / len(src)
+
+
+def ocr_page(black: np.ndarray, y_res: float) -> str:  # type: ignore[type-arg]
+    """tesseract on the page as a fax machine prints it (rows doubled at standard)."""
+    img = Image.fromarray(np.where(black, 0, 255).astype(np.uint8))
+    if y_res < 150:
+        img = img.resize((img.width, img.height * 2), Image.Resampling.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, "PNG", dpi=(204, 196))
+    out = subprocess.run(["tesseract", "stdin", "stdout", "--psm", "6"], input=buf.getvalue(),
+                         capture_output=True, check=True)
+    return out.stdout.decode("utf-8", "replace")
+
+
+def run_umfax(doc: corpus.Doc, resolution: str, encoding: str) -> tuple[Result, list[FaxPage]]:
+    options = ConversionOptions(resolution=resolution, encoding=encoding,  # type: ignore[arg-type]
+                                paper="a4")
+    t0, c0 = time.perf_counter(), time.process_time()
+    pages = convert_documents([(doc.name, doc.content)], options)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    res = Result("umfax", doc.kind, resolution, encoding, len(pages), wall, cpu,
+                 sum(len(t4_strip(p)) for p in pages))
+    return res, pages
+
+
+def run_gs(doc: corpus.Doc, resolution: str, encoding: str,
+           tmp: Path) -> tuple[Result, list[FaxPage]]:
+    src = tmp / doc.name
+    src.write_bytes(doc.content)
+    out = tmp / f"gs-{resolution}-{encoding}.tif"
+    cmd = ["gs", "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sPAPERSIZE=a4", "-dFIXEDMEDIA",
+           "-dMaxStripSize=0", f"-r{GS_RES[resolution]}", f"-sDEVICE={GS_DEV[encoding]}",
+           f"-sOutputFile={out}", str(src)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    pages = tiff_to_pages(out.read_bytes())
+    res = Result("gs", doc.kind, resolution, encoding, len(pages), wall, cpu,
+                 sum(len(t4_strip(p)) for p in pages))
+    return res, pages
+
+
+def _down(a: np.ndarray, kr: int, kc: int) -> np.ndarray:  # type: ignore[type-arg]
+    rows, cols = a.shape[0] // kr * kr, a.shape[1] // kc * kc
+    return a[:rows, :cols].reshape(rows // kr, kr, cols // kc, kc).mean(axis=(1, 3))
+
+
+def tone_error(pages: list[FaxPage], reference: np.ndarray) -> float:  # type: ignore[type-arg]
+    """Mean absolute difference (0..1) between the page's local darkness and the grey
+    original's, in blocks of about 1.5 mm square (12 columns by 12 rows at fine, 6 at
+    standard: what the eye averages at reading distance), over the photo."""
+    black = black_of(pages[0]).astype(np.float64)
+    ref = 1.0 - reference.astype(np.float64) / 255.0
+    rows = min(black.shape[0], ref.shape[0])
+    kr = 12 if pages[0].y_res > 150 else 6
+    a, b = _down(black[:rows], kr, 12), _down(ref[:rows, :black.shape[1]], kr, 12)
+    photo = b > 0.02  # ignore the white margins
+    return float(np.abs(a - b)[photo].mean())
+
+
+def photo_references(doc: corpus.Doc, resolution: str) -> dict[str, np.ndarray]:  # type: ignore[type-arg]
+    """The photo page in grey as each engine lays it out (umfax: centred on 1728;
+    Ghostscript: A4 at 209.1 dpi from the top-left)."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pc
+
+    umfax_gray = next(iter(PdfSource(doc.name, doc.content).pages("a4", "fine"))).gray
+    if resolution == "standard":
+        umfax_gray = ((umfax_gray[0::2].astype(np.uint16)[: umfax_gray.shape[0] // 2] +
+                       umfax_gray[1::2][: umfax_gray.shape[0] // 2]) // 2).astype(np.uint8)
+    ylpi = 98.0 if resolution == "standard" else 196.0
+    pdf = pdfium.PdfDocument(doc.content)
+    page = pdf[0]
+    w, h = page.get_size()
+    cols, rows = round(w / 72 * 209.1), round(h / 72 * ylpi)
+    gray = np.full((rows, cols), 255, np.uint8)
+    bitmap = pc.FPDFBitmap_CreateEx(cols, rows, pc.FPDFBitmap_Gray,
+                                    gray.ctypes.data_as(ctypes.c_void_p), cols)
+    matrix = pc.FS_MATRIX(209.1 / 72, 0, 0, ylpi / 72, 0, 0)
+    clip = pc.FS_RECTF(0, 0, cols, rows)
+    pc.FPDF_RenderPageBitmapWithMatrix(bitmap, page.raw, ctypes.byref(matrix),
+                                       ctypes.byref(clip), pc.FPDF_GRAYSCALE)
+    pc.FPDFBitmap_Destroy(bitmap)
+    page.close()
+    pdf.close()
+    return {"umfax": umfax_gray, "gs": gray[:, :1728]}
+
+
+def inbound_ms_per_page(pages: list[FaxPage], repeat: int = 20) -> float:
+    data = pages_to_tiff(pages)
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        pages_to_pdf(tiff_to_pages(data))
+    return 1000 * (time.perf_counter() - t0) / (repeat * len(pages))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--text-pages", type=int, default=20)
+    parser.add_argument("--no-ocr", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if not shutil.which("gs"):
+        print("ghostscript (gs) is required for the comparison", file=sys.stderr)
+        return 2
+    ocr = not args.no_ocr and shutil.which("tesseract") is not None
+    docs = corpus.corpus(args.text_pages)
+    results: list[Result] = []
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
+    with tempfile.TemporaryDirectory(prefix="umfax-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        # warm up (imports, fonts, libtiff) outside the timings
+        convert_documents([("w.txt", b"warm up")], ConversionOptions())
+        for resolution in ("standard", "fine"):
+            for encoding in ("mh", "mmr"):
+                for doc in docs:
+                    engines = [run_umfax(doc, resolution, encoding)]
+                    if doc.name.endswith(".pdf"):
+                        engines.append(run_gs(doc, resolution, encoding, tmp))
+                    for res, pages in engines:
+                        if ocr and encoding == "mmr" and doc.kind != "photo":
+                            jobs = [pool.submit(ocr_page, black_of(p), p.y_res) for p in pages]
+                            res.ocr = [char_accuracy(text, job.result())
+                                       for text, job in zip(doc.text, jobs, strict=False)]
+                        if doc.kind == "photo":
+                            refs = photo_references(doc, resolution)
+                            res.tone_error = tone_error(pages, refs[res.engine])
+                        results.append(res)
+        fine_text = [p for d in docs if d.kind == "text"
+                     for p in run_umfax(d, "fine", "mmr")[1]]
+        inbound = inbound_ms_per_page(fine_text)
+    pool.shutdown()
+    report(results, inbound)
+    if args.json:
+        args.json.write_text(json.dumps({"results": [r.__dict__ for r in results],
+                                         "inbound_ms_per_page": inbound}, indent=1))
+    return 0
+
+
+def _group(results: list[Result], engine: str, kind: str, resolution: str,
+           encoding: str) -> Result | None:
+    rows = [r for r in results if (r.engine, r.kind, r.resolution, r.encoding) ==
+            (engine, kind, resolution, encoding)]
+    if not rows:
+        return None
+    total = Result(engine, kind, resolution, encoding)
+    for r in rows:
+        total.pages += r.pages
+        total.wall += r.wall
+        total.cpu += r.cpu
+        total.bytes += r.bytes
+        total.ocr += r.ocr
+        if r.tone_error is not None:
+            total.tone_error = r.tone_error
+    return total
+
+
+def report(results: list[Result], inbound: float) -> None:
+    print(f"{'kind':9} {'res':8} {'code':4} {'engine':6} {'pages':>5} {'pages/s':>8} "
+          f"{'cpu p/s':>8} {'ms/page':>8} {'bytes/page':>10} {'ratio':>6} {'line s':>7} "
+          f"{'conv/line':>9} {'OCR char':>8} {'tone err':>8}")
+    for kind in ("text", "photo", "plaintext", "scan"):
+        for resolution in ("standard", "fine"):
+            for encoding in ("mh", "mmr"):
+                gs = _group(results, "gs", kind, resolution, encoding)
+                for engine in ("umfax", "gs"):
+                    r = _group(results, engine, kind, resolution, encoding)
+                    if r is None:
+                        continue
+                    ratio = (f"{r.bytes_per_page / gs.bytes_per_page:6.2f}" if gs and
+                             engine == "umfax" else "      ")
+                    acc = f"{np.mean(r.ocr):8.4f}" if r.ocr else " " * 8
+                    tone = f"{r.tone_error:8.4f}" if r.tone_error is not None else " " * 8
+                    conv = r.wall / max(r.pages, 1) / r.line_seconds * 100
+                    print(f"{kind:9} {resolution:8} {encoding:4} {engine:6} {r.pages:5d} "
+                          f"{r.pages / r.wall:8.1f} {r.pages_per_s_cpu:8.1f} "
+                          f"{r.ms_per_page:8.1f} {r.bytes_per_page:10.0f} {ratio} "
+                          f"{r.line_seconds:7.2f} {conv:8.2f}% {acc} {tone}")
+    print(f"inbound fax TIFF -> PDF (in process, fine MMR text pages): {inbound:.3f} ms/page")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

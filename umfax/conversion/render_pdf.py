@@ -1,0 +1,136 @@
+"""PDF pages to grey fax frames with PDFium (pypdfium2), drawn straight at fax geometry.
+
+Each page is rendered once, directly into a 1728-pixel-wide grey frame of the target
+paper, with a non-uniform matrix (204 dpi across, 196 or 391 lines/inch down), centred
+and, for landscape pages, turned to portrait.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from umfax.conversion.errors import (
+    BrokenDocument,
+    ConversionError,
+    DocumentTooLarge,
+    EncryptedDocument,
+)
+from umfax.conversion.model import FAX_WIDTH, Paper, Resolution
+from umfax.conversion.raster import Gray, place
+
+logger = logging.getLogger(__name__)
+
+# PDFium is not thread-safe; serialise all use of it in this process.
+PDFIUM_LOCK = threading.RLock()
+
+_RENDER_FLAGS = pdfium_c.FPDF_GRAYSCALE | pdfium_c.FPDF_ANNOT | pdfium_c.FPDF_PRINTING
+_MAX_PAGE_INCHES = 200.0  # PDF allows 200 in (14400 pt) at user unit 1
+
+
+@dataclass
+class RenderedPage:
+    gray: Gray
+    has_images: bool
+
+
+def check_pdf_bytes(name: str, content: bytes) -> None:
+    """Refuse a PDF that lacks its end (a truncated upload or download)."""
+    if b"%%EOF" not in content[-2048:]:
+        raise BrokenDocument(
+            f"{name} is incomplete (the PDF is truncated: its end is missing); "
+            "send the complete file")
+
+
+class PdfSource:
+    """An open PDF: page count up front, pages rendered one at a time."""
+
+    def __init__(self, name: str, content: bytes) -> None:
+        self.name = name
+        self.closed = False
+        check_pdf_bytes(name, content)
+        with PDFIUM_LOCK:
+            try:
+                self.pdf = pdfium.PdfDocument(content)
+            except pdfium.PdfiumError as exc:
+                if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
+                    raise EncryptedDocument(
+                        f"{name} is encrypted (password protected); "
+                        "send an unencrypted copy") from exc
+                if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_SECURITY:
+                    raise EncryptedDocument(
+                        f"{name} uses an unsupported security handler; "
+                        "send an unencrypted copy") from exc
+                raise BrokenDocument(
+                    f"{name} is not a readable PDF (it is damaged); "
+                    "open it in a PDF viewer, save a new copy and send that") from exc
+            self.page_count = len(self.pdf)
+        if self.page_count == 0:
+            self.close()
+            raise BrokenDocument(f"{name} has no pages; send a PDF with content")
+
+    def close(self) -> None:
+        """Close the document (safe to call more than once)."""
+        with PDFIUM_LOCK:
+            if not self.closed:
+                self.closed = True
+                self.pdf.close()
+
+    def pages(self, paper: Paper, resolution: Resolution) -> Iterator[RenderedPage]:
+        try:
+            for index in range(self.page_count):
+                yield self.render(index, paper, resolution)
+        finally:
+            self.close()
+
+    def render(self, index: int, paper: Paper, resolution: Resolution) -> RenderedPage:
+        with PDFIUM_LOCK:
+            try:
+                page = self.pdf[index]
+            except Exception as exc:
+                raise BrokenDocument(
+                    f"page {index + 1} of {self.name} cannot be read (the PDF is damaged)"
+                ) from exc
+            try:
+                return self._render_page(page, index, paper, resolution)
+            finally:
+                page.close()
+
+    def _render_page(self, page: pdfium.PdfPage, index: int, paper: Paper,
+                     resolution: Resolution) -> RenderedPage:
+        w_pt, h_pt = page.get_size()
+        if not (0 < w_pt <= _MAX_PAGE_INCHES * 72 and 0 < h_pt <= _MAX_PAGE_INCHES * 72):
+            raise DocumentTooLarge(
+                f"page {index + 1} of {self.name} has an impossible size "
+                f"({w_pt:.0f} x {h_pt:.0f} points)")
+        pl = place(w_pt / 72.0, h_pt / 72.0, paper, resolution)
+        gray = np.full((pl.frame_rows, FAX_WIDTH), 255, dtype=np.uint8)
+        sx, sy = pl.scale_x / 72.0, pl.scale_y / 72.0  # pixels per point
+        if pl.rotate:
+            # (x, y) top-left origin points -> turned clockwise: (H - y, x)
+            matrix = pdfium_c.FS_MATRIX(0.0, sy, -sx, 0.0, sx * h_pt + pl.offset_x,
+                                        pl.offset_y)
+        else:
+            matrix = pdfium_c.FS_MATRIX(sx, 0.0, 0.0, sy, pl.offset_x, pl.offset_y)
+        clip = pdfium_c.FS_RECTF(0.0, 0.0, float(FAX_WIDTH), float(pl.frame_rows))
+        bitmap = pdfium_c.FPDFBitmap_CreateEx(
+            FAX_WIDTH, pl.frame_rows, pdfium_c.FPDFBitmap_Gray,
+            gray.ctypes.data_as(ctypes.c_void_p), FAX_WIDTH)
+        if not bitmap:
+            raise ConversionError(f"could not allocate a page for {self.name}")
+        try:
+            pdfium_c.FPDF_RenderPageBitmapWithMatrix(bitmap, page.raw, ctypes.byref(matrix),
+                                                     ctypes.byref(clip), _RENDER_FLAGS)
+        finally:
+            pdfium_c.FPDFBitmap_Destroy(bitmap)
+        has_images = any(True for _ in page.get_objects(
+            filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_SHADING],
+            max_depth=4))
+        return RenderedPage(gray=gray, has_images=has_images)
