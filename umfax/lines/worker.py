@@ -23,12 +23,12 @@ from modem.api import (
     SendOptions,
 )
 from umfax.config import Config, LineConfig
-from umfax.conversion import page_from_t4, t4_strip, tiff_to_pages
+from umfax.conversion import page_from_t4
 from umfax.errors import InvalidNumber, InvalidTransition, UmfaxError
 from umfax.lifecycle import FailureCause
+from umfax.lines.pages import page_image
 from umfax.numbers import DialPlan, display
 from umfax.store import CallOutcome, Claim, PageIn, Store
-from umfax.store.models import Page
 
 logger = logging.getLogger(__name__)
 
@@ -41,18 +41,6 @@ RESOLUTION_NAMES = {98: "standard", 196: "fine", 391: "superfine", 392: "superfi
 LINE_FAULTS = {HangupCause.MODEM_ERROR, HangupCause.NO_DIALTONE}
 
 DriverFactory = Callable[[LineConfig], FaxLineDriver]
-
-
-def page_image(page: Page) -> PageImage:
-    (fax_page,) = tiff_to_pages(page.data)
-    return PageImage(
-        data=t4_strip(fax_page),
-        width=fax_page.width,
-        length=fax_page.length,
-        encoding=fax_page.encoding,
-        x_res=fax_page.x_res,
-        y_res=fax_page.y_res,
-    )
 
 
 def station_id_for(number: str) -> str:
