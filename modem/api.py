@@ -52,6 +52,7 @@ class SendOptions:
     ecm: bool = True  # allow error correction mode
     max_bit_rate: int = 14400
     min_bit_rate: int = 2400
+    ecm_frame_size: int = 256  # ECM frame size (T.4 Annex A): 256 or 64 octets
 
 
 class ProgressKind(enum.StrEnum):

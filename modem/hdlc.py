@@ -1,0 +1,229 @@
+"""HDLC helpers for T.30: FCS-16, frame build/parse, bit reversal, bit stuffing.
+
+Octet convention: an octet is transmitted least significant bit first (HDLC and the
+T.31 DCE interface).  The FCF values below are the octet values, i.e. T.30's bit
+strings (written in transmission order) reversed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from modem.errors import HDLCError
+
+ADDRESS = 0xFF
+CONTROL = 0x03
+CONTROL_FINAL = 0x13
+FLAG = 0x7E
+
+
+def _make_bitrev() -> bytes:
+    return bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
+
+
+BITREV: bytes = _make_bitrev()
+"""Translation table reversing the bit order of every octet (use with bytes.translate)."""
+
+
+def bit_reverse(data: bytes) -> bytes:
+    """Reverse the bit order of every octet (FillOrder=1 <-> LSB-first line order)."""
+    return data.translate(BITREV)
+
+
+def _make_crc_table() -> list[int]:
+    table = []
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC_TABLE = _make_crc_table()
+
+
+def fcs16(data: bytes, crc: int = 0xFFFF) -> int:
+    """FCS-16 of ISO/IEC 13239 (CRC-CCITT, reflected, init 0xFFFF, final complement)."""
+    for b in data:
+        crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ b) & 0xFF]
+    return crc ^ 0xFFFF
+
+
+def fcs_bytes(data: bytes) -> bytes:
+    """The two FCS octets as transmitted (low octet first)."""
+    crc = fcs16(data)
+    return bytes((crc & 0xFF, crc >> 8))
+
+
+def fcs_ok(data_with_fcs: bytes) -> bool:
+    """True when the trailing two octets are the right FCS for what precedes them."""
+    if len(data_with_fcs) < 3:
+        return False
+    return fcs16(data_with_fcs) == 0xF0B8 ^ 0xFFFF  # the "good FCS" residue, complemented
+
+
+# T.30 frame control fields (octet values, X bit clear).
+class FCF:
+    DIS = 0x80
+    CSI = 0x40
+    NSF = 0x20
+    DTC = 0x80  # | X (DTC is DIS with the X bit set)
+    CIG = 0x40
+    NSC = 0x20
+    DCS = 0x82
+    TSI = 0x42
+    NSS = 0x22
+    CFR = 0x84
+    FTT = 0x44
+    CTR = 0xC4
+    EOM = 0x8E
+    MPS = 0x4E
+    EOP = 0x2E
+    PRI_EOM = 0x9E
+    PRI_MPS = 0x5E
+    PRI_EOP = 0x3E
+    PPS = 0xBE
+    EOR = 0xCE
+    RR = 0x6E
+    CTC = 0x12
+    MCF = 0x8C
+    RTP = 0xCC
+    RTN = 0x4C
+    PIP = 0xAC
+    PIN = 0x2C
+    PPR = 0xBC
+    RNR = 0xEC
+    ERR = 0x1C
+    DCN = 0xFA
+    CRP = 0x1A
+    FCD = 0x06  # T.4 Annex A facsimile coded data (ECM, high speed)
+    RCP = 0x86  # T.4 Annex A return to control for partial page
+
+
+X_BIT = 0x01
+_INITIAL = {FCF.DIS, FCF.CSI, FCF.NSF}
+
+FCF_NAMES: dict[int, str] = {
+    v: k for k, v in vars(FCF).items() if isinstance(v, int) and k not in ("DTC", "CIG", "NSC")
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A parsed T.30 HDLC frame (without FCS)."""
+
+    fcf: int  # X bit removed, except for DIS/CSI/NSF vs DTC/CIG/NSC (see ``x``)
+    fif: bytes = b""
+    final: bool = True
+    x: bool = False  # the X bit as received
+
+    @property
+    def name(self) -> str:
+        if self.x and self.fcf in _INITIAL:
+            return {FCF.DIS: "DTC", FCF.CSI: "CIG", FCF.NSF: "NSC"}[self.fcf]
+        return FCF_NAMES.get(self.fcf, f"0x{self.fcf:02X}")
+
+    def octets(self) -> bytes:
+        """Address, control, FCF (with X bit) and FIF: what a Class 1 DTE sends after +FTH=3."""
+        fcf = self.fcf | (X_BIT if self.x else 0)
+        return bytes((ADDRESS, CONTROL_FINAL if self.final else CONTROL, fcf)) + self.fif
+
+
+def build_frame(fcf: int, fif: bytes = b"", *, final: bool = True, x: bool = False) -> bytes:
+    return Frame(fcf, fif, final, x).octets()
+
+
+def parse_frame(octets: bytes) -> Frame:
+    """Parse address/control/FCF/FIF (FCS already removed)."""
+    if len(octets) < 3:
+        raise HDLCError(f"frame too short ({len(octets)} octets)")
+    if octets[0] != ADDRESS:
+        raise HDLCError(f"bad address 0x{octets[0]:02X}")
+    if octets[1] not in (CONTROL, CONTROL_FINAL):
+        raise HDLCError(f"bad control 0x{octets[1]:02X}")
+    raw = octets[2]
+    return Frame(fcf=raw & ~X_BIT & 0xFF, fif=bytes(octets[3:]), final=octets[1] == CONTROL_FINAL,
+                 x=bool(raw & X_BIT))
+
+
+def parse_frame_with_fcs(octets: bytes) -> Frame:
+    """Check and strip the two FCS octets, then parse."""
+    if not fcs_ok(octets):
+        raise HDLCError("bad FCS")
+    return parse_frame(octets[:-2])
+
+
+# --- bit-level HDLC (flags, zero insertion) for ECM frames sent with +FTM / +FRM ---------
+
+def _bits_lsb(data: bytes) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
+
+
+_FLAG_BITS = [0, 1, 1, 1, 1, 1, 1, 0]
+
+
+def hdlc_encode(frames: list[bytes], *, preamble_flags: int = 1, postamble_flags: int = 2,
+                flags_between: int = 1) -> bytes:
+    """Frame octets -> a line bit stream (flags, FCS, zero insertion), packed LSB first.
+
+    The result is what a Class 1 DTE sends after ``+FTM`` for ECM at high speed.
+    """
+    out: list[int] = _FLAG_BITS * preamble_flags
+    for i, frame in enumerate(frames):
+        if i:
+            out.extend(_FLAG_BITS * flags_between)
+        ones = 0
+        for bit in _bits_lsb(frame + fcs_bytes(frame)).tolist():
+            out.append(bit)
+            if bit:
+                ones += 1
+                if ones == 5:
+                    out.append(0)
+                    ones = 0
+            else:
+                ones = 0
+    out.extend(_FLAG_BITS * postamble_flags)
+    pad = (-len(out)) % 8
+    out.extend(_FLAG_BITS[:pad] if pad else [])
+    return np.packbits(np.array(out, dtype=np.uint8), bitorder="little").tobytes()
+
+
+def hdlc_decode(stream: bytes) -> list[bytes | None]:
+    """Line bit stream (LSB first) -> frames with FCS checked and stripped.
+
+    Frames with a bad FCS (or not a whole number of octets) come back as ``None`` so the
+    caller can count them; runs of flags and idle ones are skipped.
+    """
+    frames: list[bytes | None] = []
+    bits = _bits_lsb(stream).tolist()
+    cur: list[int] = []
+    ones = 0
+    in_frame = False
+    for bit in bits:
+        if bit:
+            ones += 1
+            cur.append(1)
+            if ones > 6:  # abort / idle
+                cur = []
+                in_frame = False
+            continue
+        # bit == 0
+        if ones == 6:  # flag: close any frame
+            body = cur[:-7]
+            if in_frame and len(body) >= 32:
+                if len(body) % 8:
+                    frames.append(None)
+                else:
+                    octs = np.packbits(np.array(body, dtype=np.uint8), bitorder="little").tobytes()
+                    frames.append(octs[:-2] if fcs_ok(octs) else None)
+            cur = []
+            in_frame = True
+        elif ones == 5:
+            pass  # stuffed zero: drop it
+        else:
+            cur.append(0)
+        ones = 0
+    return frames
