@@ -46,6 +46,10 @@ class PageImage:
     y_res: float  # lines per inch: 98 standard, 196 fine, 391 superfine
 
 
+#: Re-codes a page to another coding and (lower) vertical resolution in lines per inch.
+PageRecoder = Callable[["PageImage", Encoding, float], "PageImage"]
+
+
 @dataclass(frozen=True, slots=True)
 class SendOptions:
     local_id: str = ""  # our TSI, up to 20 chars of digits, space and +
@@ -53,6 +57,10 @@ class SendOptions:
     max_bit_rate: int = 14400
     min_bit_rate: int = 2400
     ecm_frame_size: int = 256  # ECM frame size (T.4 Annex A): 256 or 64 octets
+    # With a recoder, pages go out in the best coding the far end accepts (MMR with ECM,
+    # else MR, else MH) and at a resolution it accepts; without one, a page the far end
+    # cannot take as it is ends the call with REMOTE_REJECTED.
+    recode: PageRecoder | None = None
 
 
 class ProgressKind(enum.StrEnum):

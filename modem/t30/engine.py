@@ -17,6 +17,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from modem.api import (
+    Encoding,
     HangupCause,
     PageImage,
     Progress,
@@ -240,6 +241,7 @@ class T30Sender(Engine):
         self.pages = pages
         self.options = options or SendOptions()
         self.remote_caps: Capabilities | None = None
+        self._recoded: dict[tuple[int, str, float], PageImage] = {}
 
     # phase B ------------------------------------------------------------------------------
     def _wait_dis(self) -> Generator[Action, Event, Capabilities]:
@@ -333,23 +335,48 @@ class T30Sender(Engine):
             p = lower
 
     # phases C/D ---------------------------------------------------------------------------
-    @staticmethod
-    def _same_format(a: PageImage, b: PageImage) -> bool:
-        return (a.encoding == b.encoding and y_res_class(a.y_res) == y_res_class(b.y_res)
-                and a.width == b.width)
+    def _target(self, caps: Capabilities, page: PageImage) -> tuple[Encoding, float]:
+        """The coding and resolution ``page`` goes out in (its own, without a recoder)."""
+        if self.options.recode is None:
+            return page.encoding, page.y_res
+        enc: Encoding = "mh"
+        if self.options.ecm and caps.ecm and caps.mmr:
+            enc = "mmr"
+        elif caps.mr:
+            enc = "mr"
+        y = page.y_res
+        if y_res_class(y) == Y_RES_SUPERFINE and not caps.superfine:
+            y = Y_RES_FINE
+        if y_res_class(y) == Y_RES_FINE and not caps.fine:
+            y = Y_RES_STANDARD
+        return enc, min(y, page.y_res)
+
+    def _adapt(self, caps: Capabilities, page: PageImage) -> PageImage:
+        enc, y = self._target(caps, page)
+        if enc == page.encoding and y_res_class(y) == y_res_class(page.y_res):
+            return page
+        assert self.options.recode is not None
+        key = (id(page), enc, y_res_class(y))
+        if key not in self._recoded:  # a page resent after RTN is not re-coded again
+            self._recoded[key] = self.options.recode(page, enc, y)
+        return self._recoded[key]
+
+    def _same_format(self, caps: Capabilities, a: PageImage, b: PageImage) -> bool:
+        (enc_a, y_a), (enc_b, y_b) = self._target(caps, a), self._target(caps, b)
+        return enc_a == enc_b and y_res_class(y_a) == y_res_class(y_b) and a.width == b.width
 
     def _run(self) -> Gen:
         caps = yield from self._wait_dis()
         n = len(self.pages)
         idx = 0
-        p = self._choose(caps, self.pages[0])
+        p = self._choose(caps, self._adapt(caps, self.pages[0]))
         p = yield from self._train(p)
         retries = 0
         while idx < n:
-            page = self.pages[idx]
+            page = self._adapt(caps, self.pages[idx])
             if idx + 1 == n:
                 ppm = FCF.EOP
-            elif not self._same_format(page, self.pages[idx + 1]):
+            elif not self._same_format(caps, self.pages[idx], self.pages[idx + 1]):
                 ppm = FCF.EOM
             else:
                 ppm = FCF.MPS
@@ -368,7 +395,7 @@ class T30Sender(Engine):
                     break
                 if ppm == FCF.EOM:
                     caps = yield from self._wait_dis()
-                    p = self._choose(caps, self.pages[idx])
+                    p = self._choose(caps, self._adapt(caps, self.pages[idx]))
                     p = yield from self._train(p)
                 elif resp_name == "RTP":
                     p = yield from self._train(p)

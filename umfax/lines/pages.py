@@ -17,8 +17,12 @@ def page_image(page: Page) -> PageImage:
 
 def _image(page: FaxPage) -> PageImage:
     return PageImage(
-        data=t4_strip(page), width=page.width, length=page.length, encoding=page.encoding,
-        x_res=page.x_res, y_res=page.y_res,
+        data=t4_strip(page),
+        width=page.width,
+        length=page.length,
+        encoding=page.encoding,
+        x_res=page.x_res,
+        y_res=page.y_res,
     )
 
 

@@ -26,7 +26,7 @@ from umfax.config import Config, LineConfig
 from umfax.conversion import page_from_t4
 from umfax.errors import InvalidNumber, InvalidTransition, UmfaxError
 from umfax.lifecycle import FailureCause
-from umfax.lines.pages import page_image
+from umfax.lines.pages import page_image, recode_image
 from umfax.numbers import DialPlan, display
 from umfax.store import CallOutcome, Claim, PageIn, Store
 
@@ -217,7 +217,10 @@ class LineWorker(threading.Thread):
                 logger.exception("cannot record progress", extra={"job": first.job.id})
 
         options = SendOptions(
-            local_id=self.station_id, ecm=self.line.ecm, max_bit_rate=self.line.max_bit_rate
+            local_id=self.station_id,
+            ecm=self.line.ecm,
+            max_bit_rate=self.line.max_bit_rate,
+            recode=recode_image,
         )
         logger.info("dialling", extra={"line": self.line.name, "jobs": ids, "pages": len(pages)})
         confirmed = 0
