@@ -275,6 +275,25 @@ def test_mmr_without_ecm_is_rejected() -> None:
     assert a.cause is HangupCause.REMOTE_REJECTED and "MMR" in a.message
 
 
+def test_with_a_recoder_pages_go_out_in_what_the_far_end_takes() -> None:
+    """MMR pages to a receiver with no ECM that takes MH only: re-coded, not refused."""
+    images = [drawing(60, 21), drawing(40, 22)]
+    pages = [encode(i, "mmr") for i in images]
+    asked: list[tuple[str, float]] = []
+
+    def recode(page: PageImage, encoding: str, y_res: float) -> PageImage:
+        asked.append((encoding, y_res))
+        return encode(images[pages.index(page)], encoding, y_res)  # type: ignore[arg-type]
+
+    _s, r, _line, a, b = run(pages, sopts=SendOptions(recode=recode),
+                             ropts=ReceiveOptions(ecm=False, accept_encodings=("mh",)))
+    assert a.cause is HangupCause.OK and b.cause is HangupCause.OK, a.message
+    assert asked == [("mh", 196.0), ("mh", 196.0)]
+    got = r.take_pages()
+    assert [p.image.encoding for p in got] == ["mh", "mh"]
+    assert_pages_equal(got, images)
+
+
 # --- one engine driven by hand: timeouts and DCN ------------------------------------------
 
 def _dis_frames(ecm: bool = False) -> m.FramesReceived:
