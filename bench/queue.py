@@ -39,8 +39,8 @@ PAGE = PageIn(b"\0" * 30000, 1728, 2200, 204, 196, "mmr")
 
 def fill(store: Store, jobs: int) -> tuple[float, float]:
     started = time.perf_counter()
-    for _ in range(jobs):
-        store.submit(JobSpec(number="+12125550100"), [DOC])
+    for n in range(jobs):  # one number per job: a number in a call is not claimed again
+        store.submit(JobSpec(number=f"+1212{5550000 + n % 10000:07d}"), [DOC])
     enqueue = time.perf_counter() - started
     started = time.perf_counter()
     while (claimed := store.claim_conversion("bench/1/convert", 60)) is not None:

@@ -226,23 +226,23 @@ class SimExchange:
         """Start a call.  Returns the ringing :class:`Call`, or a failure result code."""
         now = self.clock.now()
         target = self.resolve(dialed)
-        with self._lock:
+        with self._lock:  # checking the callee is free and seizing it must be one step
             self._ids += 1
             cid = self._ids
-        if target is None:
-            log.info("sim: unknown number", extra={"caller": caller.name, "dialed": dialed})
-            return "NO CARRIER"
-        if target is caller or target.faults.busy or target.call is not None:
-            log.info("sim: busy", extra={"caller": caller.name, "callee": target.name})
-            rec = Call(cid, caller, target, dialed, now, state="ended", ended=now, reason="busy")
-            rec.done.set()
-            self.calls.append(rec)
-            return "BUSY"
-        call = Call(cid, caller, target, dialed, now)
-        call.sniffer = T30Sniffer()
-        caller.call = call
-        target.call = call
-        self.calls.append(call)
+            if target is None:
+                log.info("sim: unknown number", extra={"caller": caller.name, "dialed": dialed})
+                return "NO CARRIER"
+            if target is caller or target.faults.busy or target.call is not None:
+                log.info("sim: busy", extra={"caller": caller.name, "callee": target.name})
+                rec = Call(cid, caller, target, dialed, now, state="ended", ended=now, reason="busy")
+                rec.done.set()
+                self.calls.append(rec)
+                return "BUSY"
+            call = Call(cid, caller, target, dialed, now)
+            call.sniffer = T30Sniffer()
+            caller.call = call
+            target.call = call
+            self.calls.append(call)
         log.info(
             "sim: call ringing",
             extra={"call_id": cid, "caller": caller.name, "callee": target.name, "sim_time": now},

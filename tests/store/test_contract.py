@@ -18,8 +18,8 @@ def page(seq: int) -> PageIn:
     return PageIn(data=f"page-{seq}".encode(), width=1728, length=2200, x_res=204, y_res=196, encoding="mmr")
 
 
-def queued_job(store: Store, pages: int = 2, **spec: object) -> int:
-    job = store.submit(JobSpec(number="+12125550100", **spec), [DOC])  # type: ignore[arg-type]
+def queued_job(store: Store, pages: int = 2, number: str = "+12125550100", **spec: object) -> int:
+    job = store.submit(JobSpec(number=number, **spec), [DOC])  # type: ignore[arg-type]
     claimed = store.claim_conversion("node/1/convert", 60)
     assert claimed is not None and claimed[0].id == job.id
     store.finish_conversion(job.id, "node/1/convert", [page(i) for i in range(1, pages + 1)])
@@ -67,9 +67,11 @@ def test_conversion_then_queued_with_pages(store: Store) -> None:
 
 
 def test_claim_order_priority_then_age_and_not_before(store: Store) -> None:
-    low = queued_job(store, priority=0)
-    high = queued_job(store, priority=10)
-    later = queued_job(store, priority=50, not_before=datetime.now(UTC) + timedelta(hours=1))
+    low = queued_job(store, priority=0, number="+12125550101")
+    high = queued_job(store, priority=10, number="+12125550102")
+    later = queued_job(
+        store, priority=50, number="+12125550103", not_before=datetime.now(UTC) + timedelta(hours=1)
+    )
     first = store.claim_send("node/1/l1", "l1", 60)
     second = store.claim_send("node/1/l2", "l2", 60)
     assert first is not None and second is not None
@@ -154,7 +156,7 @@ def test_bad_document_fails_at_once(store: Store) -> None:
 
 
 def test_concurrent_claims_never_take_a_job_twice(store: Store) -> None:
-    ids = {queued_job(store, pages=1) for _ in range(40)}
+    ids = {queued_job(store, pages=1, number=f"+121255502{n:02d}") for n in range(40)}
     claimed: list[int] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
@@ -196,8 +198,8 @@ def test_crash_recovery_requeues_with_event_and_old_worker_cannot_finish(store: 
 
 
 def test_expired_lease_is_recovered_but_live_one_is_not(store: Store) -> None:
-    dead = queued_job(store)
-    live = queued_job(store)
+    dead = queued_job(store, number="+12125550101")
+    live = queued_job(store, number="+12125550102")
     claim_dead = store.claim_send("a/1/l1", "l1", 0.0)
     claim_live = store.claim_send("b/1/l2", "l2", 600)
     assert claim_dead is not None and claim_live is not None
@@ -296,3 +298,12 @@ def test_a_line_never_takes_a_job_to_its_own_number(store: Store) -> None:
     queued_job(store)  # to +12125550100
     assert store.claim_send("n/1/l1", "l1", 60, not_to="+12125550100") is None
     assert store.claim_send("n/1/l2", "l2", 60, not_to="+12125550101") is not None
+
+
+def test_one_call_at_a_time_per_number(store: Store) -> None:
+    first, second = queued_job(store), queued_job(store)
+    claim = store.claim_send("n/1/l1", "l1", 60)
+    assert claim is not None and claim.job.id == first
+    assert store.claim_send("n/1/l2", "l2", 60) is None  # the number is in a call on l1
+    batched = store.claim_send("n/1/l1", "l1", 60, number="+12125550100")  # l1 may add it to its call
+    assert batched is not None and batched.job.id == second

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, Table, and_, delete, exists, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from umfax.errors import InvalidTransition, NotFound, StoreError
 from umfax.lifecycle import (
@@ -474,6 +474,11 @@ class Store:
         extra: list[Any] = [Job.not_before <= now]
         if number:
             extra.append(Job.number == number)
+        else:  # one call at a time per number: a number in a call now would answer busy
+            in_call = aliased(Job)
+            extra.append(
+                ~exists().where(in_call.number == Job.number, in_call.state == JobState.SENDING.value)
+            )
         if not_to:
             extra.append(Job.number != not_to)
         with self.writing() as session:
@@ -530,6 +535,11 @@ class Store:
         if pages_done is not None:
             values["pages_done"] = pages_done
         with self.writing() as session:
+            if self.dialect == "postgresql":
+                # A progress note lost in a crash costs at most a page sent again (the
+                # retry starts after the last page known confirmed), never a lost page;
+                # so it need not wait for the WAL flush.
+                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             held = session.execute(
                 update(JOBS)
                 .where(JOBS.c.id == claim.job.id, JOBS.c.claimed_by == claim.worker)

@@ -79,6 +79,7 @@ class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_claim", "state", "priority", "not_before"),
+        Index("ix_jobs_number_state", "number", "state"),
         UniqueConstraint("source", "source_ref", name="uq_jobs_source_ref"),
     )
 
