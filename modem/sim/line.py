@@ -34,6 +34,10 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from modem.hdlc import bit_reverse as bit_reverse
+from modem.hdlc import fcs_bytes
+from modem.hdlc import fcs_ok as fcs_ok
+
 # --- modulations ---------------------------------------------------------------------------
 
 #: T.31 modulation code -> (name, bit rate, training seconds before data).
@@ -323,38 +327,10 @@ class Faults:
 
 # --- bits and HDLC ----------------------------------------------------------------------------
 
-_REV = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
+# Bit reversal and the HDLC FCS are the protocol library's (modem.hdlc); the simulated
+# modem computes them as a real DCE would.
+fcs16 = fcs_bytes
 
-
-def bit_reverse(data: bytes) -> bytes:
-    """Reverse the bit order inside every octet."""
-    return data.translate(_REV)
-
-
-def _make_fcs_table() -> list[int]:
-    table = []
-    for i in range(256):
-        crc = i
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_FCS_TABLE = _make_fcs_table()
-
-
-def fcs16(data: bytes) -> bytes:
-    """HDLC FCS-16 (ITU-T V.42 / ISO 3309) of ``data``, as the two octets sent after it."""
-    crc = 0xFFFF
-    for b in data:
-        crc = (crc >> 8) ^ _FCS_TABLE[(crc ^ b) & 0xFF]
-    crc ^= 0xFFFF
-    return bytes((crc & 0xFF, crc >> 8))
-
-
-def fcs_ok(frame_with_fcs: bytes) -> bool:
-    return len(frame_with_fcs) >= 3 and fcs16(frame_with_fcs[:-2]) == frame_with_fcs[-2:]
 
 
 def _make_stuff_table() -> list[list[tuple[int, int, int]]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -422,20 +423,24 @@ def show(
     console.print(table)
 
 
+def _job_action(act: Callable[[Store], Job], json_out: bool, config: Path | None) -> None:
+    store = store_for(load(config))
+    with errors():
+        job = act(store)
+    if json_out:
+        print_json(row_dict(job, JOB_FIELDS))
+    else:
+        console.print(f"job {job.id}: {job.state}, {job.status}")
+
+
 @app.command()
 def cancel(
     job_id: Annotated[int, typer.Argument(help="Job number.")],
     json_out: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Cancel a job.  A call in progress stops at the next page boundary."""
-    store = store_for(load(config))
-    with errors():
-        job = store.cancel(job_id, by="cli")
-    if json_out:
-        print_json(row_dict(job, JOB_FIELDS))
-    else:
-        console.print(f"job {job.id}: {job.status}")
+    """Cancel a job.  A call in progress ends when its current page has been sent."""
+    _job_action(lambda store: store.cancel(job_id, by="cli"), json_out, config)
 
 
 @app.command()
@@ -445,13 +450,7 @@ def retry(
     config: ConfigOption = None,
 ) -> None:
     """Requeue a failed or cancelled job (fresh tries), or dial a waiting job now."""
-    store = store_for(load(config))
-    with errors():
-        job = store.retry(job_id, by="cli")
-    if json_out:
-        print_json(row_dict(job, JOB_FIELDS))
-    else:
-        console.print(f"job {job.id}: {job.state}, {job.status}")
+    _job_action(lambda store: store.retry(job_id, by="cli"), json_out, config)
 
 
 # -- lines / inbox ----------------------------------------------------------------------------
