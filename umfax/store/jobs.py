@@ -49,6 +49,10 @@ ATTEMPTS = cast(Table, Attempt.__table__)
 JOBS = cast(Table, Job.__table__)
 PAGES = cast(Table, Page.__table__)
 
+# Built once: a fresh alias per claim would defeat SQLAlchemy's compiled-statement cache.
+_IN_CALL = aliased(Job, name="in_call")
+NO_CALL_IN_PROGRESS = ~exists().where(_IN_CALL.number == Job.number, _IN_CALL.state == "sending")
+
 
 @dataclass(frozen=True, slots=True)
 class DocumentIn:
@@ -475,10 +479,7 @@ class Store:
         if number:
             extra.append(Job.number == number)
         else:  # one call at a time per number: a number in a call now would answer busy
-            in_call = aliased(Job)
-            extra.append(
-                ~exists().where(in_call.number == Job.number, in_call.state == JobState.SENDING.value)
-            )
+            extra.append(NO_CALL_IN_PROGRESS)
         if not_to:
             extra.append(Job.number != not_to)
         with self.writing() as session:

@@ -78,7 +78,6 @@ class User(Base):
 class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_claim", "state", "priority", "not_before"),
         Index("ix_jobs_number_state", "number", "state"),
         UniqueConstraint("source", "source_ref", name="uq_jobs_source_ref"),
     )
@@ -120,6 +119,11 @@ class Job(Base):
     documents: Mapped[list[Document]] = relationship(
         back_populates="job", cascade="all, delete-orphan", order_by="Document.seq"
     )
+
+
+# In the claim's own order, so that claiming reads one index entry instead of sorting
+# the whole queue.
+Index("ix_jobs_claim", Job.state, Job.priority.desc(), Job.not_before, Job.id)
 
 
 class Document(Base):
