@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from umfax.conversion.pdf_out import serialize_pdf
+
 _WORDS_TEXT = (
     "account invoice payment delivery schedule contract amount customer supplier order "
     "quarter revenue balance shipment warehouse agreement review meeting budget report "
@@ -87,18 +89,7 @@ def write_pdf(pages: list[tuple[tuple[float, float], bytes]],
     objs[cat - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % pages_id
     objs[pages_id - 1] = (b"<< /Type /Pages /Kids [" +
                           b" ".join(b"%d 0 R" % k for k in kids) + b"] /Count %d >>" % len(kids))
-    out = bytearray(b"%PDF-1.4\n")
-    offs = []
-    for i, body in enumerate(objs, 1):
-        offs.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    for o in offs:
-        out += b"%010d 00000 n \n" % o
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objs) + 1, cat, xref)
-    return bytes(out)
+    return serialize_pdf(objs, root=cat)
 
 
 def business_page(rng: random.Random, size: tuple[float, float]) -> tuple[bytes, str]:

@@ -8,6 +8,8 @@ import zlib
 
 from PIL import Image, ImageDraw, ImageFont
 
+from umfax.conversion.pdf_out import serialize_pdf
+
 A4 = (595.28, 841.89)
 LETTER = (612.0, 792.0)
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -34,18 +36,7 @@ def pdf(pages: list[bytes], size: tuple[float, float] = LETTER,
 
 
 def _assemble(objs: list[bytes]) -> bytes:
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1,
-                                                                             xref)
-    return bytes(out)
+    return serialize_pdf(objs, root=1)
 
 
 def text_page(lines: list[str], size_pt: float = 12, x: float = 72, top: float = 720) -> bytes:
