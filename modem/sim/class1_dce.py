@@ -36,6 +36,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from modem.hdlc import fcs_bytes
 from modem.sim.line import (
     HIGH_SPEED_CODES,
     MODULATIONS,
@@ -52,7 +53,6 @@ from modem.sim.line import (
     Tone,
     bit_rate,
     compatible,
-    fcs16,
     training_time,
 )
 
@@ -917,9 +917,9 @@ class Class1DCE:
         self._rx_discard = True
 
     def _deliver_frame(self, ev: HdlcFrame) -> None:
-        body = ev.data + fcs16(ev.data)
+        body = ev.data + fcs_bytes(ev.data)
         if not ev.fcs_ok:
-            body = ev.data + bytes(b ^ 0xFF for b in fcs16(ev.data))
+            body = ev.data + bytes(b ^ 0xFF for b in fcs_bytes(ev.data))
         self._send(body.replace(b"\x10", b"\x10\x10") + bytes((DLE, ETX)))
         self._rx_token = None
         self._final("OK" if ev.fcs_ok else "ERROR")

@@ -327,11 +327,6 @@ class Faults:
 
 # --- bits and HDLC ----------------------------------------------------------------------------
 
-# Bit reversal and the HDLC FCS are the protocol library's (modem.hdlc); the simulated
-# modem computes them as a real DCE would.
-fcs16 = fcs_bytes
-
-
 
 def _make_stuff_table() -> list[list[tuple[int, int, int]]]:
     """[ones before][octet] -> (stuffed bits LSB first, bit count, ones after)."""
@@ -390,7 +385,7 @@ class HdlcBitEncoder:
         return self._take()
 
     def frame(self, payload: bytes, good_fcs: bool = True) -> bytes:
-        body = payload + (fcs16(payload) if good_fcs else bytes(2))
+        body = payload + (fcs_bytes(payload) if good_fcs else bytes(2))
         acc = 0
         n = 0
         ones = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from modem.hdlc import fcs_bytes
 from modem.sim.class1_dce import (
     AnswerRequest,
     Class1DCE,
@@ -22,7 +23,6 @@ from modem.sim.line import (
     HdlcFrame,
     LineEvent,
     Tone,
-    fcs16,
 )
 
 DIS = bytes([0xFF, 0x13, 0x80, 0x00, 0xCE, 0xF4])  # a final frame (P/F bit set)
@@ -196,7 +196,7 @@ def test_receive_hdlc_frames_with_fcs_and_dle_stuffing() -> None:
     connected(h)
     frame = bytes([0xFF, 0x03, 0x40, 0x10, 0x20])  # contains a DLE
     h.event(HdlcFrame(frame))
-    body = frame + fcs16(frame)
+    body = frame + fcs_bytes(frame)
     assert h.take().encode("latin-1") == body.replace(b"\x10", b"\x10\x10") + b"\x10\x03\r\nOK\r\n"
     # The next frame of the same carrier: +FRH=3 connects at once.
     h.event(HdlcFrame(DIS, fcs_ok=False))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from modem.hdlc import fcs_bytes
 from modem.sim import SimExchange
 from modem.sim.line import (
     FCF_MCF,
@@ -15,7 +16,6 @@ from modem.sim.line import (
     HdlcBitDecoder,
     HdlcBitEncoder,
     bit_reverse,
-    fcs16,
     flip_bits,
 )
 from modem.sim.spandsp import FaxSession, SpandspFax
@@ -25,7 +25,7 @@ pytestmark = needs_spandsp
 
 
 def test_fcs16_and_bit_reverse() -> None:
-    assert fcs16(b"123456789") == bytes((0x6E, 0x90))  # CRC-16/X.25 check value 0x906E
+    assert fcs_bytes(b"123456789") == bytes((0x6E, 0x90))  # CRC-16/X.25 check value 0x906E
     assert bit_reverse(b"\x01\x80\x0f") == b"\x80\x01\xf0"
 
 
