@@ -131,6 +131,7 @@ def serve(config: ConfigOption = None) -> None:
             f"[{', '.join(f'{line.name}={line.port}' for line in cfg.lines)}] "
             f"with store {server.store.dialect}; Ctrl-C stops after calls in progress.",
             highlight=False,
+            markup=False,  # the line list is in brackets, which rich would read as markup
         )
         server.serve_forever()
 
