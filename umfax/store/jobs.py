@@ -10,11 +10,20 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Engine, Table, and_, delete, exists, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from umfax.errors import InvalidTransition, NotFound, StoreError
 from umfax.lifecycle import (
@@ -27,6 +36,7 @@ from umfax.lifecycle import (
     can_transition,
     decide_after_failure,
 )
+from umfax.store import statements as sql
 from umfax.store.database import WRITE
 from umfax.store.models import (
     Attempt,
@@ -43,15 +53,7 @@ from umfax.store.models import (
 
 logger = logging.getLogger(__name__)
 
-# Core tables: plain INSERT/UPDATE statements skip the ORM's bulk-persistence path.
-EVENTS = cast(Table, Event.__table__)
-ATTEMPTS = cast(Table, Attempt.__table__)
-JOBS = cast(Table, Job.__table__)
-PAGES = cast(Table, Page.__table__)
-
-# Built once: a fresh alias per claim would defeat SQLAlchemy's compiled-statement cache.
-_IN_CALL = aliased(Job, name="in_call")
-NO_CALL_IN_PROGRESS = ~exists().where(_IN_CALL.number == Job.number, _IN_CALL.state == "sending")
+EVENTS, ATTEMPTS, JOBS, PAGES = sql.EVENTS, sql.ATTEMPTS, sql.JOBS, sql.PAGES
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +132,8 @@ class Store:
     ) -> None:
         self.engine = engine
         self._read = sessionmaker(engine, expire_on_commit=False)
-        self._write = sessionmaker(engine.execution_options(**{WRITE: True}), expire_on_commit=False)
+        self._write_engine = engine.execution_options(**{WRITE: True})
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
         self.retry_rules = dict(DEFAULT_RULES) | (retry_rules or {})
 
     @property
@@ -143,6 +146,16 @@ class Store:
         try:
             with self._write.begin() as session:
                 yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store write failed: {exc}") from exc
+
+    @contextmanager
+    def _writing_core(self) -> Iterator[Connection]:
+        """A write transaction without the ORM: for the per-call hot path (claim,
+        progress, finish), where the ORM's bookkeeping costs more than the SQL."""
+        try:
+            with self._write_engine.begin() as conn:
+                yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed: {exc}") from exc
 
@@ -161,7 +174,7 @@ class Store:
 
     @staticmethod
     def _event(
-        session: Session,
+        session: Session | Connection,
         kind: str,
         message: str = "",
         *,
@@ -172,15 +185,16 @@ class Store:
         **data: Any,
     ) -> None:
         session.execute(
-            insert(EVENTS).values(
-                kind=kind,
-                message=message,
-                job_id=job_id,
-                inbound_id=inbound_id,
-                line=line,
-                at=at or utcnow(),
-                data=data,
-            )
+            sql.INSERT_EVENT,
+            {
+                "kind": kind,
+                "message": message,
+                "job_id": job_id,
+                "inbound_id": inbound_id,
+                "line": line,
+                "at": at or utcnow(),
+                "data": data,
+            },
         )
 
     def log_event(self, kind: str, message: str = "", **kwargs: Any) -> None:
@@ -320,7 +334,7 @@ class Store:
     # -- transitions ---------------------------------------------------------------
 
     @staticmethod
-    def _move(session: Session, job: Job, target: JobState, now: datetime) -> None:
+    def _move(session: Session | Connection, job: Job, target: JobState, now: datetime) -> None:
         current = JobState(job.state)
         if not can_transition(current, target):
             raise InvalidTransition(f"job {job.id} is {current}; it cannot become {target}")
@@ -340,44 +354,30 @@ class Store:
 
     def _claim(
         self,
-        session: Session,
+        session: Session | Connection,
         from_state: JobState,
         to_state: JobState,
         worker: str,
         lease: float,
         now: datetime,
         status: str,
-        extra_where: Sequence[Any] = (),
+        *,
+        due: bool = False,
+        number: str | None = None,
+        not_to: str | None = None,
     ) -> Job | None:
-        order = (
-            (Job.priority.desc(), Job.not_before, Job.id)
-            if from_state is JobState.QUEUED
-            else (Job.priority.desc(), Job.id)
-        )
-        candidate = (
-            select(Job.id)
-            .where(
-                Job.state == from_state.value,
-                Job.cancel_requested.is_(False),
-                *extra_where,
-            )
-            .order_by(*order)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        row = session.execute(
-            update(JOBS)
-            .where(JOBS.c.id == candidate, JOBS.c.state == from_state.value)
-            .values(
-                state=to_state.value,
-                claimed_by=worker,
-                lease_until=now + timedelta(seconds=lease),
-                updated_at=now,
-                status=status,
-            )
-            .returning(*JOBS.c)
-        ).first()
+        statement = sql.claim(from_state, to_state, due=due, by_number=bool(number), not_to=bool(not_to))
+        params = {
+            "v_worker": worker,
+            "v_lease_until": now + timedelta(seconds=lease),
+            "v_now": now,
+            "v_status": status,
+        }
+        if number:
+            params["v_number"] = number
+        if not_to:
+            params["v_not_to"] = not_to
+        row = session.execute(statement, params).first()
         # A detached snapshot: the claim is settled in this statement; later changes go
         # through their own statements.
         return None if row is None else Job(**row._mapping)
@@ -453,12 +453,26 @@ class Store:
     def _held(self, session: Session, job_id: int, worker: str, state: JobState | None) -> Job:
         """The job, which ``worker`` must still hold (its lease was not taken over)."""
         job = self._locked(session, job_id)
+        self._check_held(job, worker, state)
+        return job
+
+    @staticmethod
+    def _held_row(conn: Connection, job_id: int, worker: str, state: JobState) -> Job:
+        """Like ``_held`` without the ORM: a detached snapshot, locked until commit."""
+        row = conn.execute(sql.JOB_FOR_UPDATE, {"v_job_id": job_id}).first()
+        if row is None:
+            raise NotFound(f"there is no job {job_id}; `umfax jobs` lists them")
+        job = Job(**row._mapping)
+        Store._check_held(job, worker, state)
+        return job
+
+    @staticmethod
+    def _check_held(job: Job, worker: str, state: JobState | None) -> None:
         if job.claimed_by != worker or (state is not None and job.state != state.value):
             raise InvalidTransition(
-                f"job {job_id} is no longer held by {worker} (state {job.state}, "
+                f"job {job.id} is no longer held by {worker} (state {job.state}, "
                 f"held by {job.claimed_by}); its lease may have expired"
             )
-        return job
 
     # -- sending --------------------------------------------------------------------
 
@@ -475,42 +489,39 @@ class Store:
         """Atomically take the most urgent due job (for ``number`` only, when given; never one
         addressed to ``not_to``, the line's own number)."""
         now = utcnow()
-        extra: list[Any] = [Job.not_before <= now]
-        if number:
-            extra.append(Job.number == number)
-        else:  # one call at a time per number: a number in a call now would answer busy
-            extra.append(NO_CALL_IN_PROGRESS)
-        if not_to:
-            extra.append(Job.number != not_to)
-        with self.writing() as session:
+        with self._writing_core() as conn:
             job = self._claim(
-                session, JobState.QUEUED, JobState.SENDING, worker, lease, now, f"dialling on {line}", extra
+                conn,
+                JobState.QUEUED,
+                JobState.SENDING,
+                worker,
+                lease,
+                now,
+                f"dialling on {line}",
+                due=True,
+                number=number,
+                not_to=not_to,
             )
             if job is None:
                 return None
             pages = [
                 Page(**row._mapping)
-                for row in session.execute(
-                    select(PAGES)
-                    .where(PAGES.c.job_id == job.id, PAGES.c.seq > job.pages_done)
-                    .order_by(PAGES.c.seq)
-                )
+                for row in conn.execute(sql.PAGES_AFTER, {"v_job_id": job.id, "v_after": job.pages_done})
             ]
-            attempt_id = session.scalar(
-                insert(ATTEMPTS)
-                .values(
-                    job_id=job.id,
-                    line=line,
-                    worker=worker,
-                    dialled=dialled,
-                    started_at=now,
-                    pages_total=job.page_count,
-                )
-                .returning(ATTEMPTS.c.id)
+            attempt_id = conn.scalar(
+                sql.OPEN_ATTEMPT,
+                {
+                    "job_id": job.id,
+                    "line": line,
+                    "worker": worker,
+                    "dialled": dialled,
+                    "started_at": now,
+                    "pages_total": job.page_count,
+                },
             )
             assert attempt_id is not None
             self._event(
-                session,
+                conn,
                 "dialling",
                 f"dialling {job.number} on {line}",
                 job_id=job.id,
@@ -532,29 +543,29 @@ class Store:
     ) -> None:
         """Note progress of a live call (page confirmed, remote identified...)."""
         now = utcnow()
-        values: dict[str, Any] = {"status": status, "updated_at": now}
+        params: dict[str, Any] = {
+            "v_job_id": claim.job.id,
+            "v_worker": claim.worker,
+            "v_status": status,
+            "v_now": now,
+        }
         if pages_done is not None:
-            values["pages_done"] = pages_done
-        with self.writing() as session:
+            params["v_pages_done"] = pages_done
+        with self._writing_core() as conn:
             if self.dialect == "postgresql":
                 # A progress note lost in a crash costs at most a page sent again (the
                 # retry starts after the last page known confirmed), never a lost page;
                 # so it need not wait for the WAL flush.
-                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            held = session.execute(
-                update(JOBS)
-                .where(JOBS.c.id == claim.job.id, JOBS.c.claimed_by == claim.worker)
-                .values(**values)
-            )
-            if not held.rowcount:  # type: ignore[attr-defined]
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            held = conn.execute(sql.PROGRESS if pages_done is None else sql.PROGRESS_PAGES, params)
+            if not held.rowcount:
                 return
             if pages_done is not None:
-                session.execute(
-                    update(ATTEMPTS)
-                    .where(ATTEMPTS.c.id == claim.attempt_id)
-                    .values(pages_sent=pages_done - claim.job.pages_done)
+                conn.execute(
+                    sql.ATTEMPT_PAGES,
+                    {"v_attempt_id": claim.attempt_id, "v_pages_sent": pages_done - claim.job.pages_done},
                 )
-            self._event(session, kind, status, job_id=claim.job.id, at=now, attempt=claim.attempt_id, **data)
+            self._event(conn, kind, status, job_id=claim.job.id, at=now, attempt=claim.attempt_id, **data)
 
     def is_cancel_requested(self, job_id: int) -> bool:
         with self.reading() as session:
@@ -563,27 +574,30 @@ class Store:
     def finish_send(self, claim: Claim, outcome: CallOutcome, limits_now: datetime | None = None) -> Job:
         """Record the call's result and decide the job's next state, in one transaction."""
         now = limits_now or utcnow()
-        with self.writing() as session:
-            job = self._held(session, claim.job.id, claim.worker, JobState.SENDING)
-            session.execute(
-                update(ATTEMPTS)
-                .where(ATTEMPTS.c.id == claim.attempt_id)
-                .values(
-                    ended_at=outcome.ended_at or now,
-                    connected_at=outcome.connected_at,
-                    remote_id=outcome.remote_id,
-                    bit_rate=outcome.bit_rate,
-                    encoding=outcome.encoding,
-                    ecm=outcome.ecm,
-                    resolution=outcome.resolution,
-                    pages_sent=outcome.pages_sent,
-                    result=outcome.cause.value if outcome.cause else "ok",
-                    message=outcome.message[:1000],
-                )
-                .execution_options(synchronize_session=False)
+        with self._writing_core() as conn:
+            job = self._held_row(conn, claim.job.id, claim.worker, JobState.SENDING)
+            conn.execute(
+                sql.CLOSE_ATTEMPT,
+                {
+                    "v_attempt_id": claim.attempt_id,
+                    "v_ended_at": outcome.ended_at or now,
+                    "v_connected_at": outcome.connected_at,
+                    "v_remote_id": outcome.remote_id,
+                    "v_bit_rate": outcome.bit_rate,
+                    "v_encoding": outcome.encoding,
+                    "v_ecm": outcome.ecm,
+                    "v_resolution": outcome.resolution,
+                    "v_pages_sent": outcome.pages_sent,
+                    "v_result": outcome.cause.value if outcome.cause else "ok",
+                    "v_message": outcome.message[:1000],
+                },
             )
             job.pages_done = min(job.page_count, claim.job.pages_done + outcome.pages_sent)
-            self._conclude(session, job, outcome.cause, outcome.message, now, line=claim.line)
+            self._conclude(conn, job, outcome.cause, outcome.message, now, line=claim.line)
+            conn.execute(
+                sql.JOB_OUTCOME,
+                {"v_job_id": job.id} | {f"v_{name}": getattr(job, name) for name in sql.JOB_OUTCOME_COLUMNS},
+            )
             return job
 
     def release(self, claim: Claim, reason: str) -> Job:
@@ -603,7 +617,7 @@ class Store:
 
     def _conclude(
         self,
-        session: Session,
+        session: Session | Connection,
         job: Job,
         cause: FailureCause | None,
         message: str,
