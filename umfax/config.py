@@ -192,6 +192,193 @@ DEFAULT_SIM_LINES = (
 )
 
 
+TlsMode = Literal["implicit", "starttls", "none"]
+
+
+class MailIntakeConfig(_Section):
+    """What every mail connector (IMAP, SMTP, later EWS and Graph) shares: who may fax."""
+
+    name: str = Field(default="", pattern=r"^[A-Za-z0-9_.:@-]{0,64}$")  # empty: derived from type/host
+    enabled: bool = True
+    # Who may fax: addresses and "@domain" entries; users in [[users]] with can_send may too.
+    allowed_senders: list[str] = []
+    # Trust the From address only when the receiving server's Authentication-Results
+    # (authserv-id below) shows DMARC pass, or SPF or DKIM pass aligned with it.
+    require_authentication: bool = False
+    authserv_id: str = ""
+    require_pin: bool = False  # the sender's [[users]] PIN must appear in the subject as "PIN 1234"
+    body: Literal["cover", "page", "ignore"] = "cover"  # the mail body: cover comments or a first page
+    refusal_replies: bool = True  # tell a refused sender why (rate-limited, never to bounces)
+
+    @field_validator("allowed_senders")
+    @classmethod
+    def _senders(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if "@" not in entry or entry.count("@") > 1 or entry.endswith("@"):
+                raise ValueError(f"{entry!r} is neither an address (a@b.example) nor a domain (@b.example)")
+        return [entry.lower() for entry in value]
+
+    @model_validator(mode="after")
+    def _authserv(self) -> MailIntakeConfig:
+        if self.require_authentication and not self.authserv_id:
+            raise ValueError(
+                "require_authentication needs authserv_id: the name your receiving mail server puts "
+                "first in its Authentication-Results headers"
+            )
+        return self
+
+
+class ImapConnectorConfig(MailIntakeConfig):
+    type: Literal["imap"]
+    host: str
+    port: int = Field(default=0, ge=0, le=65535)  # 0: 993 for implicit TLS, else 143
+    username: str
+    password_env: str = ""  # environment variable holding the password
+    oauth_token_env: str = ""  # ... or an OAuth 2 access token (XOAUTH2) instead
+    tls: TlsMode = "implicit"
+    tls_verify: bool = True
+    ca_file: Path | None = None
+    folder: str = "INBOX"
+    processed: Literal["flag", "move"] = "move"  # after the jobs are committed
+    processed_folder: str = "Faxed"
+    refused_folder: str = "Refused"
+    idle: bool = True  # use IMAP IDLE when the server offers it, else poll
+    poll_interval: Duration = 30.0
+    idle_timeout: Duration = 600.0  # renew IDLE this often (RFC 2177: under 29 min)
+    reconnect_max: Duration = 300.0  # backoff ceiling after a lost connection
+
+    @model_validator(mode="after")
+    def _credentials(self) -> ImapConnectorConfig:
+        if bool(self.password_env) == bool(self.oauth_token_env):
+            raise ValueError("set exactly one of password_env and oauth_token_env")
+        if self.tls == "none" and self.host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("tls = 'none' sends the password in clear: only allowed to localhost")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.tls == "implicit" else 143)
+
+    @property
+    def label(self) -> str:
+        return self.name or f"imap:{self.username}@{self.host}/{self.folder}"
+
+
+class SmtpConnectorConfig(MailIntakeConfig):
+    type: Literal["smtp"]
+    listen: str = "127.0.0.1:2525"
+    hostname: str = ""  # in the banner and HELO; empty: [server].node_name
+    tls_cert: Path | None = None  # with tls_key: offer STARTTLS
+    tls_key: Path | None = None
+    require_tls: bool = False
+    auth_username: str = ""  # with auth_password_env: offer AUTH PLAIN/LOGIN (after STARTTLS)
+    auth_password_env: str = ""
+    require_auth: bool = False
+    max_message_size: int = Field(default=30 * 1024 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> SmtpConnectorConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.require_tls and self.tls_cert is None:
+            raise ValueError("require_tls needs tls_cert and tls_key")
+        if bool(self.auth_username) != bool(self.auth_password_env):
+            raise ValueError("auth_username and auth_password_env go together")
+        if self.require_auth and not self.auth_username:
+            raise ValueError("require_auth needs auth_username and auth_password_env")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or f"smtp:{self.listen}"
+
+
+ConnectorConfig = Annotated[ImapConnectorConfig | SmtpConnectorConfig, Field(discriminator="type")]
+
+
+class UserConfig(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    email: str
+    display_name: str = ""
+    mobile: str = ""  # E.164, for SMS alerts
+    fax_numbers: list[str] = []  # DIDs: faxes to these numbers are routed to this user
+    can_send: bool = True
+    admin: bool = False
+    pin_env: str = ""  # environment variable holding the user's PIN (when connectors require one)
+    delivery: Literal["imap", "smtp", "folder", "none"] = "smtp"  # received faxes and reports
+    imap_folder: str = "INBOX"  # with delivery = "imap"
+    folder: Path | None = None  # with delivery = "folder"
+    reports: Literal["always", "failure", "never"] = "always"  # email status reports
+
+    @model_validator(mode="after")
+    def _delivery(self) -> UserConfig:
+        if "@" not in self.email:
+            raise ValueError(f"email {self.email!r} is not an address")
+        if self.delivery == "folder" and self.folder is None:
+            raise ValueError("delivery = 'folder' needs folder")
+        return self
+
+
+class RouteConfig(_Section):
+    """An inbound route: every condition given must match (globs, e.g. "+1212555*")."""
+
+    line: str = ""
+    called: str = ""  # the DID called
+    caller: str = ""  # caller ID number
+    csi: str = ""  # the sender's station ID (TSI)
+    users: list[str]  # [[users]] names
+
+
+class JunkConfig(_Section):
+    callers: list[str] = []  # caller ID globs
+    csi: list[str] = []  # station ID globs
+    action: Literal["reject", "quarantine"] = "reject"  # hang up, or receive into quarantine
+
+
+class RoutingConfig(_Section):
+    routes: list[RouteConfig] = []
+    default: list[str] = []  # users for faxes no route matched; empty: stored, shown in `umfax inbox`
+    junk: JunkConfig = Field(default_factory=JunkConfig)
+
+
+class ImapDeliveryConfig(_Section):
+    """Where received faxes and reports are APPENDed for users with delivery = "imap":
+    one administrative login that may act as each user (SASL PLAIN authorization
+    identity, e.g. a Dovecot master user), or each user's own address as login."""
+
+    host: str
+    port: int = Field(default=0, ge=0, le=65535)
+    tls: TlsMode = "implicit"
+    tls_verify: bool = True
+    ca_file: Path | None = None
+    username: str  # the administrative login
+    password_env: str
+    act_as_user: bool = True  # authorize as the user's email (PLAIN authzid)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.tls == "implicit" else 143)
+
+
+class MailConfig(_Section):
+    fax_domains: list[str] = []  # NUMBER@domain is a fax address (e.g. fax.example.com)
+    from_address: str = "umfax@localhost"  # From of reports and received-fax messages
+    from_name: str = "umfax fax server"
+    smtp_host: str = ""  # outgoing mail (reports, replies, delivery = "smtp"); empty: none
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_tls: TlsMode = "starttls"
+    smtp_tls_verify: bool = True
+    smtp_username: str = ""
+    smtp_password_env: str = ""
+    imap: ImapDeliveryConfig | None = None
+    replies_per_hour: int = Field(default=5, ge=0)  # refusal replies to one address
+
+    @field_validator("fax_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        return [d.lower().lstrip("@") for d in value]
+
+
 class Config(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
@@ -200,6 +387,10 @@ class Config(_Section):
     dial_rules: DialRulesConfig = Field(default_factory=DialRulesConfig)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     lines: list[LineConfig] = Field(default_factory=lambda: list(DEFAULT_SIM_LINES))
+    connectors: list[ConnectorConfig] = []
+    users: list[UserConfig] = []
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    mail: MailConfig = Field(default_factory=MailConfig)
     source: Path | None = Field(default=None, exclude=True)  # the file this came from
 
     @model_validator(mode="after")
@@ -209,6 +400,22 @@ class Config(_Section):
             if line.name in seen:
                 raise ValueError(f"two lines are named {line.name!r}; names must be unique")
             seen.add(line.name)
+        names = {user.name for user in self.users}
+        if len(names) != len(self.users):
+            raise ValueError("two [[users]] have the same name; names must be unique")
+        emails = [user.email.lower() for user in self.users]
+        if len(set(emails)) != len(emails):
+            raise ValueError("two [[users]] have the same email")
+        for route in [*self.routing.routes, None]:
+            wanted = route.users if route else self.routing.default
+            for name in wanted:
+                if name not in names:
+                    raise ValueError(f"routing names user {name!r}, which is not in [[users]]")
+        labels = [c.label for c in self.connectors]
+        if len(set(labels)) != len(labels):
+            raise ValueError("two [[connectors]] have the same name; give them distinct `name`s")
+        if any(u.delivery == "imap" for u in self.users) and self.mail.imap is None:
+            raise ValueError("a user has delivery = 'imap' but [mail.imap] is not configured")
         return self
 
     def database_url(self) -> str:

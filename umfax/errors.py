@@ -28,3 +28,14 @@ class InvalidTransition(StoreError):
 
 class InvalidNumber(UmfaxError):
     """A fax number could not be parsed, or dial rules refuse it."""
+
+
+class MailError(UmfaxError):
+    """A mail message cannot become a fax: malformed, nothing to send, not allowed.
+
+    ``str(err)`` is what the sender is told, in plain words.
+    """
+
+
+class ConnectorError(UmfaxError):
+    """An outside system (mail server, API) failed or refused us; retried with backoff."""

@@ -50,10 +50,26 @@ from umfax.store.models import (
     User,
     utcnow,
 )
+from umfax.store.outbox import Notice, add_notices
 
 logger = logging.getLogger(__name__)
 
 EVENTS, ATTEMPTS, JOBS, PAGES = sql.EVENTS, sql.ATTEMPTS, sql.JOBS, sql.PAGES
+
+
+def _report_notice(job: Job, state: JobState, now: datetime) -> Notice | None:
+    """The status report a finished job owes its sender, per ``job.notify``."""
+    notify = job.notify or {}
+    address = notify.get("email")
+    wanted = notify.get("reports", "always")
+    if not address or wanted == "never" or (wanted == "failure" and state is JobState.SENT):
+        return None
+    return Notice(
+        origin=f"job:{job.id}:{state.value}:{now.isoformat()}",  # one per ending
+        channel="report",
+        target=str(address),
+        payload={"job": job.id, "state": state.value},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +249,22 @@ class Store:
             existing = self._by_source_ref(spec.source, spec.source_ref)
             if existing is not None:
                 return existing
+        try:
+            with self.writing() as session:
+                job = self.add_job(session, spec, documents, now)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, IntegrityError) and spec.source_ref is not None:
+                existing = self._by_source_ref(spec.source, spec.source_ref)
+                if existing is not None:
+                    return existing
+            raise
+        logger.info("job accepted", extra={"job": job.id, "number": spec.number, "source": spec.source})
+        return job
+
+    def add_job(self, session: Session, spec: JobSpec, documents: Sequence[DocumentIn], now: datetime) -> Job:
+        """Add a job and its documents to ``session``'s transaction (see :meth:`submit`)."""
+        if not documents:
+            raise StoreError("a fax job needs at least one document")
         job = Job(
             state=JobState.PENDING.value,
             priority=spec.priority,
@@ -269,27 +301,18 @@ class Store:
                     data=doc.data,
                 )
             )
-        try:
-            with self.writing() as session:
-                session.add(job)
-                session.flush()
-                self._event(
-                    session,
-                    "accepted",
-                    f"accepted from {spec.source}: {len(documents)} document(s) for {spec.number}",
-                    job_id=job.id,
-                    at=now,
-                    source=spec.source,
-                    sender=spec.sender,
-                    documents=[d.filename for d in documents],
-                )
-        except StoreError as exc:
-            if isinstance(exc.__cause__, IntegrityError) and spec.source_ref is not None:
-                existing = self._by_source_ref(spec.source, spec.source_ref)
-                if existing is not None:
-                    return existing
-            raise
-        logger.info("job accepted", extra={"job": job.id, "number": spec.number, "source": spec.source})
+        session.add(job)
+        session.flush()
+        self._event(
+            session,
+            "accepted",
+            f"accepted from {spec.source}: {len(documents)} document(s) for {spec.number}",
+            job_id=job.id,
+            at=now,
+            source=spec.source,
+            sender=spec.sender,
+            documents=[d.filename for d in documents],
+        )
         return job
 
     def _by_source_ref(self, source: str, ref: str) -> Job | None:
@@ -342,6 +365,9 @@ class Store:
         job.updated_at = now
         if target.terminal:
             job.completed_at = now
+            report = _report_notice(job, target, now)
+            if report is not None:
+                add_notices(session, [report], now)
         if not target.active:
             job.claimed_by = None
             job.lease_until = None
@@ -942,7 +968,12 @@ class Store:
         encoding: str = "",
         ecm: bool = False,
         user_id: int | None = None,
+        deliver_to: Sequence[str] = (),
+        quarantine: str = "",
     ) -> Inbound:
+        """Close a reception.  With pages, the fax is delivered to the users named in
+        ``deliver_to`` (outbox rows in this transaction); ``quarantine`` (a reason) keeps
+        it from everyone instead."""
         now = utcnow()
         with self.writing() as session:
             fax = session.get(Inbound, inbound_id)
@@ -957,6 +988,18 @@ class Store:
                 fax.state = "received"
             else:
                 fax.state = "partial" if fax.pages else "failed"
+            if quarantine and fax.pages:
+                fax.state = "quarantined"
+                fax.message = quarantine[:1000]
+            elif fax.pages:
+                add_notices(
+                    session,
+                    [
+                        Notice(f"inbound:{inbound_id}", "inbound", name, {"inbound": inbound_id})
+                        for name in deliver_to
+                    ],
+                    now,
+                )
             self._event(
                 session,
                 f"inbound_{fax.state}",
@@ -966,6 +1009,8 @@ class Store:
                 line=fax.line,
                 at=now,
                 result=result,
+                users=list(deliver_to),
+                quarantine=quarantine,
             )
             return fax
 
@@ -1029,6 +1074,32 @@ class Store:
             session.add(user)
             session.flush()
             return user
+
+    def sync_users(self, users: Sequence[tuple[str, str, str, str | None, bool]]) -> None:
+        """Make the users table hold these (name, email, display name, fax number,
+        can_send) rows, as configured; users no longer configured lose can_send."""
+        with self.writing() as session:
+            existing = {u.name: u for u in session.scalars(select(User))}
+            wanted = {name for name, *_ in users}
+            for name, user in existing.items():
+                if name not in wanted:
+                    user.can_send = False
+            session.flush()
+            for name, email, display_name, fax_number, can_send in users:
+                row = existing.get(name)
+                if row is None:
+                    session.add(
+                        User(
+                            name=name,
+                            email=email,
+                            display_name=display_name,
+                            fax_number=fax_number,
+                            can_send=can_send,
+                        )
+                    )
+                else:
+                    row.email, row.display_name = email, display_name
+                    row.fax_number, row.can_send = fax_number, can_send
 
     def find_user(self, *, email: str | None = None, fax_number: str | None = None) -> User | None:
         with self.reading() as session:

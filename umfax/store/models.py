@@ -253,3 +253,53 @@ class LineState(Base):
     job_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MailMessage(Base):
+    """A mail message a connector handed over, and what became of it.  Committed with the
+    message's jobs, so that a message seen again (after a crash between commit and flag,
+    or an MTA's retry) is recognised instead of faxed twice."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (
+        UniqueConstraint("position", name="uq_mail_messages_position"),
+        UniqueConstraint("sender", "message_id", name="uq_mail_messages_sender_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector: Mapped[str] = mapped_column(String(200))
+    position: Mapped[str | None] = mapped_column(String(700))  # connector|mailbox|UIDVALIDITY|UID
+    message_id: Mapped[str | None] = mapped_column(String(500))  # None when the message has none
+    sender: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(16))  # queued, refused, invalid
+    reason: Mapped[str] = mapped_column(String(1000), default="")
+    job_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    replied: Mapped[bool] = mapped_column(Boolean, default=False)  # a refusal reply was queued
+
+
+class Outbox(Base):
+    """Something to tell someone (a report, a received fax, a refusal, a webhook): written
+    in the transaction that decided it, delivered at least once by the dispatcher, with a
+    stable id the receiving side can deduplicate on."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("origin", "channel", "target", name="uq_outbox_origin"),
+        Index("ix_outbox_due", "state", "next_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(200))  # what caused it, e.g. "job:12:sent", "inbound:7"
+    channel: Mapped[str] = mapped_column(String(32))  # imap, smtp, folder, webhook, sms
+    target: Mapped[str] = mapped_column(String(500))  # user name, address, URL
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, dead
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str] = mapped_column(String(1000), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column()

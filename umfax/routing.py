@@ -1,0 +1,109 @@
+"""Routing of received faxes: junk screening, then rules by line, called number (DID),
+caller ID and the sender's station ID to users, then users' own fax numbers, then the
+default route."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+import phonenumbers
+
+from umfax.config import Config, RouteConfig, UserConfig
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    line: str
+    called: str = ""  # DID, or the line's own number
+    caller: str = ""  # caller ID number as the line reported it
+    csi: str = ""  # the sender's station ID (TSI), known once the call is up
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    users: list[UserConfig] = field(default_factory=list)
+    quarantined: bool = False
+    why: str = ""  # which rule decided, for the event log
+
+
+def _forms(number: str, country: str) -> list[str]:
+    """A number as written and, where it parses, in E.164: patterns may use either."""
+    forms = [number.strip()]
+    try:
+        parsed = phonenumbers.parse(number, country)
+        forms.append(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+    except phonenumbers.NumberParseException:
+        pass
+    return [f for f in forms if f]
+
+
+def _matches(value: str, pattern: str, country: str | None) -> bool:
+    """Glob match; numbers (country given) match in any written form; CSI ignores case
+    and outer spaces."""
+    if country is None:
+        return fnmatchcase(value.strip().upper(), pattern.strip().upper())
+    patterns = [pattern] if any(c in pattern for c in "*?[") else _forms(pattern, country)
+    return any(fnmatchcase(form, p) for form in _forms(value, country) for p in patterns)
+
+
+class InboundRouter:
+    def __init__(self, config: Config) -> None:
+        self.country = config.fax.default_country
+        self.routing = config.routing
+        self.users = {user.name: user for user in config.users}
+        self.by_number: dict[str, list[UserConfig]] = {}
+        for user in config.users:
+            for number in user.fax_numbers:
+                for form in _forms(number, self.country):
+                    self.by_number.setdefault(form, []).append(user)
+
+    def junk(self, facts: CallFacts) -> str | None:
+        """Why this call is junk, or None."""
+        junk = self.routing.junk
+        for pattern in junk.callers:
+            if facts.caller and _matches(facts.caller, pattern, self.country):
+                return f"caller {facts.caller} matches routing.junk.callers {pattern!r}"
+        for pattern in junk.csi:
+            if facts.csi and _matches(facts.csi, pattern, None):
+                return f"station ID {facts.csi!r} matches routing.junk.csi {pattern!r}"
+        return None
+
+    def reject_before_answer(self, facts: CallFacts) -> str | None:
+        """Why not to answer at all (junk by caller ID with action = "reject"), or None."""
+        if self.routing.junk.action != "reject":
+            return None
+        return self.junk(CallFacts(facts.line, facts.called, facts.caller, ""))
+
+    def route(self, facts: CallFacts) -> Route:
+        why_junk = self.junk(facts)
+        if why_junk is not None:
+            return Route([], quarantined=True, why=why_junk)
+        for index, rule in enumerate(self.routing.routes):
+            if self._rule_matches(rule, facts):
+                return Route(self._users(rule.users), why=f"routing.routes[{index}]")
+        if facts.called:
+            for form in _forms(facts.called, self.country):
+                if form in self.by_number:
+                    owners = self.by_number[form]
+                    return Route(list(owners), why=f"fax number {facts.called} of {owners[0].name}")
+        if self.routing.default:
+            return Route(self._users(self.routing.default), why="routing.default")
+        return Route([], why="no route matched and routing.default is empty")
+
+    def _rule_matches(self, rule: RouteConfig, facts: CallFacts) -> bool:
+        if rule.line and not fnmatchcase(facts.line, rule.line):
+            return False
+        checks = (
+            (rule.called, facts.called, self.country),
+            (rule.caller, facts.caller, self.country),
+            (rule.csi, facts.csi, None),
+        )
+        return all(
+            not pattern or (bool(value) and _matches(value, pattern, country))
+            for pattern, value, country in checks
+        )
+
+    def _users(self, names: Sequence[str]) -> list[UserConfig]:
+        return [self.users[name] for name in names if name in self.users]
