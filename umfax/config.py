@@ -368,6 +368,7 @@ class MailConfig(_Section):
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_tls: TlsMode = "starttls"
     smtp_tls_verify: bool = True
+    smtp_ca_file: Path | None = None  # a CA bundle for a private CA
     smtp_username: str = ""
     smtp_password_env: str = ""
     imap: ImapDeliveryConfig | None = None

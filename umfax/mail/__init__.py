@@ -1,0 +1,1 @@
+"""Mail to fax and fax to mail: fax addresses, message parsing, intake, reports."""
