@@ -46,6 +46,7 @@ def test_help_lists_every_command_and_exit_codes(cli: CliRunner) -> None:
         "retry",
         "lines",
         "inbox",
+        "outbox",
         "convert",
         "config",
     ):
@@ -137,3 +138,23 @@ def test_console_script_is_installed() -> None:
         [sys.executable, "-m", "umfax", "--version"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0 and "umfax" in result.stdout
+
+
+def test_outbox_lists_notices_and_retries_a_dead_one(cli: CliRunner, memo: Path, tmp_path: Path) -> None:
+    from umfax.config import load_config
+    from umfax.store import open_store
+    from umfax.store.outbox import Notice, OutboxStore
+
+    store = open_store(load_config(None))
+    box = OutboxStore(store)
+    box.add([Notice("mail:1:refused", "smtp", "eve@x.example", {"to": "eve@x.example"})])
+    [item] = box.claim("w", 60)
+    box.failed(item.id, "w", "550 5.1.1 no such user", None)
+    store.close()
+    [dead] = json.loads(run(cli, "outbox", "--state", "dead", "--json"))
+    schemas.validate("notice", dead)
+    assert dead["last_error"] == "550 5.1.1 no such user" and dead["tries"] == 1
+    assert "will be delivered again" in run(cli, "outbox", "--retry", str(dead["id"]))
+    [again] = json.loads(run(cli, "outbox", "--json"))
+    assert again["state"] == "pending"
+    run(cli, "outbox", "--retry", "999", code=Exit.NOT_FOUND)

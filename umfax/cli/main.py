@@ -586,6 +586,68 @@ def _export_inbound(store: Store, fax_id: int, output: Path | None, json_out: bo
         console.print(f"wrote {output} ({len(pages)} page(s), {len(data):,} bytes)")
 
 
+NOTICE_FIELDS = [
+    "id",
+    "origin",
+    "channel",
+    "target",
+    "state",
+    "tries",
+    "last_error",
+    "next_at",
+    "created_at",
+    "done_at",
+]
+
+
+@app.command()
+def outbox(
+    state: Annotated[
+        str | None, typer.Option(help="Only notices in this state: pending, done or dead.")
+    ] = None,
+    retry: Annotated[
+        int | None, typer.Option(help="Deliver this notice again now (e.g. a dead one).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many, newest first.")] = 50,
+    json_out: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Notifications: status reports, received faxes delivered to users, replies."""
+    from umfax.store.outbox import OutboxStore
+
+    store = store_for(load(config))
+    with errors():
+        box = OutboxStore(store)
+        if retry is not None:
+            item = box.requeue(retry)
+            if json_out:
+                print_json(row_dict(item, NOTICE_FIELDS))
+            else:
+                console.print(f"notice {item.id} will be delivered again")
+            return
+        rows = box.items(state=state)[-limit:][::-1]
+    if json_out:
+        print_json([row_dict(r, NOTICE_FIELDS) for r in rows])
+        return
+    if not rows:
+        console.print("no notifications" + (f" in state {state}" if state else ""))
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("id", "created", "what", "to", "state", "tries", "last error"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r.id),
+            r.created_at.astimezone().strftime("%m-%d %H:%M"),
+            f"{r.channel} {r.origin.split(':')[0]} {r.origin.split(':')[1] if ':' in r.origin else ''}",
+            r.target,
+            r.state,
+            str(r.tries),
+            r.last_error[:60],
+        )
+    console.print(table)
+
+
 # -- config ----------------------------------------------------------------------------------
 
 

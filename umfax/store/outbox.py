@@ -130,9 +130,7 @@ class OutboxStore:
             if state:
                 query = query.where(Outbox.state == state)
             if origin_prefix:
-                query = query.where(
-                    Outbox.origin.startswith(origin_prefix, autoescape=True)
-                )
+                query = query.where(Outbox.origin.startswith(origin_prefix, autoescape=True))
             return list(session.scalars(query))
 
     def next_due(self) -> datetime | None:
@@ -143,3 +141,15 @@ class OutboxStore:
                 .order_by(OUTBOX.c.next_at)
                 .limit(1)
             )
+
+    def requeue(self, item_id: int) -> Outbox:
+        """Try a dead (or done) notice again now."""
+        with self.store.writing() as session:
+            item = session.get(Outbox, item_id, with_for_update=True)
+            if item is None:
+                from umfax.errors import NotFound
+
+                raise NotFound(f"there is no notice {item_id}; `umfax outbox` lists them")
+            item.state, item.next_at, item.done_at = "pending", utcnow(), None
+            item.claimed_by = item.lease_until = None
+            return item
