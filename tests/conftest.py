@@ -12,7 +12,7 @@ from tests.servers.postgres import PostgresCluster, postgres_cluster
 from umfax.store import Store
 from umfax.store.database import make_engine, upgrade
 
-pytest_plugins = ["tests.peers.fixtures"]
+pytest_plugins = ["tests.peers.fixtures", "tests.servers.fixtures"]
 
 _counter = itertools.count()
 

@@ -50,5 +50,7 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("apscheduler", "alembic", "sqlalchemy"):
+    # Chatty libraries; imapclient's protocol log and aiosmtpd's session log would also
+    # carry message bodies at DEBUG.
+    for noisy in ("apscheduler", "alembic", "sqlalchemy", "imapclient", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

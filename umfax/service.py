@@ -19,6 +19,7 @@ from umfax.config import Config
 from umfax.errors import UmfaxError
 from umfax.lines.drivers import SimulatedPorts, open_line
 from umfax.lines.worker import LineWorker
+from umfax.mail.services import MailServices
 from umfax.prepare import ConversionWorker
 from umfax.store import Store, open_store
 
@@ -69,6 +70,7 @@ class Server:
         self.sim: SimulatedLines | None = None
         self.lines: list[LineWorker] = []
         self.converter: ConversionWorker | None = None
+        self.mail: MailServices | None = None
 
     def _sim_network(self) -> SimulatedPorts | None:
         if not any(line.simulated and line.enabled for line in self.config.lines):
@@ -111,6 +113,8 @@ class Server:
             self.store, self.config, f"{self.prefix}convert", self.stop, self.wake_converter
         )
         self.converter.start()
+        self.mail = MailServices(self.config, self.store, self.prefix)
+        self.mail.start()
         for line in self.config.lines:
             if not line.enabled:
                 continue
@@ -141,6 +145,8 @@ class Server:
                 )
         if self.converter is not None:
             self.converter.join(timeout=30)
+        if self.mail is not None:
+            self.mail.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self.sim is not None:

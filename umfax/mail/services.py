@@ -1,0 +1,94 @@
+"""The mail side of ``umfax serve``: connectors taking faxes in by mail, and the
+dispatcher delivering reports and received faxes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from umfax.config import Config, ImapConnectorConfig, SmtpConnectorConfig
+from umfax.mail.intake import MailIntake
+from umfax.notifications.dispatch import Dispatcher
+from umfax.store.jobs import Store
+
+logger = logging.getLogger(__name__)
+
+
+class MailServices:
+    def __init__(self, config: Config, store: Store, worker_prefix: str) -> None:
+        self.config = config
+        self.store = store
+        self.stop_event = threading.Event()
+        self.connectors: list[Any] = []
+        smtp_out = None
+        if config.mail.smtp_host:
+            from connectors.mail_out import SmtpSender
+
+            smtp_out = SmtpSender(config.mail, ca_file=config.mail.smtp_ca_file)
+        imap_out = None
+        if config.mail.imap is not None:
+            from connectors.imap import ImapDelivery
+
+            imap_out = ImapDelivery(config.mail.imap)
+        self.dispatcher = Dispatcher(store, config, f"{worker_prefix}outbox", smtp=smtp_out, imap=imap_out)
+        self._dispatch_thread = threading.Thread(
+            target=self.dispatcher.run, args=(self.stop_event,), name="outbox", daemon=True
+        )
+
+    def start(self) -> None:
+        self.store.sync_users(
+            [
+                (
+                    u.name,
+                    u.email.lower(),
+                    u.display_name,
+                    u.fax_numbers[0] if u.fax_numbers else None,
+                    u.can_send,
+                )
+                for u in self.config.users
+            ]
+        )
+        self._dispatch_thread.start()
+        for connector in self.config.connectors:
+            if not connector.enabled:
+                continue
+            intake = MailIntake(self.store, self.config, connector, connector.label)
+            if isinstance(connector, ImapConnectorConfig):
+                from connectors.imap import ImapIntake
+
+                imap = ImapIntake(connector, intake.accept)
+                imap.start()
+                self.connectors.append(imap)
+            elif isinstance(connector, SmtpConnectorConfig):
+                from connectors.smtp import SmtpIntake
+
+                smtp = SmtpIntake(
+                    connector,
+                    check_recipient=intake.check_recipient,
+                    accept=intake.accept,
+                    hostname=connector.hostname or self.config.server.node_name,
+                )
+                smtp.start()
+                self.connectors.append(smtp)
+            logger.info("connector started", extra={"connector": connector.label})
+
+    def wake(self) -> None:
+        self.dispatcher.wake()
+
+    def stop(self) -> None:
+        for connector in self.connectors:
+            try:
+                connector.stop()
+            except Exception:  # one connector failing to stop must not keep the others up
+                logger.exception("connector did not stop cleanly")
+        self.stop_event.set()
+        self.dispatcher.wake()
+        if self._dispatch_thread.is_alive():
+            self._dispatch_thread.join(timeout=10)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            getattr(c, "label", type(c).__name__): (c.health().as_dict() if hasattr(c, "health") else {})
+            for c in self.connectors
+        }
