@@ -43,7 +43,7 @@ DONE_KEYWORD = "$UmfaxDone"  # flag mode: the message has been handled
 REFUSED_KEYWORD = "$UmfaxRefused"  # flag mode: ... and it was refused or invalid
 FALLBACK_FLAGS = ("\\Flagged", "\\Seen")  # flag mode when the folder takes no keywords
 WAIT_TICK = 0.25  # how often a waiting intake thread looks whether stop() was called
-CATCH_UP = 1.0  # the first IDLE after a scan lasts this long (see ImapIntake._serve)
+CATCH_UP = 0.3  # the first IDLE after a scan lasts this long (see ImapIntake._serve)
 CONNECT_TIMEOUT = 15.0
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
@@ -480,20 +480,20 @@ class ImapIntake:
         # search after it catches such a message; only when that search finds nothing
         # do we settle into a long IDLE (the window left is one round trip).
         short = False
-        first = True
+        quiet = False  # the last wait ended without news: a replaced folder would not have told
         while not self._stop.is_set():
-            if not use_idle and not first:
-                self._check_uidvalidity(client, folder)  # IDLE would have told (see _idle)
-            first = False
+            if quiet:
+                self._check_uidvalidity(client, folder)
             due, touched = self._scan(client, folder)
             self._cycle_ok = True
             if self._stop.is_set():
                 return
             if use_idle:
                 short = touched or not short
-                self._idle(client, due, CATCH_UP if short else None)
+                quiet = not self._idle(client, due, CATCH_UP if short else None) and not short
             else:
                 self._poll_wait(due)
+                quiet = True
 
     def _check_uidvalidity(self, client: IMAPClient, folder: _Folder) -> None:
         """Raise when the folder was replaced (deleted and created anew) under us.
@@ -648,8 +648,10 @@ class ImapIntake:
 
     # -- waiting --------------------------------------------------------------------------------
 
-    def _idle(self, client: IMAPClient, due: float | None, limit: float | None) -> None:
-        """IDLE until a new message, a retry is due, ``idle_timeout`` (or ``limit``) or stop()."""
+    def _idle(self, client: IMAPClient, due: float | None, limit: float | None) -> bool:
+        """IDLE until a new message, a retry is due, ``idle_timeout`` (or ``limit``) or stop().
+        True when it ended because the server announced new mail."""
+        news = False
         client.idle()
         started = time.monotonic()
         end = started + max(1.0, self.config.idle_timeout)
@@ -658,7 +660,7 @@ class ImapIntake:
         if due is not None:
             end = min(end, due)
         if _take_new_mail_notice(client):  # announced after the last SEARCH or with IDLE's start
-            end = started
+            end, news = started, True
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= end:
@@ -673,11 +675,13 @@ class ImapIntake:
                 # anew, with a new UIDVALIDITY): start over with a fresh session
                 raise ConnectorError(f"the IMAP server reported a problem: {_response_text(trouble[0])}")
             if any(_is_new_mail(r) for r in responses):
+                news = True
                 break
             if not responses and time.monotonic() - now < tick / 2:
                 # woken with nothing to read: the connection may be gone; DONE will tell
                 break
         client.idle_done()
+        return news
 
     def _poll_wait(self, due: float | None) -> None:
         wait = max(0.1, self.config.poll_interval)

@@ -227,6 +227,8 @@ def test_decode_rfc2047() -> None:
     assert decode_rfc2047("=?x-unknown?Q?caf=C3=A9?=") == "café"
     assert decode_rfc2047("=?utf-8?B?!!!?=") == ""
     assert decode_rfc2047("=?utf-8?X?abc?= plain") == "=?utf-8?X?abc?= plain"
+    assert decode_rfc2047("=?utf-8?B?A?= plain") == "=?utf-8?B?A?= plain"  # undecodable: left as it is
+    assert decode_rfc2047("=?utf-8?Q?a?==?utf-8?Q?b?=") == "ab"
     assert decode_rfc2047("no words here") == "no words here"
     assert decode_rfc2047("=?utf-8?Q?a?= x =?utf-8?Q?b?=") == "a x b"
 

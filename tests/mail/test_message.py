@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import dataclasses
 from datetime import UTC, datetime
 
@@ -380,6 +381,52 @@ def test_nested_forwarded_messages() -> None:
     middle = "Subject: middle\nContent-Type: message/rfc822\n\nSubject: inner\n" + inner
     mail = parse(build(middle, ctype="message/rfc822"))
     assert mail.attachments == [Attachment("deep.pdf", "application/pdf", pdf)]
+
+
+
+def test_base64_encoded_forwarded_message_is_read() -> None:
+    """Not allowed for message/rfc822 (RFC 2046 5.2.1), but some clients write it."""
+    pdf = corpus.minimal_pdf("inner")
+    inner = corpus._crlf("From: x@y.example\nSubject: Inner\nContent-Type: multipart/mixed; boundary=I\n\n"
+                         "--I\n" + pdf_part("in.pdf", pdf) + "--I--\n")
+    body, ctype = mixed("Content-Type: text/plain\n\nSee.\n",
+                        "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+                        + corpus.b64(inner) + "\n")
+    mail = parse(build(body, ctype=ctype))
+    assert mail.attachments == [Attachment("in.pdf", "application/pdf", pdf)]
+    assert mail.notes == ['the forwarded message "Inner": its attachments are faxed, its text is not']
+
+
+def test_truncated_base64_and_uuencode_are_decoded() -> None:
+    pdf = corpus.minimal_pdf("cut")
+    encoded = base64.b64encode(pdf).decode()
+    dangling = encoded[: len(encoded) // 4 * 4 - 3]  # one character past a complete group
+    uu = "begin 644 u.pdf\n" + "".join(
+        binascii.b2a_uu(pdf[i : i + 45]).decode() for i in range(0, len(pdf), 45)) + "`\nend\n"
+    body, ctype = mixed(
+        f"Content-Type: application/pdf; name=cut.pdf\nContent-Transfer-Encoding: base64\n\n{dangling}\n",
+        f"Content-Type: application/pdf; name=u.pdf\nContent-Transfer-Encoding: x-uuencode\n\n{uu}",
+    )
+    cut, whole = parse(build(body, ctype=ctype)).attachments
+    assert cut.data == pdf[: len(dangling) // 4 * 3]
+    assert whole.data == pdf
+
+
+def test_malformed_content_types() -> None:
+    body, ctype = mixed(
+        'Content-Type: appli cation/pdf; name="note.txt"\n\nhello\n',
+        "Content-Type: application/pdf; name*=utf-8''a.pdf; name*0=b.pdf\n\n%PDF-1.4 x\n",
+    )
+    mail = parse(build(body, ctype=ctype))
+    # a malformed type is the default (RFC 2045 5.2); a name the stdlib cannot collapse is no name
+    assert [(a.filename, a.content_type) for a in mail.attachments] == [
+        ("note.txt", "text/plain"), ("attachment-2.pdf", "application/pdf")]
+
+
+def test_a_lone_carriage_return_ends_a_line() -> None:
+    """As in the stdlib parser: CR, LF and CRLF all end a line."""
+    mail = parse(b"From: a@allowed.example\rSubject: x\r\n\r\nHi")
+    assert (mail.sender, mail.subject, mail.body_text) == ("a@allowed.example", "x", "Hi")
 
 
 # -- text --------------------------------------------------------------------------------------

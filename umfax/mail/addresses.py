@@ -27,11 +27,12 @@ comments, and Outlook's bracketed fax addresses whose parentheses are not commen
 
 from __future__ import annotations
 
-import binascii
 import codecs
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.header import decode_header
 from typing import Literal
 
 FaxForm = Literal["fax_domain", "outlook", "imceafax", "fax_equals", "subject"]
@@ -55,7 +56,6 @@ class Mailbox:
 
 # -- text helpers shared with message.py --------------------------------------------------------
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _LATIN1_LABELS = {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "us-ascii", "ascii", "l1", "cp819"}
 
 
@@ -80,58 +80,27 @@ def decode_bytes(data: bytes, charset: str = "") -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _decode_word(encoding: str, text: str) -> bytes | None:
-    if encoding in "qQ":
-        return binascii.a2b_qp(text.encode("ascii", "replace"), header=True)
-    cleaned = re.sub(r"[^A-Za-z0-9+/]", "", text)
-    if len(cleaned) % 4 == 1:
-        cleaned = cleaned[:-1]
-    cleaned += "=" * (-len(cleaned) % 4)
+_ENCODED_RUN = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:\s*=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)*")
+
+
+def _decode_run(match: re.Match[str]) -> str:
     try:
-        return binascii.a2b_base64(cleaned.encode("ascii"))
-    except binascii.Error:
-        return None
+        chunks = decode_header(match.group(0))
+    except (HeaderParseError, ValueError):  # undecodable base64
+        return match.group(0)
+    return "".join(
+        data if isinstance(data, str) else decode_bytes(data, (charset or "").partition("*")[0])
+        for data, charset in chunks
+    )
 
 
 def decode_rfc2047(text: str) -> str:
-    """``text`` with its RFC 2047 encoded words decoded.  Adjacent encoded words are
-    joined (the space between them is not text) and their bytes decoded together, so a
-    character split across two words survives.  Tolerant: encoded words inside quoted
-    strings are decoded too (clients write them), undecodable ones are left as they are."""
-    if "=?" not in text:
-        return text
-    out: list[str] = []
-    run: bytearray = bytearray()
-    run_charset = ""
-    pos = 0
-    last_was_word = False
-    for match in _ENCODED_WORD.finditer(text):
-        gap = text[pos : match.start()]
-        charset = match.group(1).split("*", 1)[0]
-        data = _decode_word(match.group(2), match.group(3))
-        if data is None:
-            if run:
-                out.append(decode_bytes(bytes(run), run_charset))
-                run = bytearray()
-            out.append(gap + match.group(0))
-            last_was_word = False
-            pos = match.end()
-            continue
-        if last_was_word and not gap.strip():
-            gap = ""
-        if gap or charset.lower() != run_charset.lower():
-            if run:
-                out.append(decode_bytes(bytes(run), run_charset))
-                run = bytearray()
-            out.append(gap)
-        run_charset = charset
-        run.extend(data)
-        last_was_word = True
-        pos = match.end()
-    if run:
-        out.append(decode_bytes(bytes(run), run_charset))
-    out.append(text[pos:])
-    return "".join(out)
+    """``text`` with its RFC 2047 encoded words decoded (by :func:`email.header.decode_header`).
+    Adjacent encoded words are joined (the space between them is not text) and their bytes
+    decoded together, so a character split across two words survives.  Tolerant: encoded
+    words inside quoted strings are decoded too (clients write them), a wrong or unknown
+    charset falls back as in :func:`decode_bytes`, undecodable words are left as they are."""
+    return _ENCODED_RUN.sub(_decode_run, text) if "=?" in text else text
 
 
 # -- address lists ---------------------------------------------------------------------------

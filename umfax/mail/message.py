@@ -1,10 +1,20 @@
 """A mail message, as bytes, to what should be faxed: recipients, documents, body text.
 
 Sans-IO: :func:`parse_message` is a pure function of the message's bytes.  The MIME
-reader is our own and tolerant (RFC 5322 headers, RFC 2045-2049 MIME, RFC 2047 encoded
-words, RFC 2231 parameters): a malformed message is read as well as it can be, and what
-cannot be faxed raises :class:`~umfax.errors.MailError` whose text is for the sender.
-No other exception escapes :func:`parse_message`.
+mechanics are the standard library's :mod:`email` package (``BytesParser``, header
+unfolding, multipart splitting, base64/quoted-printable/uuencode, RFC 2231 parameters,
+RFC 2047 words via :func:`~umfax.mail.addresses.decode_rfc2047`); what is left here is
+deciding what to fax.  A malformed message is read as well as it can be, and what cannot
+be faxed raises :class:`~umfax.errors.MailError` whose text is for the sender.  No other
+exception escapes :func:`parse_message`.
+
+The parser runs with the ``compat32`` policy, the most tolerant one: header values stay
+the text that was sent and are only interpreted when asked for, never raising.  (The
+``default`` policy parses structured headers on access, and its header parser has raised
+on, or been slow with, malformed mail.)  Two additions of ours: a ``multipart`` whose
+boundary is missing or wrong (which the stdlib leaves as one block of text) is split at
+the boundary its body actually uses, and base64 with a dangling last character (a
+truncated message) is decoded as far as it goes instead of handed back still encoded.
 
 How the MIME tree becomes a fax:
 
@@ -26,20 +36,25 @@ How the MIME tree becomes a fax:
   the message.  Signatures are not verified: whether mail is genuine is decided from
   Authentication-Results (see :mod:`umfax.mail.authorize`).  Encrypted mail (S/MIME
   enveloped data, OpenPGP) is refused.
-* Refused: TNEF (``winmail.dat``), archives (zip…), attachments over the size limit, too
-  many attachments, absurdly deep or large MIME trees.
+* Refused: TNEF (``winmail.dat``), archives (zip…), attachments over the size limit
+  (judged from the encoded size before decoding), too many attachments, absurdly deep or
+  large MIME trees.
 """
 
 from __future__ import annotations
 
-import binascii
+import base64
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from email.errors import InvalidBase64LengthDefect
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import Compat32
+from email.utils import collapse_rfc2231_value, parsedate_to_datetime
 from html.parser import HTMLParser
-from urllib.parse import unquote, unquote_to_bytes
+from urllib.parse import unquote
 
 from umfax.errors import MailError
 from umfax.mail.addresses import (
@@ -68,7 +83,6 @@ __all__ = [
 
 MAX_DEPTH = 20  # nesting of multiparts, forwarded messages and S/MIME wrappers
 MAX_PARTS = 2000
-MAX_HEADER_LINES = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,319 +120,112 @@ class MailFax:
     notes: list[str]  # things the sender should know
 
 
-# -- the MIME reader ---------------------------------------------------------------------------
+# -- reading MIME with the standard library ---------------------------------------------------
 
-_HEADER_NAME = re.compile(rb"^[!-9;-~]+[ \t]*:")
-
-
-@dataclass(slots=True)
-class _Entity:
-    headers: list[tuple[str, str]]  # (lowercase name, unfolded value)
-    body: bytes  # as transferred (encoded), line ends as they came (CRLF or LF)
-    ctype: str = "text/plain"
-    params: dict[str, str] = field(default_factory=dict)
-    children: list[_Entity] = field(default_factory=list)
-
-    def get(self, name: str, default: str = "") -> str:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return default
-
-    def get_all(self, name: str) -> list[str]:
-        return [value for key, value in self.headers if key == name]
-
-    def has(self, name: str) -> bool:
-        return any(key == name for key, _ in self.headers)
-
-    @property
-    def disposition(self) -> tuple[str, dict[str, str]]:
-        return _parse_parameters(self.get("content-disposition"))
-
-    @property
-    def content_id(self) -> str:
-        return _strip_id(self.get("content-id")).lower()
+_FOLD = re.compile(r"[ \t]*(?:\r\n|\r|\n)[ \t]*")
 
 
-def _header_text(raw: bytes) -> str:
+class _Policy(Compat32):
+    """``compat32``, with header values read back unfolded and as plain ``str``: their
+    8-bit bytes (raw UTF-8 or Latin-1, which the parser carries as surrogate escapes and
+    ``compat32`` would wrap in ``Header`` objects) become Latin-1 characters, one per
+    byte.  Lossless, so RFC 2231 values in any charset decode right; :func:`_text`
+    turns such a value into text."""
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        value = str(value).encode("utf-8", "surrogateescape").decode("latin-1")
+        return _FOLD.sub(" ", value).strip()
+
+
+_POLICY = _Policy()
+
+
+def _parse_bytes(data: bytes) -> Message:
+    return BytesParser(policy=_POLICY).parsebytes(data)
+
+
+def _unencoded(value: str | None) -> str:
+    """A header value's bytes as text: UTF-8, else Windows-1252 (what unlabelled 8-bit
+    headers are)."""
+    return decode_bytes((value or "").encode("latin-1", "replace"))
+
+
+def _text(value: str | None) -> str:
+    """A header value as text, RFC 2047 encoded words decoded."""
+    return decode_rfc2047(_unencoded(value))
+
+
+def _param(part: Message, name: str, header: str = "content-type") -> str:
+    """A parameter's text: RFC 2231 continuations and charsets by the stdlib; RFC 2047
+    words in plain values decoded too (mail clients write them)."""
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+        value = part.get_param(name, header=header)
+    except (TypeError, ValueError):  # e.g. both ``name*`` and ``name*0``: the stdlib gives up
+        return ""
+    if isinstance(value, tuple):
+        return collapse_rfc2231_value(value, fallback_charset="utf-8")
+    return _text(value)
 
 
-def _split_headers(data: bytes, *, top: bool = False) -> tuple[list[tuple[str, str]], bytes]:
-    """The header fields of an entity and its body.  A line that is neither a field nor a
-    continuation ends the headers (it is the body's first line)."""
-    headers: list[tuple[bytes, bytearray]] = []
-    pos = 0
-    n = len(data)
-    if top and data.startswith(b"From "):  # an mbox separator line
-        nl = data.find(b"\n")
-        pos = n if nl < 0 else nl + 1
-    while pos < n:
-        nl = data.find(b"\n", pos)
-        end = n if nl < 0 else nl
-        line = data[pos:end].rstrip(b"\r")
-        if not line.strip(b" \t"):
-            pos = end + 1
-            break
-        if line[:1] in (b" ", b"\t"):
-            if headers:
-                headers[-1][1].extend(b" " + line.strip(b" \t"))
-            pos = end + 1
-            continue
-        match = _HEADER_NAME.match(line)
-        if match is None or len(headers) >= MAX_HEADER_LINES:
-            break  # the body starts here
-        name = line[: match.end() - 1].strip(b" \t")
-        headers.append((name, bytearray(line[match.end() :].strip(b" \t"))))
-        pos = end + 1
-    body = data[pos:] if pos < n else b""
-    return [(_header_text(k).lower(), _header_text(bytes(v)).strip()) for k, v in headers], body
+def _filename(part: Message) -> str:
+    return _safe_filename(_param(part, "filename", "content-disposition") or _param(part, "name"))
 
 
-def _split_top_level(value: str, sep: str) -> list[str]:
-    """``value`` split at ``sep`` outside quoted strings; comments removed."""
-    out: list[str] = []
-    cur: list[str] = []
-    i = 0
-    depth = 0
-    quoted = False
-    while i < len(value):
-        c = value[i]
-        if c == "\\" and i + 1 < len(value) and (quoted or depth):
-            if not depth:
-                cur.append(value[i : i + 2])
-            i += 2
-            continue
-        if quoted:
-            cur.append(c)
-            if c == '"':
-                quoted = False
-        elif depth:
-            depth += c == "("
-            depth -= c == ")"
-        elif c == '"':
-            quoted = True
-            cur.append(c)
-        elif c == "(":
-            depth = 1
-        elif c == sep:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(c)
-        i += 1
-    out.append("".join(cur))
-    return out
+_TYPE = re.compile(r"[a-z0-9!#$&^_.+\-]+/[a-z0-9!#$&^_.+\-]+")
 
 
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
-        # only \" and \\ are taken as escapes: clients write Windows paths unescaped
-        return re.sub(r'\\(["\\])', r"\1", value[1:-1])
-    return value.strip('"')
+def _ctype(part: Message) -> str:
+    """The part's type: as the parser split it; a multipart that could not be split is
+    text (RFC 2046 5.1.7), a malformed type the default (RFC 2045 5.2)."""
+    ctype = part.get_content_type()
+    if part.is_multipart():
+        return ctype
+    if ctype.startswith("multipart/"):
+        return "text/plain"
+    return ctype if _TYPE.fullmatch(ctype) else part.get_default_type()
 
 
-def _parse_parameters(value: str) -> tuple[str, dict[str, str]]:
-    """``type/subtype; a=b; c*=utf-8''%C3%A9`` -> ("type/subtype", {"a": "b", "c": "é"}).
-
-    RFC 2045 parameters with RFC 2231 extensions (charset, continuations); RFC 2047
-    encoded words in values are decoded too (mail clients write them)."""
-    pieces = _split_top_level(value, ";")
-    main = pieces[0].strip().lower()
-    plain: dict[str, str] = {}
-    extended: dict[str, dict[int, tuple[bool, str]]] = {}
-    for piece in pieces[1:]:
-        name, eq, raw = piece.partition("=")
-        name = name.strip().lower()
-        if not eq or not name:
-            continue
-        raw = raw.strip()
-        if "*" in name:
-            base, _, rest = name.partition("*")
-            star = rest.endswith("*") or rest == ""
-            section_text = rest.rstrip("*")
-            if section_text and not section_text.isdigit():
-                continue
-            section = int(section_text) if section_text else 0
-            if section > 1000:
-                continue
-            extended.setdefault(base, {})[section] = (star, _unquote(raw))
-        else:
-            plain.setdefault(name, _unquote(raw))
-    params = {k: v if k == "boundary" else decode_rfc2047(v) for k, v in plain.items()}
-    for base, sections in extended.items():
-        charset = ""
-        data = bytearray()
-        for k, index in enumerate(sorted(sections)):
-            is_encoded, text = sections[index]
-            if is_encoded and k == 0 and text.count("'") >= 2:
-                charset, _language, text = text.split("'", 2)  # charset'language'value
-            data.extend(unquote_to_bytes(text) if is_encoded else text.encode("utf-8"))
-        params[base] = decode_bytes(bytes(data), charset)
-    return main, params
+def _subparts(part: Message) -> list[Message]:
+    payload = part.get_payload()
+    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
 
 
-def _strip_id(value: str) -> str:
-    value = value.strip()
-    match = re.search(r"<([^<>]*)>", value)
-    if match:
-        return match.group(1).strip()
-    return value.split()[0] if value.split() else ""
+def _cte(part: Message) -> str:
+    return part.get("content-transfer-encoding", "").lower()
 
 
-class _Reader:
-    """Splits a message into entities, counting them."""
-
-    def __init__(self) -> None:
-        self.parts = 0
-
-    def entity(
-        self, data: bytes, depth: int, *, default_type: str = "text/plain", top: bool = False
-    ) -> _Entity:
-        if depth > MAX_DEPTH:
-            raise MailError(
-                f"the message is nested too deeply (more than {MAX_DEPTH} levels of parts); "
-                "send the documents as plain attachments"
-            )
-        self.parts += 1
-        if self.parts > MAX_PARTS:
-            raise MailError(
-                f"the message has more than {MAX_PARTS} MIME parts; send fewer, plain attachments"
-            )
-        headers, body = _split_headers(data, top=top)
-        entity = _Entity(headers, body)
-        ctype, params = _parse_parameters(entity.get("content-type"))
-        if not re.fullmatch(r"[a-z0-9!#$&^_.+\-]+/[a-z0-9!#$&^_.+\-]+", ctype):
-            ctype = default_type  # missing or malformed: the default (RFC 2045 5.2)
-            params = {k: v for k, v in params.items() if k == "charset"}
-        entity.ctype, entity.params = ctype, params
-        if ctype.startswith("multipart/"):
-            child_type = "message/rfc822" if ctype == "multipart/digest" else "text/plain"
-            pieces = self._split(body, params.get("boundary", ""))
-            if pieces is None:
-                entity.ctype = "text/plain"  # no boundary anywhere: read it as text
-            else:
-                entity.children = [self.entity(p, depth + 1, default_type=child_type) for p in pieces]
-        return entity
-
-    def _split(self, body: bytes, boundary: str) -> list[bytes] | None:
-        if boundary:
-            pieces = _split_multipart(body, boundary.encode("utf-8", "replace"))
-            if pieces is not None:
-                return pieces
-        guessed = _guess_boundary(body)
-        if guessed and guessed != boundary.encode("utf-8", "replace"):
-            return _split_multipart(body, guessed)
-        return None
-
-
-def _split_multipart(body: bytes, boundary: bytes) -> list[bytes] | None:
-    """The parts between ``--boundary`` lines (RFC 2046 5.1.1); None when there is no
-    delimiter.  An unterminated last part runs to the end.  Line ends may be CRLF or LF;
-    the line end before a delimiter belongs to the delimiter."""
-    dashes = b"--" + boundary
-    delimiters: list[tuple[int, int]] = []  # (where the part before ends, end of the line)
-    closed = False
-    pos = 0
-    while True:
-        if pos == 0 and body.startswith(dashes):
-            i = 0
-        else:
-            found = body.find(b"\n" + dashes, pos)
-            if found < 0:
-                break
-            i = found + 1
-        j = i + len(dashes)
-        end = body.find(b"\n", j)
-        if end < 0:
-            end = len(body)
-        rest = body[j:end]
-        before = i - 1 if i else 0
-        if before and body[before - 1 : before] == b"\r":
-            before -= 1
-        if rest.startswith(b"--"):
-            delimiters.append((before, end))
-            closed = True
-            break
-        if not rest.strip():
-            delimiters.append((before, end))
-        pos = j
-    if not delimiters:
-        return None
-    pieces = []
-    for k in range(len(delimiters) - (1 if closed else 0)):
-        start = delimiters[k][1] + 1
-        stop = delimiters[k + 1][0] if k + 1 < len(delimiters) else len(body)
-        pieces.append(body[start:stop] if start <= stop else b"")
-    return pieces
-
-
-_BOUNDARY_LINE = re.compile(rb"(?m)^--([\x21-\x7e]{1,70}?)(--)?[ \t\r]*$")
-
-
-def _guess_boundary(body: bytes) -> bytes | None:
-    """A boundary for a multipart without (or with a wrong) one: the first ``--x`` line
-    seen at least twice in the first megabyte."""
-    head = body[: 1 << 20]
-    seen: dict[bytes, int] = {}
-    for match in _BOUNDARY_LINE.finditer(head):
-        candidate = match.group(1)
-        seen[candidate] = seen.get(candidate, 0) + 1
-        if seen[candidate] >= 2 or match.group(2):
-            return candidate
-    return None
-
-
-_B64_DELETE = bytes(c for c in range(256) if not (chr(c).isascii() and (chr(c).isalnum() or chr(c) in "+/")))
-
-
-def _decode_base64(data: bytes) -> bytes:
-    try:
-        return binascii.a2b_base64(data)  # ignores line ends and stray characters
-    except binascii.Error:
-        pass  # bad padding: clean up and pad
-    cleaned = data.translate(None, _B64_DELETE)
-    if len(cleaned) % 4 == 1:
-        cleaned = cleaned[:-1]
-    cleaned += b"=" * (-len(cleaned) % 4)
-    try:
-        return binascii.a2b_base64(cleaned)
-    except binascii.Error:  # cannot happen after cleaning, but never fail here
+def _payload(part: Message) -> bytes:
+    """The part's body with its Content-Transfer-Encoding undone (by the stdlib)."""
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):
         return b""
+    if any(isinstance(d, InvalidBase64LengthDefect) for d in part.defects):
+        # a character too many for base64 (a truncated message): the stdlib returns the
+        # encoded text; decode the complete groups instead, as it does otherwise
+        alphabet = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+        data = base64.b64decode(alphabet[: len(alphabet) // 4 * 4])
+    return data
 
 
-def _payload(entity: _Entity) -> bytes:
-    """The entity's body with its Content-Transfer-Encoding undone (tolerantly)."""
-    cte = entity.get("content-transfer-encoding").strip().lower()
-    if cte == "base64":
-        return _decode_base64(entity.body)
-    if cte == "quoted-printable":
-        return binascii.a2b_qp(entity.body)
-    if cte in ("x-uuencode", "uuencode", "x-uue"):
-        return _decode_uu(entity.body)
-    return entity.body
+_BOUNDARY_LINE = re.compile(rb'(?m)^--([!#-\[\]-~]{1,70}?)(--)?[ \t\r]*$')
 
 
-def _decode_uu(data: bytes) -> bytes:
-    out = bytearray()
-    inside = False
-    for line in data.replace(b"\r", b"").split(b"\n"):
-        if not inside:
-            inside = line.startswith(b"begin ")
-            continue
-        if line.strip() in (b"end", b"`"):
-            if line.strip() == b"end":
-                break
-            continue
-        try:
-            out.extend(binascii.a2b_uu(line))
-        except binascii.Error:
-            continue
-    return bytes(out)
+def _recover_boundary(part: Message) -> int:
+    """A multipart whose boundary parameter is missing or wrong, left by the parser as
+    text: split it at the first ``--x`` line seen twice (or closed) in its first megabyte.
+    Returns how many bytes were parsed again."""
+    body = _payload(part)
+    seen: dict[bytes, int] = {}
+    for match in _BOUNDARY_LINE.finditer(body[: 1 << 20]):
+        boundary = match.group(1)
+        seen[boundary] = seen.get(boundary, 0) + 1
+        if seen[boundary] >= 2 or match.group(2):
+            head = f'Content-Type: {part.get_content_type()}; boundary="{boundary.decode()}"\r\n\r\n'
+            split = _parse_bytes(head.encode() + body)
+            if split.is_multipart():
+                part.set_payload(split.get_payload())
+            return len(body)
+    return 0
 
 
 # -- text ---------------------------------------------------------------------------------
@@ -545,14 +352,17 @@ def _unflow(text: str, delsp: bool) -> str:
     return "\n".join(out)
 
 
-def _text_of(entity: _Entity) -> str:
-    data = _payload(entity)
-    text = decode_bytes(data, entity.params.get("charset", ""))
-    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    if entity.ctype == "text/html":
+def _decoded(part: Message) -> str:
+    text = decode_bytes(_payload(part), part.get_content_charset() or "")
+    return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _text_of(part: Message) -> str:
+    text = _decoded(part)
+    if _ctype(part) == "text/html":
         return html_to_text(text)
-    if entity.params.get("format", "").lower() == "flowed":
-        text = _unflow(text, entity.params.get("delsp", "").lower() == "yes")
+    if _param(part, "format").lower() == "flowed":
+        text = _unflow(text, _param(part, "delsp").lower() == "yes")
     return text
 
 
@@ -688,6 +498,50 @@ def cms_signed_content(der: bytes) -> bytes | None:
 
 # -- Authentication-Results (RFC 8601) ----------------------------------------------------
 
+def _split_top_level(value: str, sep: str) -> list[str]:
+    """``value`` split at ``sep`` outside quoted strings; comments removed."""
+    out: list[str] = []
+    cur: list[str] = []
+    i = 0
+    depth = 0
+    quoted = False
+    while i < len(value):
+        c = value[i]
+        if c == "\\" and i + 1 < len(value) and (quoted or depth):
+            if not depth:
+                cur.append(value[i : i + 2])
+            i += 2
+            continue
+        if quoted:
+            cur.append(c)
+            if c == '"':
+                quoted = False
+        elif depth:
+            depth += c == "("
+            depth -= c == ")"
+        elif c == '"':
+            quoted = True
+            cur.append(c)
+        elif c == "(":
+            depth = 1
+        elif c == sep:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    out.append("".join(cur))
+    return out
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        # only \" and \\ are taken as escapes: clients write Windows paths unescaped
+        return re.sub(r'\\(["\\])', r"\1", value[1:-1])
+    return value.strip('"')
+
+
 def parse_authentication_results(value: str) -> list[AuthResult]:
     """The method results of one Authentication-Results header value.  Tolerant:
     comments, quoted values, a version after the authserv-id, ``none``, spaces around
@@ -788,7 +642,7 @@ def _size(n: int) -> str:
 
 def _safe_filename(name: str) -> str:
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in name if c.isprintable()).strip(" .")
+    name = "".join(c for c in name if c.isprintable()).strip(' ."')
     if len(name) > 200:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: 200 - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else name[:200]
@@ -811,53 +665,67 @@ _SRC_REF = re.compile(r"""(?i)(?:src|background|href)\s*=\s*["']?([^"'\s>]+)""")
 
 
 class _Walker:
-    def __init__(self, reader: _Reader, max_attachment_bytes: int) -> None:
-        self.reader = reader
+    def __init__(self, max_attachment_bytes: int) -> None:
         self.max_bytes = max_attachment_bytes
         self.notes: list[str] = []
         self.referenced: set[str] = set()  # cid: and src= references of the HTML
+        self.parts = 0
+        self.reparse_budget = 0  # boundary recovery reads each byte at most once more
         self.counter = 0
 
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
 
-    def scan_references(self, entity: _Entity) -> None:
-        """What the HTML of ``entity`` refers to: inline images are part of the body."""
-        stack = [entity]
-        while stack:
-            part = stack.pop()
-            stack.extend(part.children)
-            if part.ctype == "text/html":
-                html = decode_bytes(_payload(part), part.params.get("charset", ""))
+    def read(self, data: bytes, depth: int) -> Message:
+        """``data`` parsed, its tree checked (depth, number of parts, boundaries) and what
+        its HTML refers to noted."""
+        message = _parse_bytes(data)
+        self.reparse_budget += len(data)
+        self._check(message, depth)
+        for part in message.walk():
+            if _ctype(part) == "text/html":
+                html = _decoded(part)
                 self.referenced.update(unquote(m).lower() for m in _CID_REF.findall(html))
                 self.referenced.update(unquote(m).lower() for m in _SRC_REF.findall(html))
+        return message
 
-    def _filename(self, entity: _Entity) -> str:
-        _, disp_params = entity.disposition
-        name = disp_params.get("filename") or entity.params.get("name") or ""
-        return _safe_filename(name)
+    def _check(self, part: Message, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise MailError(
+                f"the message is nested too deeply (more than {MAX_DEPTH} levels of parts); "
+                "send the documents as plain attachments"
+            )
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise MailError(
+                f"the message has more than {MAX_PARTS} MIME parts; send fewer, plain attachments"
+            )
+        if part.get_content_maintype() == "multipart" and not part.is_multipart() and self.reparse_budget > 0:
+            self.reparse_budget -= _recover_boundary(part)
+        for child in _subparts(part):
+            self._check(child, depth + 1)
 
-    def walk(self, entity: _Entity, out: _Out, depth: int, *, text: bool = True) -> None:
-        ctype = entity.ctype
-        name = self._filename(entity)
+    def walk(self, part: Message, out: _Out, depth: int, *, text: bool = True) -> None:
+        ctype = _ctype(part)
+        name = _filename(part)
         if ctype == "multipart/alternative":
-            self._alternative(entity, out, depth, text=text)
+            self._alternative(part, out, depth, text=text)
         elif ctype == "multipart/signed":
-            self._signed(entity, out, depth, text=text)
+            self._signed(part, out, depth, text=text)
         elif ctype == "multipart/encrypted":
             raise MailError(ENCRYPTED_ERROR.format(kind="OpenPGP"))
         elif ctype.startswith("multipart/"):
-            for child in entity.children:
+            for child in _subparts(part):
                 self.walk(child, out, depth + 1, text=text)
         elif ctype in ("message/rfc822", "message/global"):
-            self._forwarded(entity, out, depth)
+            self._forwarded(part, out, depth)
         elif ctype == "message/partial":
             raise MailError("the message arrived split in parts (message/partial); send it as one message")
         elif ctype.startswith("message/") or ctype == "text/rfc822-headers":
             return  # a report's machinery: delivery-status, disposition-notification, headers…
         elif ctype in _PKCS7_MIME or name.lower().endswith(".p7m"):
-            self._pkcs7(entity, out, depth, name, text=text)
+            self._pkcs7(part, out, depth, name, text=text)
         elif ctype in _TNEF_TYPES or name.lower() == "winmail.dat":
             raise MailError(TNEF_ERROR)
         elif ctype in _SIGNATURE_TYPES or name.lower().endswith((".p7s", ".sig.asc")):
@@ -865,18 +733,18 @@ class _Walker:
             self.note(f"{name or 'the signature'} was the {kind} signature and is not faxed")
         elif ctype == "application/pgp-encrypted":
             raise MailError(ENCRYPTED_ERROR.format(kind="OpenPGP"))
-        elif ctype in _BODY_TYPES and not name and entity.disposition[0] != "attachment":
+        elif ctype in _BODY_TYPES and not name and part.get_content_disposition() != "attachment":
             if text:
-                body = _text_of(entity)
+                body = _text_of(part)
                 if body.strip():
                     out.texts.append(body)
                     out.plain = out.plain or ctype == "text/plain"
         else:
-            self._attachment(entity, out, name)
+            self._attachment(part, out, name)
 
-    def _alternative(self, entity: _Entity, out: _Out, depth: int, *, text: bool) -> None:
-        results: list[tuple[_Entity, _Out]] = []
-        for child in entity.children:
+    def _alternative(self, part: Message, out: _Out, depth: int, *, text: bool) -> None:
+        results: list[tuple[Message, _Out]] = []
+        for child in _subparts(part):
             sub = _Out()
             self.walk(child, sub, depth + 1, text=text)
             results.append((child, sub))
@@ -889,26 +757,27 @@ class _Walker:
                 out.plain = out.plain or chosen.plain
         # the alternatives' own renderings are not attachments; what a multipart branch
         # carries is (Apple Mail attaches in the HTML branch): the richest branch counts
-        branches = [sub for child, sub in results if child.ctype.startswith("multipart/")]
+        branches = [sub for child, sub in results if _ctype(child).startswith("multipart/")]
         if branches:
             best = max(reversed(branches), key=lambda sub: len(sub.attachments))
             out.attachments.extend(best.attachments)
 
-    def _signed(self, entity: _Entity, out: _Out, depth: int, *, text: bool) -> None:
-        if not entity.children:
+    def _signed(self, part: Message, out: _Out, depth: int, *, text: bool) -> None:
+        children = _subparts(part)
+        if not children:
             return
-        self.walk(entity.children[0], out, depth + 1, text=text)
-        for signature in entity.children[1:]:
-            name = self._filename(signature)
-            kind = "OpenPGP" if "pgp" in signature.ctype else "S/MIME"
+        self.walk(children[0], out, depth + 1, text=text)
+        for signature in children[1:]:
+            name = _filename(signature)
+            kind = "OpenPGP" if "pgp" in _ctype(signature) else "S/MIME"
             default = "signature.asc" if kind == "OpenPGP" else "smime.p7s"
             self.note(f"{name or default} was the {kind} signature and is not faxed")
 
-    def _pkcs7(self, entity: _Entity, out: _Out, depth: int, name: str, *, text: bool) -> None:
-        smime_type = entity.params.get("smime-type", "").lower()
+    def _pkcs7(self, part: Message, out: _Out, depth: int, name: str, *, text: bool) -> None:
+        smime_type = _param(part, "smime-type").lower()
         if smime_type in ("enveloped-data", "authenveloped-data"):
             raise MailError(ENCRYPTED_ERROR.format(kind="S/MIME"))
-        der = _payload(entity)
+        der = _payload(part)
         try:
             kind = cms_content_type(der)
             if kind in (OID_ENVELOPED_DATA, OID_AUTH_ENVELOPED_DATA):
@@ -924,15 +793,21 @@ class _Walker:
             ) from exc
         if content is None:
             raise MailError(f"{name or 'smime.p7m'} is an S/MIME signature without the signed message")
-        inner = self.reader.entity(content, depth + 1)
-        self.scan_references(inner)
+        inner = self.read(content, depth + 1)
         self.note(f"{name or 'smime.p7m'} was S/MIME signed: its content is faxed, the signature is not")
         self.walk(inner, out, depth + 1, text=text)
 
-    def _forwarded(self, entity: _Entity, out: _Out, depth: int) -> None:
-        inner = self.reader.entity(_payload(entity), depth + 1, top=True)
-        self.scan_references(inner)
-        subject = " ".join(decode_rfc2047(inner.get("subject")).split())
+    def _forwarded(self, part: Message, out: _Out, depth: int) -> None:
+        children = _subparts(part)
+        inner = children[0] if children else Message()
+        if _cte(part) in ("base64", "quoted-printable"):
+            # not allowed for message/rfc822 (RFC 2046 5.2.1), but written: the parser took
+            # the encoded text for the message; decode it and read that
+            carrier = Message()
+            carrier["Content-Transfer-Encoding"] = _cte(part)
+            carrier.set_payload(inner.get_payload() if not inner.is_multipart() else "")
+            inner = self.read(_payload(carrier), depth + 1)
+        subject = " ".join(_text(inner.get("subject")).split())
         before = len(out.attachments)
         self.walk(inner, out, depth + 1, text=False)
         what = f'the forwarded message "{subject}"' if subject else "the forwarded message"
@@ -942,20 +817,20 @@ class _Walker:
             self.note(f"{what} is not faxed (only attachments of forwarded messages are)")
 
     @staticmethod
-    def _estimate(entity: _Entity) -> int:
+    def _estimate(part: Message) -> int:
         """The decoded size of a base64 body without decoding it (line ends and spaces
         discounted), so that a huge attachment is refused cheaply; else 0."""
-        body = entity.body
-        if entity.get("content-transfer-encoding").strip().lower() != "base64":
+        body = part.get_payload()
+        if _cte(part) != "base64" or not isinstance(body, str):
             return 0
-        lines = body.count(b"\n")
-        space = lines * 2 if b"\r\n" in body[:4096] else lines
+        lines = body.count("\n")
+        space = lines * 2 if "\r\n" in body[:4096] else lines
         return (len(body) - space) * 3 // 4
 
-    def _attachment(self, entity: _Entity, out: _Out, name: str) -> None:
-        ctype = entity.ctype
-        content_id = entity.content_id
-        location = entity.get("content-location").strip().lower()
+    def _attachment(self, part: Message, out: _Out, name: str) -> None:
+        ctype = _ctype(part)
+        content_id = _strip_id(part.get("content-id", "")).lower()
+        location = part.get("content-location", "").lower()
         if (content_id and content_id in self.referenced) or (location and location in self.referenced):
             return  # an inline image of the HTML body
         if _is_archive(name, ctype):
@@ -963,8 +838,8 @@ class _Walker:
             kind = "a zip archive, and zip archives are" if zipped else "an archive, and archives are"
             raise MailError(f"{name or 'an attachment'} is {kind} not faxed: attach the documents themselves")
         label = name or f"an attachment of type {ctype}"
-        size = self._estimate(entity)
-        data = b"" if size > self.max_bytes * 1.05 else _payload(entity)
+        size = self._estimate(part)
+        data = b"" if size > self.max_bytes * 1.05 else _payload(part)
         size = len(data) or size
         if size > self.max_bytes:
             raise MailError(
@@ -983,16 +858,24 @@ class _Walker:
             self.note(f"{name} is empty and is not faxed")
             return
         if ctype.startswith("text/"):
-            charset = entity.params.get("charset", "")
+            charset = part.get_content_charset()
             if charset:
-                ctype = f"{ctype}; charset={charset.lower()}"
+                ctype = f"{ctype}; charset={charset}"
         out.attachments.append(Attachment(name, ctype, data))
 
 
 # -- the message's headers --------------------------------------------------------------------
 
-def _first_address(value: str) -> tuple[str, str]:
-    boxes = parse_address_list(value)
+def _strip_id(value: str) -> str:
+    value = value.strip()
+    match = re.search(r"<([^<>]*)>", value)
+    if match:
+        return match.group(1).strip()
+    return value.split()[0] if value.split() else ""
+
+
+def _first_address(value: str | None) -> tuple[str, str]:
+    boxes = parse_address_list(_unencoded(value))
     if not boxes:
         return "", ""
     return boxes[0].address.lower(), boxes[0].name
@@ -1010,23 +893,23 @@ def _date(value: str) -> datetime | None:
     return date
 
 
-def _automatic(top: _Entity, sender: str, return_path: str | None) -> bool:
-    auto = top.get("auto-submitted").split(";", 1)[0].strip().lower()
+def _automatic(top: Message, sender: str, return_path: str | None) -> bool:
+    auto = top.get("auto-submitted", "").split(";", 1)[0].strip().lower()
     if auto and auto != "no":
         return True
-    if top.get("precedence").strip().lower() in ("bulk", "junk", "list"):
+    if top.get("precedence", "").lower() in ("bulk", "junk", "list"):
         return True
-    if top.has("list-id") or top.has("x-autoreply") or top.has("x-autorespond"):
+    if any(name in top for name in ("list-id", "x-autoreply", "x-autorespond")):
         return True
     if return_path == "":
         return True
-    suppress = {t.strip().lower() for t in top.get("x-auto-response-suppress").split(",")}
+    suppress = {t.strip().lower() for t in top.get("x-auto-response-suppress", "").split(",")}
     if "all" in suppress:
         return True
     local = sender.rpartition("@")[0] if "@" in sender else sender
     if local in ("mailer-daemon", "postmaster"):
         return True
-    return top.ctype == "multipart/report"
+    return _ctype(top) == "multipart/report"
 
 
 def parse_message(
@@ -1069,19 +952,19 @@ def _parse(
     max_attachment_bytes: int,
     max_attachments: int,
 ) -> MailFax:
-    reader = _Reader()
-    top = reader.entity(raw, 0, top=True)
+    walker = _Walker(max_attachment_bytes)
+    top = walker.read(raw, 0)
 
     sender, sender_name = _first_address(top.get("from"))
     reply_to = _first_address(top.get("reply-to"))[0]
     return_path: str | None = None
-    if top.has("return-path"):
-        value = top.get("return-path").strip()
+    if "return-path" in top:
+        value = top.get("return-path", "")
         return_path = "" if value.replace(" ", "") in ("<>", "") else _first_address(value)[0]
-    subject = " ".join(decode_rfc2047(top.get("subject")).split())
-    message_id = _strip_id(top.get("message-id"))[:998]
+    subject = " ".join(_text(top.get("subject")).split())
+    message_id = _strip_id(_text(top.get("message-id")))[:998]
 
-    headers = [v for name in ("to", "cc", "bcc") for v in top.get_all(name)]
+    headers = [_unencoded(v) for name in ("to", "cc", "bcc") for v in top.get_all(name, [])]
     if envelope_recipients:
         names: dict[str, str] = {}
         for value in headers:
@@ -1106,11 +989,9 @@ def _parse(
             recipients = [FaxAddress(number, "", number, "subject")]
 
     results = [
-        r for value in top.get_all("authentication-results") for r in parse_authentication_results(value)
+        r for value in top.get_all("authentication-results", []) for r in parse_authentication_results(value)
     ]
 
-    walker = _Walker(reader, max_attachment_bytes)
-    walker.scan_references(top)
     out = _Out()
     walker.walk(top, out, 0)
     if len(out.attachments) > max_attachments:
@@ -1128,7 +1009,7 @@ def _parse(
         reply_to=reply_to,
         return_path=return_path,
         subject=subject,
-        date=_date(top.get("date")),
+        date=_date(top.get("date", "")),
         recipients=recipients,
         other_recipients=others,
         body_text=body,
