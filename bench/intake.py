@@ -5,7 +5,11 @@
 Against a throwaway Dovecot and an SQLite store in a temporary directory, it prints:
 
 * APPEND to the fax mailbox -> jobs committed, p50/p95/max over N messages, with the
-  IMAP connector in IDLE mode and in polling mode (poll_interval 5 s), side by side;
+  IMAP connector in IDLE mode and in polling mode (poll_interval 5 s), side by side.
+  Messages arrive one at a time at independent moments (a random pause of 0-1 s after
+  the previous one was committed, fixed seed), as mail does; appending each the instant
+  the previous one commits would land every message in the few milliseconds between the
+  connector's last command and its next IDLE, which real arrivals rarely do;
 * SMTP DATA sent -> jobs committed (the 250 reply), p50/p95/max;
 * the end of an inbound call (the reception closed in the store) -> the message in the
   user's IMAP INBOX, for a 10-page fax, p50/p95/max over M faxes, seen by a client
@@ -26,6 +30,7 @@ sys.path.insert(0, str(_HERE.parent))
 
 import argparse
 import os
+import random
 import smtplib
 import statistics
 import tempfile
@@ -125,9 +130,11 @@ def imap_intake(server: DovecotServer, tmp: str, messages: int, *, idle: bool) -
     connector = ImapIntake(config.connectors[0], recorder.accept)  # type: ignore[arg-type]
     connector.start()
     latencies: list[float] = []
+    pauses = random.Random(5)
     with server.client(fax) as client:
         time.sleep(1.0)  # let the connector log in and start waiting
         for n in range(messages):
+            time.sleep(pauses.uniform(0.0, 1.0))
             subject = f"bench {idle} {n}"
             raw = fax_mail(subject=subject)
             recorder.event.clear()
