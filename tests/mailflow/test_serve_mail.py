@@ -10,7 +10,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.mailflow.messages import DOMAIN, fax_mail
 from tests.servers.dovecot import DovecotServer, ImapUser, free_port
@@ -18,6 +21,18 @@ from tests.service.conftest import UmfaxSite
 from umfax.config import load_config
 from umfax.mail.intake import MailIntake, MailRef, Outcome
 from umfax.store import open_store
+
+
+@pytest.fixture
+def sites() -> Iterator[list[UmfaxSite]]:
+    """Sites made by the test; their servers are killed at the end, whatever happened."""
+    made: list[UmfaxSite] = []
+    yield made
+    for site in made:
+        for proc in site.servers:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
 
 
 def mail_site(tmp_path: Path, dovecot: DovecotServer, fax: ImapUser, ann: ImapUser) -> UmfaxSite:
@@ -80,11 +95,12 @@ def messages_in(dovecot: DovecotServer, user: ImapUser, folder: str) -> list[ema
 
 
 def test_mail_to_the_fax_mailbox_is_faxed_and_reported(
-    tmp_path: Path, private_dovecot: DovecotServer
+    tmp_path: Path, private_dovecot: DovecotServer, sites: list[UmfaxSite]
 ) -> None:
     dovecot = private_dovecot
     fax, ann = dovecot.add_user("fax@example.test"), dovecot.add_user("ann@example.test")
     site = mail_site(tmp_path, dovecot, fax, ann)
+    sites.append(site)
     site.start()
     raw = fax_mail(to=f'"Receiver" <12125550110@{DOMAIN}>', sender=ann.name, message_id="<m1@example.test>")
     with dovecot.client(fax) as client:
@@ -98,10 +114,13 @@ def test_mail_to_the_fax_mailbox_is_faxed_and_reported(
     assert job["state"] == "sent" and job["recipient_name"] == "Receiver"
 
 
-def test_kill_9_mid_batch_loses_and_doubles_nothing(tmp_path: Path, private_dovecot: DovecotServer) -> None:
+def test_kill_9_mid_batch_loses_and_doubles_nothing(
+    tmp_path: Path, private_dovecot: DovecotServer, sites: list[UmfaxSite]
+) -> None:
     dovecot = private_dovecot
     fax, ann = dovecot.add_user("fax@example.test"), dovecot.add_user("ann@example.test")
     site = mail_site(tmp_path, dovecot, fax, ann)
+    sites.append(site)
     count = 40
     with dovecot.client(fax) as client:
         for n in range(count):
@@ -142,12 +161,15 @@ def test_kill_9_mid_batch_loses_and_doubles_nothing(tmp_path: Path, private_dove
     assert tuple(jobs) == (count, count)  # one job per message: none lost, none twice
 
 
-def test_committed_but_not_moved_is_not_faxed_again(tmp_path: Path, private_dovecot: DovecotServer) -> None:
+def test_committed_but_not_moved_is_not_faxed_again(
+    tmp_path: Path, private_dovecot: DovecotServer, sites: list[UmfaxSite]
+) -> None:
     dovecot = private_dovecot
     """The window a crash can hit: jobs committed, message not yet moved.  Commit the
     message's jobs as the connector would, then start the service on that store."""
     fax, ann = dovecot.add_user("fax@example.test"), dovecot.add_user("ann@example.test")
     site = mail_site(tmp_path, dovecot, fax, ann)
+    sites.append(site)
     raw = fax_mail(sender=ann.name, message_id="<once@example.test>")
     with dovecot.client(fax) as client:
         client.append("INBOX", raw)
