@@ -40,6 +40,7 @@ from umfax.conversion.pages import (
 )
 from umfax.conversion.raster import (
     Gray,
+    crisp_bitmap,
     is_blank,
     pack,
     to_fax_bitmap,
@@ -59,12 +60,15 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class _Rendered:
-    """One page out of a source: a grey frame to binarise, or a finished fax page."""
+    """One page out of a source: a grey frame to binarise (``crisp``, when given, is a
+    frame with aliased text at the output resolution, see :func:`crisp_bitmap`), or a
+    finished fax page."""
 
     gray: Gray | None = None
     detect_photos: bool = False
     raster_input: bool = False
     page: FaxPage | None = None
+    crisp: Gray | None = None
 
 
 def _nothing() -> None:
@@ -140,7 +144,7 @@ def _plan(name: str, content: bytes, options: ConversionOptions) -> _Plan:
                 f"{name} has {pdf.page_count:,} pages, more than the limit of "
                 f"{limits.max_pages:,} per fax; split it into smaller faxes")
         return _Plan(name, pdf.page_count,
-                     lambda: (_Rendered(gray=p.gray, detect_photos=p.has_images)
+                     lambda: (_Rendered(gray=p.gray, detect_photos=p.has_images, crisp=p.crisp)
                               for p in pdf.pages(paper, res)), pdf.close)
     if kind == "text":
         text = TextSource(name, content, paper)
@@ -183,10 +187,16 @@ def _guard(name: str, work: Callable[[], T]) -> T:
                               "send it as a PDF") from exc
 
 
-def _finish(gray: Gray, detect_photos: bool, options: ConversionOptions,
-            trim: bool, raster_input: bool = False) -> tuple[Bitmap, bool]:
+def _finish(gray: Gray | None, detect_photos: bool, options: ConversionOptions,
+            trim: bool, raster_input: bool = False,
+            crisp: Gray | None = None) -> tuple[Bitmap, bool]:
     res: Resolution = options.resolution
-    packed = pack(to_fax_bitmap(gray, res, detect_photos, raster_input))
+    assert gray is not None
+    if crisp is not None:
+        black = crisp_bitmap(crisp, gray, detect_photos)
+    else:
+        black = to_fax_bitmap(gray, res, detect_photos, raster_input)
+    packed = pack(black)
     blank = is_blank(packed)
     if trim and options.trim_trailing_white and not blank:
         packed = trim_trailing_white(packed, LINES_PER_INCH[res])
@@ -232,9 +242,8 @@ def _convert(plans: list[_Plan], planned: int, options: ConversionOptions,
                 if item.page is not None:
                     pages.append(item.page)
                 else:
-                    assert item.gray is not None
                     packed, blank = _finish(item.gray, item.detect_photos, options, True,
-                                            item.raster_input)
+                                            item.raster_input, item.crisp)
                     page = page_from_bitmap(packed, options.encoding, y_res)
                     if blank and options.drop_blank_pages:
                         blanks.append(page)

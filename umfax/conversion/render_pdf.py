@@ -1,8 +1,10 @@
 """PDF pages to grey fax frames with PDFium (pypdfium2), drawn straight at fax geometry.
 
-Each page is rendered once, directly into a 1728-pixel-wide grey frame of the target
-paper, with a non-uniform matrix (204 dpi across, 196 or 391 lines/inch down), centred
-and, for landscape pages, turned to portrait.
+Each page is rendered directly into a 1728-pixel-wide grey frame of the target paper,
+with a non-uniform matrix (204 dpi across, 196 or 391 lines/inch down), centred and, for
+landscape pages, turned to portrait.  At standard resolution the page is also drawn
+at 98 lines/inch with aliased text (the "crisp" frame, see
+:func:`umfax.conversion.raster.crisp_bitmap`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from umfax.conversion.errors import (
     EncryptedDocument,
 )
 from umfax.conversion.model import FAX_WIDTH, Paper, Resolution
-from umfax.conversion.raster import Gray, place
+from umfax.conversion.raster import Gray, crisp_lines_per_inch, place
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +34,20 @@ logger = logging.getLogger(__name__)
 PDFIUM_LOCK = threading.RLock()
 
 _RENDER_FLAGS = pdfium_c.FPDF_GRAYSCALE | pdfium_c.FPDF_ANNOT | pdfium_c.FPDF_PRINTING
+_CRISP_FLAGS = _RENDER_FLAGS | pdfium_c.FPDF_RENDER_NO_SMOOTHTEXT
+"""Aliased, hinted text; line art stays anti-aliased so that thin rules between pixel
+rows keep their grey instead of vanishing."""
 _MAX_PAGE_INCHES = 200.0  # PDF allows 200 in (14400 pt) at user unit 1
 
 
 @dataclass
 class RenderedPage:
+    """``gray``: anti-aliased frame at the render resolution; ``crisp``: frame at the
+    output resolution with aliased text, at standard resolution only."""
+
     gray: Gray
     has_images: bool
+    crisp: Gray | None = None
 
 
 def check_pdf_bytes(name: str, content: bytes) -> None:
@@ -110,7 +119,19 @@ class PdfSource:
             raise DocumentTooLarge(
                 f"page {index + 1} of {self.name} has an impossible size "
                 f"({w_pt:.0f} x {h_pt:.0f} points)")
-        pl = place(w_pt / 72.0, h_pt / 72.0, paper, resolution)
+        has_images = any(True for _ in page.get_objects(
+            filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_SHADING],
+            max_depth=4))
+        gray = self._draw(page, w_pt, h_pt, paper, resolution, None, _RENDER_FLAGS)
+        crisp_lpi = crisp_lines_per_inch(resolution)
+        crisp = (None if crisp_lpi is None else
+                 self._draw(page, w_pt, h_pt, paper, resolution, crisp_lpi, _CRISP_FLAGS))
+        return RenderedPage(gray=gray, has_images=has_images, crisp=crisp)
+
+    def _draw(self, page: pdfium.PdfPage, w_pt: float, h_pt: float, paper: Paper,
+              resolution: Resolution, lines_per_inch: float | None, flags: int) -> Gray:
+        pl = place(w_pt / 72.0, h_pt / 72.0, paper, resolution,
+                   lines_per_inch=lines_per_inch)
         gray = np.full((pl.frame_rows, FAX_WIDTH), 255, dtype=np.uint8)
         sx, sy = pl.scale_x / 72.0, pl.scale_y / 72.0  # pixels per point
         if pl.rotate:
@@ -127,10 +148,7 @@ class PdfSource:
             raise ConversionError(f"could not allocate a page for {self.name}")
         try:
             pdfium_c.FPDF_RenderPageBitmapWithMatrix(bitmap, page.raw, ctypes.byref(matrix),
-                                                     ctypes.byref(clip), _RENDER_FLAGS)
+                                                     ctypes.byref(clip), flags)
         finally:
             pdfium_c.FPDFBitmap_Destroy(bitmap)
-        has_images = any(True for _ in page.get_objects(
-            filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_SHADING],
-            max_depth=4))
-        return RenderedPage(gray=gray, has_images=has_images)
+        return gray

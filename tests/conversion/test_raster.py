@@ -1,0 +1,108 @@
+"""The grey-to-bilevel step: standard-resolution PDF pages drawn with aliased text."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from tests.conversion import makers
+from umfax.conversion import ConversionOptions, FaxPage, convert_documents, page_bitmap
+from umfax.conversion.raster import bridge_dropouts, close_gaps
+from umfax.conversion.render_pdf import PdfSource
+
+
+def black(page: FaxPage) -> npt.NDArray[np.bool_]:
+    return np.unpackbits(page_bitmap(page), axis=1)[:, :page.width].astype(bool)
+
+
+def row(pattern: str) -> npt.NDArray[np.bool_]:
+    return np.array([[c == "#" for c in pattern]])
+
+
+def text(bitmap: npt.NDArray[np.bool_]) -> str:
+    return "".join("#" if v else "." for v in bitmap[0])
+
+
+@pytest.mark.parametrize("before,after", [
+    ("##.##", "#####"),                # one-pixel gap beside a thick run
+    ("#.#", "#.#"),                    # between two one-pixel stems (ll, n): kept
+    ("..#.##..", "..####.."),          # one thin, one thick: closed
+    ("##..##", "##..##"),              # two pixels: kept by default
+    (".##.", ".##."),                  # the page edge is no black run
+    ("##.##..##.#", "#####..####"),
+])
+def test_close_gaps(before: str, after: str) -> None:
+    assert text(close_gaps(row(before))) == after
+
+
+@pytest.mark.parametrize("before,after", [
+    ("##..##", "######"),              # two pixels between thick runs
+    ("#..##", "#..##"),                # two pixels beside a one-pixel stem: kept
+    ("##...##", "##...##"),            # three pixels (a word space at 7 pt is wider)
+    ("##.##..##..#", "#########..#"),
+])
+def test_close_wider_gaps(before: str, after: str) -> None:
+    assert text(close_gaps(row(before), widest=2)) == after
+
+
+def test_close_gaps_works_row_by_row() -> None:
+    bitmap = np.zeros((3, 8), dtype=bool)
+    bitmap[0, :2] = bitmap[2, 3:5] = True  # the gap is across rows, not within one
+    assert np.array_equal(close_gaps(bitmap), bitmap)
+
+
+def test_bridge_dropouts_needs_cover_and_two_opposite_neighbours() -> None:
+    bitmap = np.array([[0, 0, 0, 0, 0],
+                       [1, 0, 1, 0, 0],
+                       [0, 0, 0, 1, 0],
+                       [0, 0, 1, 0, 0]], dtype=bool)
+    dark = np.full(bitmap.shape, 60, dtype=np.uint8)
+    out = bridge_dropouts(bitmap, dark)
+    assert out[1, 1]  # between left and right
+    assert out[2, 2]  # between up and down: (1, 2) and (3, 2)
+    assert not out[0, 1] and not out[2, 4] and not out[3, 3]  # one neighbour side only
+    light = np.full(bitmap.shape, 200, dtype=np.uint8)
+    assert np.array_equal(bridge_dropouts(bitmap, light), bitmap)  # not covered: kept white
+
+
+def _rules_pdf(offsets: list[float], gray: float = 0.0) -> bytes:
+    """Horizontal 0.5 pt rules at fractional heights, and a grey word."""
+    ops = ["0.5 w"] + [f"72 {y:.3f} m 500 {y:.3f} l S" for y in offsets]
+    ops.append(f"{gray:g} g BT /F1 10 Tf 72 300 Td (Grey footer text) Tj ET")
+    return makers.pdf([("\n".join(ops)).encode()], size=makers.A4)
+
+
+def test_thin_rules_survive_at_standard() -> None:
+    # twelve rules a little over one row apart: every phase against the 98-line grid
+    offsets = [700 - i * 9.37 for i in range(12)]
+    (page,) = convert_documents([("rules.pdf", _rules_pdf(offsets))],
+                                ConversionOptions(resolution="standard", paper="a4"))
+    bitmap = black(page)
+    cover = bitmap[:, 300:1200].mean(axis=1)
+    full_rows = np.flatnonzero(cover > 0.99)
+    # rows of one rule are adjacent; count the rules
+    rules = 1 + int(np.count_nonzero(np.diff(full_rows) > 1))
+    assert rules == len(offsets)
+
+
+def test_grey_text_stays_black_at_standard() -> None:
+    (page,) = convert_documents([("grey.pdf", _rules_pdf([], gray=0.6))],
+                                ConversionOptions(resolution="standard", paper="a4"))
+    assert black(page).sum() > 300  # 60 % grey type is kept
+
+
+def test_standard_pdf_text_is_crisp_and_photos_still_halftoned() -> None:
+    text_pdf = makers.pdf([makers.text_page(["Crisp text at standard"], size_pt=9)])
+    (rendered,) = PdfSource("t.pdf", text_pdf).pages("a4", "standard")
+    assert rendered.crisp is not None
+    assert rendered.crisp.shape[0] * 2 in (rendered.gray.shape[0], rendered.gray.shape[0] + 1)
+    (fine,) = PdfSource("t.pdf", text_pdf).pages("a4", "fine")
+    assert fine.crisp is None
+    # aliased glyphs: only black and white in the crisp frame, no grey edges
+    assert set(np.unique(rendered.crisp).tolist()) <= {0, 255}
+    (page,) = convert_documents([("photo.pdf", makers.photo_pdf(128))],
+                                ConversionOptions(resolution="standard",
+                                                  trim_trailing_white=False))
+    region = black(page)[350:550, 400:600]
+    assert 0.35 < region.mean() < 0.65 and np.mean(region[1:] != region[:-1]) > 0.05
