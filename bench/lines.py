@@ -10,9 +10,16 @@ driver's wall-clock latency in simulated time (added time 0.75 s per call at spe
 
 What runs: a real ``umfax.service.Server`` (store on SQLite in a temporary directory, the
 conversion worker, one ``LineWorker`` + ``Class1Driver`` per line) on the simulated
-network of ``modem.sim``.  ``--jobs`` plain-text jobs of 1-10 pages (fixed seed, pages
-separated by form feeds, no cover page) each go to their own number (+1 212 555 0200,
-0201, ...), so no two jobs share a call.  Those numbers reach a hunt group of ECM-capable
+network of ``modem.sim``.  The network (exchange, simulated modems, spandsp receivers)
+runs in a process of its own and the server opens its modems' ptys by path, as it would
+open serial ports: on real lines the modems and the far ends are not threads of the
+server's Python process.  (Run in one process, the simulation's threads, which poll
+every few milliseconds by design, compete with the driver for the GIL, and that wait was
+charged to the driver as "added" time, multiplied by ``--speed``.)
+
+``--jobs`` plain-text jobs of 1-10 pages (fixed seed, pages separated by form feeds, no
+cover page) each go to their own number (+1 212 555 0200, 0201, ...), so no two jobs
+share a call.  Those numbers reach a hunt group of ECM-capable
 spandsp receivers (a few more than lines): the bench wraps the exchange's ``place_call``
 so each dial goes to a free receiver.  All jobs are converted *before* the lines start,
 so the queue is backlogged from the first dial.
@@ -76,8 +83,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
 import argparse
+import contextlib
 import itertools
 import logging
+import multiprocessing
 import random
 import statistics
 import tempfile
@@ -85,6 +94,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 
 from modem.hdlc import FCF_NAMES
 from modem.sim.exchange import Call, Endpoint, SimExchange, SimModem
@@ -92,7 +102,7 @@ from modem.sim.line import V21_PREAMBLE_S, CarrierRecord, training_time
 from modem.sim.spandsp import SpandspFax
 from umfax.config import Config, parse_config
 from umfax.conversion import pages_to_tiff, tiff_to_pages
-from umfax.lines.simulated import SimulatedLines
+from umfax.lines.drivers import SimulatedPorts
 from umfax.prepare import ConversionWorker
 from umfax.service import Server
 from umfax.store import DocumentIn, Store, open_store
@@ -180,6 +190,25 @@ class CallTimes:
     cleared: float | None = None
 
 
+@dataclass
+class CallRecord:
+    """What the figures need of one ``Call``, in plain data (it crosses processes)."""
+
+    id: int
+    caller: str  # the calling endpoint's name
+    from_line: bool  # the caller is one of our lines (a SimModem)
+    started: float
+    ended: float | None
+    state: str
+    carriers: list[CarrierRecord]
+    dialled: str = ""  # the digits the caller dialled (before the hunt group)
+
+    @classmethod
+    def of(cls, call: Call, dialled: str = "") -> CallRecord:
+        return cls(call.id, call.caller.name, isinstance(call.caller, SimModem), call.started,
+                   call.ended, call.state, list(call.carriers), dialled)
+
+
 class HuntGroup:
     """Sends every dial of a job number to a free receiver of the pool (least used first).
 
@@ -223,24 +252,70 @@ class HuntGroup:
             times.cleared = time.monotonic()
 
 
-class BenchServer(Server):
-    """The real server; its simulated network gets the hunt group of ECM receivers."""
+def run_network(conn: Connection, lines: int, receivers: int, jobs: int, speed: float) -> None:
+    """The simulated network, in a process of its own (see the module doc).
 
-    def __init__(self, config: Config, store: Store, receivers: int, jobs: int) -> None:
-        super().__init__(config, store)
-        self.receivers = receivers
-        self.jobs = jobs
-        self.hunt: HuntGroup | None = None
-
-    def _sim_network(self) -> SimulatedLines:
-        sim = SimulatedLines(self.config)  # the lines only: config.simulator.remotes is empty
+    Sends ``{number: pty}`` for the lines, then on ``"finish"`` the call records and the
+    hunt group's figures; closes the network on ``"close"``.
+    """
+    logging.basicConfig(level=logging.CRITICAL)
+    with SimExchange(speed=speed) as exchange:
+        devices = {
+            number(LINE_BASE + n): exchange.add_line(number(LINE_BASE + n), f"line{n + 1}").device
+            for n in range(lines)
+        }
         pool = [
-            sim.network.add_remote(number(RECEIVER_BASE + n), "receiver", f"rx{n + 1}", ecm=True, ident=IDENT)
-            for n in range(self.receivers)
+            exchange.add_remote(number(RECEIVER_BASE + n), "receiver", f"rx{n + 1}", ecm=True, ident=IDENT)
+            for n in range(receivers)
         ]
-        self.hunt = HuntGroup(sim.network.exchange, pool, DEST_BASE, self.jobs)
-        self.sim = sim
-        return sim
+        hunt = HuntGroup(exchange, pool, DEST_BASE, jobs)
+        conn.send(devices)
+        conn.recv()  # "finish"
+        exchange.wait_idle(30)
+        records = [CallRecord.of(c, hunt.dialled.get(c.id, "")) for c in list(exchange.calls)]
+        conn.send((records, dict(hunt.wall), hunt.no_receiver))
+        conn.recv()  # "close"
+
+
+class NetworkProcess:
+    """The server's view of the simulated network in the other process: a ``SimulatedPorts``."""
+
+    def __init__(self, lines: int, receivers: int, jobs: int, speed: float) -> None:
+        self.speed = speed
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(
+            target=run_network, args=(child, lines, receivers, jobs, speed), name="sim-network", daemon=True
+        )
+        self._proc.start()
+        self.devices: dict[str, str] = self._conn.recv()
+
+    def device_for(self, port: str) -> str:
+        return self.devices[port.removeprefix("sim:")]
+
+    def finish(self) -> tuple[list[CallRecord], dict[int, CallTimes], int]:
+        self._conn.send("finish")
+        result: tuple[list[CallRecord], dict[int, CallTimes], int] = self._conn.recv()
+        return result
+
+    def close(self) -> None:
+        if self._proc.is_alive():
+            with contextlib.suppress(OSError):
+                self._conn.send("close")
+            self._proc.join(30)
+        if self._proc.is_alive():
+            self._proc.kill()
+
+
+class BenchServer(Server):
+    """The real server; its lines open the ptys of the network process."""
+
+    def __init__(self, config: Config, store: Store, network: NetworkProcess) -> None:
+        super().__init__(config, store)
+        self.network = network
+
+    def _sim_network(self) -> SimulatedPorts:
+        return self.network
 
 
 def bench_config(data_dir: Path, lines: int, speed: float) -> Config:
@@ -267,7 +342,7 @@ def bench_config(data_dir: Path, lines: int, speed: float) -> Config:
 # --- measuring -----------------------------------------------------------------------------
 
 
-def page_octets(call: Call, sender: str) -> tuple[int, int]:
+def page_octets(call: CallRecord, sender: str) -> tuple[int, int]:
     """(octets of page carriers ``sender`` sent, their bit rate)."""
     pages = [c for c in call.carriers if c.sender == sender and c.mod != V21 and not c.tcf]
     return sum(c.octets for c in pages), (pages[0].rate if pages else 0)
@@ -304,7 +379,7 @@ def kind(c: CarrierRecord) -> str:
     return "V.21 " + "+".join(FCF_NAMES.get(f, f"{f:02x}") for f in c.frames[:3])
 
 
-def gaps(call: Call, ours: str) -> Gaps:
+def gaps(call: CallRecord, ours: str) -> Gaps:
     out = Gaps()
     carriers: list[CarrierRecord] = sorted(call.carriers, key=lambda c: c.start)
     if not carriers or call.ended is None:
@@ -328,7 +403,7 @@ def gaps(call: Call, ours: str) -> Gaps:
 
 @dataclass
 class Run:
-    calls: list[Call]
+    calls: list[CallRecord]
     wall: dict[int, CallTimes]
     lines: int
     elapsed: float
@@ -342,15 +417,15 @@ def overlap(a: float, b: float, lo: float, hi: float) -> float:
 
 
 def utilisation(run: Run) -> dict[str, float]:
-    calls = [c for c in run.calls if isinstance(c.caller, SimModem) and c.ended is not None]
+    calls = [c for c in run.calls if c.from_line and c.ended is not None]
     first = min(c.started for c in calls)
     last_dial = max(c.started for c in calls)
     last_end = max(c.ended for c in calls if c.ended is not None)
     busy_window = sum(overlap(c.started, c.ended or 0.0, first, last_dial) for c in calls)
     busy_all = sum((c.ended or 0.0) - c.started for c in calls)
-    by_line: dict[str, list[Call]] = defaultdict(list)
+    by_line: dict[str, list[CallRecord]] = defaultdict(list)
     for c in calls:
-        by_line[c.caller.name].append(c)
+        by_line[c.caller].append(c)
     idle_sim: list[float] = []
     idle_wall: list[float] = []
     for line_calls in by_line.values():
@@ -397,7 +472,7 @@ class JobResult:
     pages: int
     state: str
     ecm: bool
-    call: Call | None
+    call: CallRecord | None
 
 
 def run_umfax(data_dir: Path, jobs: int, lines: int, speed: float, seed: int) -> tuple[Run, list[JobResult]]:
@@ -424,7 +499,8 @@ def run_umfax(data_dir: Path, jobs: int, lines: int, speed: float, seed: int) ->
         pass
     total_pages = sum(store.get_job(j).page_count for j in job_ids)
     print(f"converted {jobs} jobs, {total_pages} pages, in {time.perf_counter() - started:.0f} s", flush=True)
-    server = BenchServer(config, store, receivers=lines + 4, jobs=jobs)
+    network = NetworkProcess(lines, receivers=lines + 4, jobs=jobs, speed=speed)
+    server = BenchServer(config, store, network)
     started = time.perf_counter()
     last_report = started
     server.start()
@@ -438,18 +514,15 @@ def run_umfax(data_dir: Path, jobs: int, lines: int, speed: float, seed: int) ->
                 print(f"  {last_report - started:5.0f} s wall: {counts}", flush=True)
             time.sleep(0.5)
         elapsed = time.perf_counter() - started
-        assert server.sim is not None and server.hunt is not None
-        exchange = server.sim.network.exchange
-        exchange.wait_idle(30)
-        calls = list(exchange.calls)
-        hunt = server.hunt
+        calls, wall, no_receiver = network.finish()
     finally:
         server.shutdown(grace=30)
+        network.close()
     store = open_store(config)
-    by_number: dict[str, Call] = {}
+    by_number: dict[str, CallRecord] = {}
     for call in calls:
-        if isinstance(call.caller, SimModem) and call.state == "ended":
-            by_number["+" + hunt.dialled.get(call.id, "")] = call
+        if call.from_line and call.state == "ended":
+            by_number["+" + call.dialled] = call
     results = []
     for index, job_id in enumerate(job_ids):
         job = store.get_job(job_id)
@@ -468,12 +541,12 @@ def run_umfax(data_dir: Path, jobs: int, lines: int, speed: float, seed: int) ->
     store.close()
     run = Run(
         calls=calls,
-        wall=dict(hunt.wall),
+        wall=wall,
         lines=lines,
         elapsed=elapsed,
         sent=counts.get("sent", 0),
         failed=sum(v for k, v in counts.items() if k != "sent"),
-        no_receiver=hunt.no_receiver,
+        no_receiver=no_receiver,
     )
     return run, results
 
@@ -488,7 +561,7 @@ def job_tiff(store: Store, job_id: int) -> bytes:
 @dataclass
 class Reference:
     index: int
-    call: Call
+    call: CallRecord
     ok: bool
     ecm: bool
 
@@ -528,7 +601,7 @@ def run_reference(
                 calls = [c for c in exchange.calls if c.caller is tx and c.state == "ended"]
                 if calls:
                     with lock:
-                        results.append(Reference(index, calls[-1], session.ok, session.ecm))
+                        results.append(Reference(index, CallRecord.of(calls[-1]), session.ok, session.ecm))
 
         threads = [threading.Thread(target=pair, args=p) for p in pairs]
         for thread in threads:
@@ -558,8 +631,8 @@ def added_time(ours: list[JobResult], refs: list[Reference]) -> Added:
         if call is None or call.ended is None or ref.call.ended is None or not ref.ok or mine.state != "sent":
             out.failed += 1
             continue
-        octets, rate = page_octets(call, call.caller.name)
-        ref_octets, ref_rate = page_octets(ref.call, ref.call.caller.name)
+        octets, rate = page_octets(call, call.caller)
+        ref_octets, ref_rate = page_octets(ref.call, ref.call.caller)
         if rate != ref_rate or mine.ecm != ref.ecm or not rate:
             out.mismatched += 1
             continue
@@ -611,9 +684,9 @@ def report(
     added = added_time(jobs, refs)
     ours = [j.call for j in jobs if j.call is not None and j.state == "sent"]
     pages = {id(j.call): j.pages for j in jobs if j.call is not None}
-    mine = [gaps(c, c.caller.name) for c in ours]
+    mine = [gaps(c, c.caller) for c in ours]
     ref_calls = [r.call for r in refs if r.call.ended is not None and r.ok]
-    theirs = [gaps(c, c.caller.name) for c in ref_calls]
+    theirs = [gaps(c, c.caller) for c in ref_calls]
     mean = statistics.mean
 
     def avg(values: list[float], fmt: str = "{:.2f}") -> str:

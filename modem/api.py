@@ -57,6 +57,9 @@ class SendOptions:
     max_bit_rate: int = 14400
     min_bit_rate: int = 2400
     ecm_frame_size: int = 256  # ECM frame size (T.4 Annex A): 256 or 64 octets
+    # Modem families we may use, of "v17", "v29", "v27" (V.27ter); e.g. ("v29", "v27") on
+    # a line where V.17 trains badly.
+    modems: tuple[str, ...] = ("v17", "v29", "v27")
     # With a recoder, pages go out in the best coding the far end accepts (MMR with ECM,
     # else MR, else MH) and at a resolution it accepts; without one, a page the far end
     # cannot take as it is ends the call with REMOTE_REJECTED.
@@ -101,6 +104,10 @@ class CallResult:
     cause: HangupCause
     message: str = ""  # human-readable detail, e.g. "no response to DCS after 3 tries"
     remote_id: str = ""  # CSI (when sending) or TSI (when receiving)
+    # The far end's non-standard facilities frame as received (NSF when sending, NSS when
+    # receiving): FIF octets, T.35 country code first (see ``modem.t30.dis.decode_nsf``).
+    # We never send one.
+    remote_nsf: bytes = b""
     bit_rate: int = 0
     encoding: Encoding | None = None
     ecm: bool = False
@@ -139,6 +146,9 @@ class ReceiveOptions:
     ecm: bool = True
     max_bit_rate: int = 14400
     accept_encodings: tuple[Encoding, ...] = ("mh", "mr", "mmr")
+    # Modem families offered in our DIS: V.27ter always; V.29 and V.17 when listed here
+    # and ``max_bit_rate`` allows them (a DIS cannot offer V.17 without V.29).
+    modems: tuple[str, ...] = ("v17", "v29", "v27")
 
 
 @dataclass(frozen=True, slots=True)

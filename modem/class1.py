@@ -11,10 +11,18 @@ Usage::
 Each T.30 action maps to T.31 commands: frames -> ``+FTH=3`` (the DCE adds flags and
 FCS) / ``+FRH=3`` (frame + 2 FCS octets, then OK or ERROR); TCF and image data ->
 ``+FTM=<mod>`` / ``+FRM=<mod>`` (DLE-transparent, LSB first; ECM frames are framed by
-us with zero insertion); turnaround -> ``+FTS=8``.  After ``ATD`` the DCE is already
-receiving HDLC (``CONNECT`` on the callee's flags); after ``ATA`` it is already
-transmitting.  Hardware flow control: pass ``port_factory=lambda u: ATPort.open(u,
-rtscts=True)``.
+us with zero insertion).  After ``ATD`` the DCE is already receiving HDLC (``CONNECT`` on
+the callee's flags); after ``ATA`` it is already transmitting.
+
+Turnarounds (T.30 5.3.2.4: 75 +- 20 ms of silence between the end of one signal and the
+next): after *receiving*, the line is already silent when the DCE reports the end (the
+frame's OK, or NO CARRIER after data), so the driver only lets the rest of the 75 ms pass
+on its own clock before the next ``+FTH``/``+FTM`` (as HylaFAX's ``Class1SendMsgDelay``)
+and spends no command round trip on it.  After *transmitting*, the DCE may release its
+carrier after its OK, so the silence is the modem's: ``+FTS=7``.  ``speed`` scales those
+deliberate pauses for a simulated line running ``speed`` times faster than real time.
+
+Hardware flow control: pass ``port_factory=lambda u: ATPort.open(u, rtscts=True)``.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from datetime import UTC, datetime
 
 from modem import at
 from modem.api import (
+    AbortCall,
     CallResult,
     FaxLineDriver,
     HangupCause,
@@ -50,6 +59,7 @@ from modem.t30.engine import Engine, T30Receiver, T30Sender
 log = logging.getLogger(__name__)
 
 V21_OCTETS_PER_S = 300 / 8
+TURNAROUND_MS = 75  # T.30 5.3.2.4: silence between the end of a signal and the next
 
 _DIAL_CAUSES = {
     at.Result.BUSY: (HangupCause.BUSY, "line busy"),
@@ -76,7 +86,8 @@ class Class1Driver:
                  optional_init: Sequence[str] = ("AT+VCID=1",),
                  dial_command: str = "ATDT", dial_timeout: float = 90.0,
                  command_timeout: float = 5.0,
-                 port_factory: Callable[[str], ATPort] = ATPort.open) -> None:
+                 port_factory: Callable[[str], ATPort] = ATPort.open,
+                 speed: float = 1.0) -> None:
         self.url = url
         self.init_commands = tuple(init)
         self.optional_init = tuple(optional_init)  # e.g. caller ID on; ERROR is fine
@@ -88,6 +99,12 @@ class Class1Driver:
         self._port: ATPort | None = None
         self._connected: str | None = None  # "rx"/"tx": a CONNECT already in hand
         self._cancel = threading.Event()
+        if speed <= 0:
+            raise ValueError(f"speed must be positive, not {speed}")
+        self.speed = speed  # line seconds per wall second (a simulated line's speed factor)
+        self._rx_ended: float | None = None  # when the last received signal ended
+        self._notes: list[Progress] = []  # progress not yet handed to the owner
+        self._progress: ProgressCallback = _ignore
 
     def cancel(self) -> None:
         """Stop a running send/receive from another thread (it ends with CANCELLED).
@@ -180,7 +197,7 @@ class Class1Driver:
             self._connected = "rx"
             engine = T30Sender(pages, options)
             self._run(engine, progress, None)
-        except _Cancelled:
+        except (_Cancelled, AbortCall):
             result.cause, result.message = HangupCause.CANCELLED, "cancelled"
         except PortError as exc:
             result.cause, result.message = HangupCause.MODEM_ERROR, str(exc)
@@ -240,7 +257,7 @@ class Class1Driver:
             self._connected = "tx"
             engine = T30Receiver(options)
             self._run(engine, progress, on_page)
-        except _Cancelled:
+        except (_Cancelled, AbortCall):
             result.cause, result.message = HangupCause.CANCELLED, "cancelled"
         except ModemError as exc:
             result.cause, result.message = HangupCause.MODEM_ERROR, f"modem: {exc}"
@@ -254,22 +271,43 @@ class Class1Driver:
 
     # --- engine loop ----------------------------------------------------------------------
     def _run(self, engine: Engine, progress: ProgressCallback, on_page: PageSink | None) -> None:
+        """Drive ``engine`` to its hangup.
+
+        Progress notes are handed to ``progress`` when the line does not wait on us: at
+        once before a receive, but before a transmission only once the DCE has started
+        the carrier (CONNECT), where its preamble or training and its buffer give the
+        callback time; the owner's bookkeeping then never delays a T.30 turnaround.
+        Received pages go to ``on_page`` at once, before the response that confirms them.
+        """
+        self._progress = progress
+        self._notes = []
         action = engine.start()
         while True:
-            for note in engine.take_progress():
-                progress(note)
+            self._notes.extend(engine.take_progress())
             if on_page is not None and isinstance(engine, T30Receiver):
                 for page in engine.take_pages():
                     on_page(page)
             if isinstance(action, m.Hangup):
+                self._flush_progress()
                 return
+            if not isinstance(action, m.Silence | m.SendFrames | m.SendTCF | m.SendImage):
+                self._flush_progress()
             if self._cancel.is_set():
                 log.info("class1 cancelled", extra={"port": self.url})
                 with contextlib.suppress(ModemError):  # tell the far end, best effort
                     self._send_frames((build_frame(FCF.DCN, x=engine.is_caller),))
                 raise _Cancelled
             ev = self._perform(action)
+            self._flush_progress()  # if the action did not
             action = engine.step(ev)
+
+    def _flush_progress(self) -> None:
+        notes, self._notes = self._notes, []
+        try:
+            for note in notes:
+                self._progress(note)
+        except AbortCall:
+            self._cancel.set()  # acted on at the next protocol step
 
     def _perform(self, action: m.Action) -> m.Event:
         log.debug("class1 action", extra={"port": self.url, "action": type(action).__name__})
@@ -278,6 +316,9 @@ class Class1Driver:
         if isinstance(action, m.ReceiveFrames):
             return self._receive_frames(action.timeout)
         if isinstance(action, m.Silence):
+            if self._rx_ended is not None and self._connected is None:
+                self._turnaround(action.ms)  # we were receiving: the line is silent already
+                return m.Done()
             self._connected = None
             r = self._cmd(f"AT+FTS={max(1, action.ms // 10)}")
             return m.Done() if r is at.Result.OK else m.LineLost(f"+FTS: {r}")
@@ -291,14 +332,29 @@ class Class1Driver:
             return self._receive_high_speed(action.modulation, action.timeout, idle=10.0)
         raise ModemError(f"unknown action {action!r}")  # pragma: no cover
 
+    def _received(self) -> None:
+        """The signal we were receiving has ended (now, on our clock)."""
+        self._rx_ended = time.monotonic()
+
+    def _turnaround(self, ms: int = TURNAROUND_MS) -> None:
+        """Let ``ms`` of line time pass since the end of the last received signal."""
+        if self._rx_ended is None:
+            return
+        left = ms / 1000 / self.speed - (time.monotonic() - self._rx_ended)
+        self._rx_ended = None
+        if left > 0:
+            time.sleep(left)
+
     def _send_frames(self, frames: tuple[bytes, ...]) -> m.Event:
         p = self.port
         if self._connected != "tx":
             self._connected = None
+            self._turnaround()
             r = self._cmd("AT+FTH=3", 10.0, after_connect="tx")
             if r is not at.Result.CONNECT:
                 return m.LineLost(f"+FTH=3: {r}")
         self._connected = None
+        self._flush_progress()  # the V.21 preamble (1 s of flags) is on the line
         for i, frame in enumerate(frames):
             last = i == len(frames) - 1
             log.info("class1 tx frame", extra={"port": self.url, "frame": _name(frame),
@@ -335,6 +391,8 @@ class Class1Driver:
                 except ModemTimeout:
                     p.abort_receive()
                     break
+                if r is at.Result.NO_CARRIER:
+                    self._received()
                 if r is at.Result.NO_CARRIER and not frames:
                     continue  # carrier came and went: keep listening until the deadline
                 if r is at.Result.FCERROR:
@@ -367,6 +425,7 @@ class Class1Driver:
                                                "octets": len(data) - 2})
             frames.append(frame)
             if frame.final:
+                self._received()
                 break
             deadline = time.monotonic() + 3.0
         if frames:
@@ -375,9 +434,11 @@ class Class1Driver:
 
     def _send_high_speed(self, modulation: int, bit_rate: int, data: bytes) -> m.Event:
         self._connected = None
+        self._turnaround()
         r = self._cmd(f"AT+FTM={modulation}", 10.0, after_connect="tx")
         if r is not at.Result.CONNECT:
             return m.LineLost(f"+FTM={modulation}: {r}")
+        self._flush_progress()  # training is on the line, and the DCE buffers our data
         log.info("class1 tx data", extra={"port": self.url, "modulation": modulation,
                                           "octets": len(data)})
         duration = len(data) * 8 / bit_rate
@@ -404,12 +465,14 @@ class Class1Driver:
         if complete:
             with contextlib.suppress(ModemTimeout):
                 p.wait_final(5.0, what="+FRM end")
+            self._received()
         log.info("class1 rx data", extra={"port": self.url, "modulation": modulation,
                                           "octets": len(data), "complete": complete})
         return m.DataReceived(data)
 
     def _hangup(self) -> None:
         self._connected = None
+        self._rx_ended = None
         if self._port is None:
             return
         p = self._port
@@ -433,6 +496,7 @@ class Class1Driver:
             result.cause = engine.result.cause
             result.message = engine.result.message
         result.remote_id = engine.remote_id
+        result.remote_nsf = engine.remote_nsf
         result.pages_done = engine.pages_done
         if engine.params is not None:
             result.bit_rate = engine.params.bit_rate
@@ -440,6 +504,10 @@ class Class1Driver:
             result.ecm = engine.params.ecm
             result.y_res = engine.params.y_res
         return result
+
+
+def _ignore(note: Progress) -> None:
+    pass
 
 
 def _name(frame: bytes) -> str:

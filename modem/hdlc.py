@@ -7,6 +7,7 @@ strings (written in transmission order) reversed.
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,11 @@ _CRC_TABLE = _make_crc_table()
 
 def fcs16(data: bytes, crc: int = 0xFFFF) -> int:
     """FCS-16 of ISO/IEC 13239 (CRC-CCITT, reflected, init 0xFFFF, final complement)."""
+    if crc == 0xFFFF and len(data) > 16:
+        # binascii's CRC-CCITT is the unreflected one: feed it the bit-reversed octets
+        # and reverse its result (C speed: a 256-octet ECM frame is checked per frame).
+        c = binascii.crc_hqx(data.translate(BITREV), 0xFFFF)
+        return (BITREV[c & 0xFF] << 8 | BITREV[c >> 8]) ^ 0xFFFF
     for b in data:
         crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ b) & 0xFF]
     return crc ^ 0xFFFF
@@ -162,7 +168,28 @@ def _bits_lsb(data: bytes) -> np.ndarray:
     return np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
 
 
-_FLAG_BITS = [0, 1, 1, 1, 1, 1, 1, 0]
+_FLAG = np.array([0, 1, 1, 1, 1, 1, 1, 0], dtype=np.uint8)
+
+
+def _runs_of_ones(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start index, length) of every run of ones in a 0/1 array."""
+    edges = np.diff(np.concatenate(([0], bits.astype(np.int8), [0])))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    return starts, ends - starts
+
+
+def _stuff(bits: np.ndarray) -> np.ndarray:
+    """Zero insertion: a 0 after every fifth consecutive 1 (the count restarts after it)."""
+    starts, lengths = _runs_of_ones(bits)
+    long = lengths >= 5
+    if not long.any():
+        return bits
+    # a run of L ones gets L // 5 zeros, after its 5th, 10th, ... one
+    counts = lengths[long] // 5
+    base = np.repeat(starts[long], counts)
+    k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+    return np.insert(bits, base + 5 * k, 0)
 
 
 def hdlc_encode(frames: list[bytes], *, preamble_flags: int = 1, postamble_flags: int = 2,
@@ -171,59 +198,51 @@ def hdlc_encode(frames: list[bytes], *, preamble_flags: int = 1, postamble_flags
 
     The result is what a Class 1 DTE sends after ``+FTM`` for ECM at high speed.
     """
-    out: list[int] = _FLAG_BITS * preamble_flags
+    parts: list[np.ndarray] = [np.tile(_FLAG, preamble_flags)]
+    between = np.tile(_FLAG, flags_between)
     for i, frame in enumerate(frames):
         if i:
-            out.extend(_FLAG_BITS * flags_between)
-        ones = 0
-        for bit in _bits_lsb(frame + fcs_bytes(frame)).tolist():
-            out.append(bit)
-            if bit:
-                ones += 1
-                if ones == 5:
-                    out.append(0)
-                    ones = 0
-            else:
-                ones = 0
-    out.extend(_FLAG_BITS * postamble_flags)
+            parts.append(between)
+        parts.append(_stuff(_bits_lsb(frame + fcs_bytes(frame))))
+    parts.append(np.tile(_FLAG, postamble_flags))
+    out = np.concatenate(parts)
     pad = (-len(out)) % 8
-    out.extend(_FLAG_BITS[:pad] if pad else [])
-    return np.packbits(np.array(out, dtype=np.uint8), bitorder="little").tobytes()
+    if pad:
+        out = np.concatenate((out, _FLAG[:pad]))
+    return np.packbits(out, bitorder="little").tobytes()
 
 
 def hdlc_decode(stream: bytes) -> list[bytes | None]:
     """Line bit stream (LSB first) -> frames with FCS checked and stripped.
 
     Frames with a bad FCS (or not a whole number of octets) come back as ``None`` so the
-    caller can count them; runs of flags and idle ones are skipped.
+    caller can count them; runs of flags and idle ones are skipped.  A run of seven or
+    more ones aborts the frame in progress (nothing is delivered until the next flag).
     """
+    bits = _bits_lsb(stream)
+    if not len(bits):
+        return []
+    starts, lengths = _runs_of_ones(bits)
+    after = starts + lengths  # the zero (if any) that ends each run
+    inside = after < len(bits)
+    flag_ends = after[inside & (lengths == 6)]  # the closing 0 of each flag
+    stuffed = after[inside & (lengths == 5)]  # inserted zeros, to drop
+    aborts = starts[lengths >= 7]
+    keep = np.ones(len(bits), dtype=bool)
+    keep[stuffed] = False
     frames: list[bytes | None] = []
-    bits = _bits_lsb(stream).tolist()
-    cur: list[int] = []
-    ones = 0
-    in_frame = False
-    for bit in bits:
-        if bit:
-            ones += 1
-            cur.append(1)
-            if ones > 6:  # abort / idle
-                cur = []
-                in_frame = False
-            continue
-        # bit == 0
-        if ones == 6:  # flag: close any frame
-            body = cur[:-7]
-            if in_frame and len(body) >= 32:
-                if len(body) % 8:
-                    frames.append(None)
-                else:
-                    octs = np.packbits(np.array(body, dtype=np.uint8), bitorder="little").tobytes()
-                    frames.append(octs[:-2] if fcs_ok(octs) else None)
-            cur = []
-            in_frame = True
-        elif ones == 5:
-            pass  # stuffed zero: drop it
-        else:
-            cur.append(0)
-        ones = 0
+    prev: int | None = None
+    for end in flag_ends.tolist():
+        if prev is not None:
+            lo, hi = prev + 1, end - 7  # between the last flag and this one's opening 0
+            aborted = bool(np.any((aborts >= lo) & (aborts < end)))
+            if not aborted and hi > lo:
+                body = bits[lo:hi][keep[lo:hi]]
+                if len(body) >= 32:
+                    if len(body) % 8:
+                        frames.append(None)
+                    else:
+                        octs = np.packbits(body, bitorder="little").tobytes()
+                        frames.append(octs[:-2] if fcs_ok(octs) else None)
+        prev = end
     return frames

@@ -59,6 +59,9 @@ from modem.sim.line import (
 
 log = logging.getLogger(__name__)
 
+_MCF = 0x8C  # T.30 FCFs as fcf_of gives them (X bit clear)
+_DCN = 0xFA
+
 
 def digits(number: str) -> str:
     return "".join(ch for ch in number if ch.isdigit())
@@ -111,6 +114,7 @@ class Call:
     lock: threading.Lock = field(default_factory=threading.Lock)
     done: threading.Event = field(default_factory=threading.Event)
     _open: dict[int, CarrierRecord] = field(default_factory=dict)
+    _mcfs: dict[int, int] = field(default_factory=dict)  # MCFs sent, by id(endpoint)
 
     def other(self, ep: Endpoint) -> Endpoint:
         return self.callee if ep is self.caller else self.caller
@@ -152,7 +156,7 @@ class SimExchange:
         return modem
 
     def add_remote(self, number: str, kind: str, name: str | None = None, **options: object) -> Endpoint:
-        """A remote fax machine.  ``kind``: receiver, sender, busy, no_answer, drop_mid_page.
+        """A remote.  ``kind``: receiver, sender, busy, no_answer, voice, drop_mid_page.
 
         ``receiver``/``sender``/``drop_mid_page`` are spandsp T.38 terminals
         (:class:`modem.sim.spandsp.SpandspFax`); options go to its constructor
@@ -164,6 +168,8 @@ class SimExchange:
             ep = BusyRemote(self, number, nm)
         elif kind == "no_answer":
             ep = SilentRemote(self, number, nm)
+        elif kind == "voice":
+            ep = VoiceRemote(self, number, nm, **options)  # type: ignore[arg-type]
         elif kind in ("receiver", "sender", "drop_mid_page"):
             from modem.sim.spandsp import SpandspFax
 
@@ -307,6 +313,12 @@ class SimExchange:
                     rec_off.end = now
                     sn.carrier_off()
             elif isinstance(ev, HdlcFrame):
+                limit = sender.faults.dcn_after_pages
+                if limit is not None and len(ev.data) >= 3 and fcf_of(ev.data) == _MCF:
+                    sent = call._mcfs.get(key, 0)
+                    call._mcfs[key] = sent + 1
+                    if sent >= limit:  # this MCF goes out as DCN (same X bit)
+                        ev = HdlcFrame(ev.data[:2] + bytes((_DCN | ev.data[2] & 1,)), ev.fcs_ok)
                 sn.frame(ev.data)
                 rec_f = call._open.get(key)
                 if rec_f is not None:
@@ -368,6 +380,25 @@ class BusyRemote(Endpoint):
     def __init__(self, exchange: SimExchange, number: str, name: str) -> None:
         super().__init__(exchange, number, name)
         self.faults.busy = True
+
+
+class VoiceRemote(Endpoint):
+    """A number that answers (after ``answer_after`` simulated seconds) and never sends
+    a fax signal: a person, an answering machine or a data modem, as far as fax goes."""
+
+    kind = "voice"
+
+    def __init__(self, exchange: SimExchange, number: str, name: str,
+                 answer_after: float = 4.0) -> None:
+        super().__init__(exchange, number, name)
+        self.answer_after = answer_after
+
+    def deliver(self, call: Call, ev: LineEvent) -> None:
+        if isinstance(ev, CallOffered):
+            timer = threading.Timer(self.clock.wall(self.answer_after),
+                                    self.exchange.answer, (call, self))
+            timer.daemon = True
+            timer.start()
 
 
 class SilentRemote(Endpoint):

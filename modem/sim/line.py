@@ -313,7 +313,9 @@ class Faults:
     directions of any call this endpoint is in; ``tcf_errors`` extends that to
     TCF.  ``drop_after_page_bytes`` clears the call once that many octets of page
     data have crossed it.  ``unresponsive`` makes a simulated modem ignore the DTE
-    entirely (no echo, no result codes).
+    entirely (no echo, no result codes).  ``dcn_after_pages``: the endpoint confirms
+    that many pages (MCF), then answers the next post-page command with DCN instead
+    of MCF, as a far end that gives up mid call.
     """
 
     busy: bool = False
@@ -323,6 +325,7 @@ class Faults:
     tcf_errors: bool = False
     drop_after_page_bytes: int | None = None
     unresponsive: bool = False
+    dcn_after_pages: int | None = None
 
 
 # --- bits and HDLC ----------------------------------------------------------------------------

@@ -18,6 +18,10 @@ Number          Name         What it is
 A fax sent from one local line to the other's number comes back in as an
 inbound fax on that line (it rings, with caller ID).
 
+Remotes take options (``Subscriber.options``, passed to
+:meth:`SimExchange.add_remote`): ``ecm``, ``ident``, ``modems``, ``compressions``,
+``answer_after``...
+
 Service configuration refers to local lines as ``port = "sim:NAME"`` or
 ``port = "sim:NUMBER"`` (``sim:line1``, ``sim:+15550100``, ``sim:15550100``);
 :meth:`SimNetwork.modem_for_port` resolves that to the :class:`SimModem`, whose
@@ -27,7 +31,8 @@ Service configuration refers to local lines as ``port = "sim:NAME"`` or
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from modem.sim.exchange import Endpoint, SimExchange, SimModem, digits
 
@@ -38,8 +43,11 @@ log = logging.getLogger(__name__)
 class Subscriber:
     number: str
     name: str
-    kind: str  # "line" | "receiver" | "busy" | "no_answer" | "drop_mid_page" | "sender"
+    kind: str  # "line" | "receiver" | "busy" | "no_answer" | "voice" | "drop_mid_page" | "sender"
     description: str
+    # for remotes: keyword options of SimExchange.add_remote, e.g. {"ecm": True,
+    # "ident": "+1 555 0110", "modems": ("v29", "v27"), "compressions": ("mh",)}
+    options: Mapping[str, object] = field(default_factory=dict)
 
 
 DEFAULT_SUBSCRIBERS: tuple[Subscriber, ...] = (
@@ -138,7 +146,7 @@ def default_network(speed: float = 1.0,
             log.warning("sim: spandsp missing, remote fax left out",
                         extra={"number": sub.number, "remote": sub.name})
         else:
-            net.add_remote(sub.number, sub.kind, sub.name)
+            net.add_remote(sub.number, sub.kind, sub.name, **dict(sub.options))
     return net
 
 

@@ -99,6 +99,15 @@ CAT_IMAGE_DATA_END = 4
 TRANSFERRED_TCF = 2
 SUPPORT_V27TER_V29_V17 = 0x07
 SUPPORT_T4_1D_T4_2D_T6 = 0x02 | 0x04 | 0x08
+MODEM_BITS = {"v27": 0x01, "v29": 0x02, "v17": 0x04}  # T30_SUPPORT_V27TER...
+COMPRESSION_BITS = {"mh": 0x02, "mr": 0x04, "mmr": 0x08}  # T30_SUPPORT_T4_1D...
+
+
+def _mask(names: tuple[str, ...], bits: dict[str, int], what: str) -> int:
+    unknown = set(names) - set(bits)
+    if unknown or not names:
+        raise ValueError(f"{what} must be some of {sorted(bits)}, not {names!r}")
+    return sum(bits[n] for n in set(names))
 STEP_SAMPLES = 160  # 20 ms at 8 kHz
 SAMPLE_RATE = 8000
 
@@ -470,7 +479,9 @@ class SpandspFax(Endpoint):
 
     It answers incoming calls after ``answer_after`` simulated seconds and
     receives (pages kept in :attr:`sessions`); :meth:`send` makes it call a
-    number and send a TIFF.  ``ecm`` enables error correction mode.
+    number and send a TIFF.  ``ecm`` enables error correction mode; ``modems``
+    (of "v17", "v29", "v27") and ``compressions`` (of "mh", "mr", "mmr") are what
+    its DIS offers and its DCS may choose.
     """
 
     kind = "receiver"
@@ -485,7 +496,11 @@ class SpandspFax(Endpoint):
         answer_after: float = 4.0,
         ring_timeout: float = 60.0,
         workdir: str | None = None,
+        modems: tuple[str, ...] = ("v17", "v29", "v27"),
+        compressions: tuple[str, ...] = ("mh", "mr", "mmr"),
     ) -> None:
+        self._modem_mask = _mask(tuple(modems), MODEM_BITS, "modems")
+        self._compression_mask = _mask(tuple(compressions), COMPRESSION_BITS, "compressions")
         super().__init__(exchange, number, name)
         load_spandsp()
         self.ecm = ecm
@@ -674,7 +689,9 @@ class SpandspFax(Endpoint):
     def _start_bridge(self, calling: bool, tx_file: str | None = None,
                       rx_file: str | None = None) -> None:
         self._t0 = self.clock.now()
-        self._bridge = T38Bridge(calling, self.ident, self.ecm, tx_file=tx_file, rx_file=rx_file)
+        self._bridge = T38Bridge(calling, self.ident, self.ecm, tx_file=tx_file, rx_file=rx_file,
+                                 supported_modems=self._modem_mask,
+                                 compressions=self._compression_mask)
         log.info(
             "sim: spandsp remote in call",
             extra={"remote": self.name, "calling": calling, "ecm": self.ecm},

@@ -260,6 +260,26 @@ class Params:
                       self.width, self.length, self.min_scan_ms)
 
 
+@dataclass(frozen=True, slots=True)
+class NonStandard:
+    """An NSF/NSS/NSC FIF split per T.35: country code, then the provider's octets."""
+
+    country: int  # T.35 country code (0xFF: the next octet extends it)
+    country_ext: int | None
+    provider: bytes  # terminal provider code and the facilities (vendor defined)
+
+
+def decode_nsf(fif: bytes) -> NonStandard | None:
+    """Split a non-standard facilities FIF; None when it is too short to be one."""
+    if not fif:
+        return None
+    if fif[0] == 0xFF:
+        if len(fif) < 2:
+            return None
+        return NonStandard(0xFF, fif[1], fif[2:])
+    return NonStandard(fif[0], None, fif[1:])
+
+
 def encode_id(text: str) -> bytes:
     """TSI/CSI FIF: 20 characters, space padded, sent last character first."""
     clean = "".join(c for c in text if c.isdigit() or c in " +")[:20]

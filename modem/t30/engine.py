@@ -77,6 +77,14 @@ MAX_TRIES = 3  # command repetitions on no response
 MAX_PAGE_RETRIES = 3  # RTN per page before giving up
 TURNAROUND_MS = 75
 
+ECM_SYNC_MS = 200  # T.4 Annex A synchronisation flags before an ECM block (200 +- 100 ms)
+
+
+def ecm_preamble_flags(bit_rate: int) -> int:
+    """Flags (one octet each) lasting ``ECM_SYNC_MS`` at ``bit_rate``."""
+    return max(1, bit_rate * ECM_SYNC_MS // 8000)
+
+
 Gen = Generator[Action, Event, None]
 GenR = Generator[Action, Event, "Params"]
 
@@ -127,6 +135,7 @@ class Engine:
     def __init__(self) -> None:
         self.progress: list[Progress] = []
         self.remote_id = ""
+        self.remote_nsf = b""  # NSF (or NSS) FIF from the far end, passed through as is
         self.params: Params | None = None
         self.pages_done = 0
         self.result: Hangup | None = None
@@ -256,6 +265,9 @@ class T30Sender(Engine):
             csi = self._find(ev, "CSI")
             if csi is not None:
                 self.remote_id = decode_id(csi.fif)
+            nsf = self._find(ev, "NSF")
+            if nsf is not None:
+                self.remote_nsf = nsf.fif
             if self._find(ev, "DCN"):
                 raise _Hangup(HangupCause.REMOTE_REJECTED, "far end sent DCN in phase B")
             dis = self._find(ev, "DIS")
@@ -283,7 +295,8 @@ class T30Sender(Engine):
             raise _Hangup(reject, f"far end cannot receive {page.y_res:g} lpi", dcn=True)
         if page.width > caps.max_width or page.width not in (1728, 2048, 2432):
             raise _Hangup(reject, f"far end cannot receive {page.width}-pel lines", dcn=True)
-        rates = [r for r in caps.rates() if o.min_bit_rate <= r[0] <= o.max_bit_rate]
+        rates = [r for r in caps.rates()
+                 if o.min_bit_rate <= r[0] <= o.max_bit_rate and r[1] in o.modems]
         if not rates:
             raise _Hangup(reject, "no common modulation", dcn=True)
         rate, fam = rates[0]
@@ -295,8 +308,9 @@ class T30Sender(Engine):
 
     def _fallback(self, p: Params) -> Params | None:
         assert self.remote_caps is not None
+        o = self.options
         lower = [(r, f) for r, f in self.remote_caps.rates()
-                 if self.options.min_bit_rate <= r < p.bit_rate]
+                 if o.min_bit_rate <= r < p.bit_rate and f in o.modems]
         if not lower:
             return None
         return p.with_rate(*lower[0])
@@ -444,7 +458,9 @@ class T30Sender(Engine):
                 frames = [build_frame(FCF.FCD, bytes((i,)) + block[i], final=False)
                           for i in to_send]
                 frames += [build_frame(FCF.RCP, final=False)] * 3
-                preamble = max(1, p.bit_rate // 40 // 8)  # ~200 ms of flags
+                # T.4 Annex A: each block starts with a synchronisation sequence of flags,
+                # 200 ms +- 100 ms after the modem's training (HylaFAX sends 200 ms too).
+                preamble = ecm_preamble_flags(p.bit_rate)
                 yield Silence(TURNAROUND_MS)
                 ev = yield SendImage(p.modulation(short_train=True), p.bit_rate,
                                      hdlc_encode(frames, preamble_flags=preamble), ecm=True)
@@ -540,10 +556,10 @@ class T30Receiver(Engine):
     def caps(self) -> Capabilities:
         o = self.options
         mods = {"v27"}
-        if o.max_bit_rate >= 7200:
+        if o.max_bit_rate >= 7200 and "v29" in o.modems:
             mods.add("v29")
-        if o.max_bit_rate >= 12000:
-            mods.add("v17")
+            if o.max_bit_rate >= 12000 and "v17" in o.modems:
+                mods.add("v17")
         return Capabilities(modems=frozenset(mods), fine=True, superfine=True,
                             mr="mr" in o.accept_encodings,
                             mmr="mmr" in o.accept_encodings and o.ecm, ecm=o.ecm,
@@ -561,6 +577,9 @@ class T30Receiver(Engine):
             crp = False
             timeout = T4 if send_dis else T2
             ev = yield ReceiveFrames(timeout)
+            if isinstance(ev, LineLost) and not heard and not self.pages_done:
+                raise _Hangup(HangupCause.NO_CARRIER,
+                              f"the caller hung up before any fax signal: {ev.message}".rstrip(": "))
             self._lost(ev, "in phase B")
             if isinstance(ev, FrameError):
                 yield from self._send(self._frame(FCF.CRP))
@@ -583,6 +602,9 @@ class T30Receiver(Engine):
             tsi = self._find(ev, "TSI")
             if tsi is not None:
                 self.remote_id = decode_id(tsi.fif)
+            nss = self._find(ev, "NSS")
+            if nss is not None:
+                self.remote_nsf = nss.fif
             if self._find(ev, "DCN"):
                 if self.pages_done:
                     raise _Hangup(HangupCause.LINE_DROPPED, "far end disconnected in phase B")

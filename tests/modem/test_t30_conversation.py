@@ -9,7 +9,8 @@ from PIL import Image
 from modem.api import HangupCause, PageImage, ProgressKind, ReceiveOptions, SendOptions
 from modem.hdlc import FCF, build_frame, parse_frame
 from modem.t30 import messages as m
-from modem.t30.engine import T30Receiver, T30Sender
+from modem.t30.dis import NonStandard, decode_nsf
+from modem.t30.engine import T30Receiver, T30Sender, ecm_preamble_flags
 from tests.modem.fakeline import Burst, FakeLine
 from tests.modem.pages import decode, drawing, encode, pixels
 
@@ -232,7 +233,9 @@ def test_ecm_four_pprs_lead_to_ctc_and_a_lower_rate() -> None:
         if burst.kind == "image":
             n["bursts"] += 1
             if n["bursts"] <= 4:
-                return Burst("image", _flip_bits(burst.payload, [300]), burst.modulation)  # type: ignore[arg-type]
+                # the first frame, just after the block's 200 ms of synchronisation flags
+                first_frame = ecm_preamble_flags(14400) + 20
+                return Burst("image", _flip_bits(burst.payload, [first_frame]), burst.modulation)  # type: ignore[arg-type]
         return burst
 
     s, r, line, a, b = run(pages, tamper=damage_four_times)
@@ -431,3 +434,28 @@ def test_resolutions(y_res: float) -> None:
     got = r.take_pages()
     assert got[0].image.y_res == y_res and s.params is not None and s.params.y_res == y_res
     assert_pages_equal(got, images)
+
+
+def test_remote_nsf_is_passed_through_and_none_is_sent() -> None:
+    # an NSF as a Japanese-vendor machine sends it: T.35 country 0x00 (Japan), then octets
+    nsf_fif = bytes((0x00, 0x00, 0x0E, 0x55, 0xAA))
+    r = T30Receiver()
+    s = T30Sender([encode(drawing(20), "mh")], SendOptions(local_id="1"))
+    s.start()
+    act = s.step(m.FramesReceived((
+        parse_frame(build_frame(FCF.NSF, nsf_fif, final=False)),
+        parse_frame(build_frame(FCF.CSI, b"2".ljust(20), final=False)),
+        parse_frame(build_frame(FCF.DIS, r.caps().encode())),
+    )))
+    assert s.remote_nsf == nsf_fif
+    info = decode_nsf(s.remote_nsf)
+    assert info is not None and info.country == 0x00 and info.provider == nsf_fif[1:]
+    assert decode_nsf(bytes((0xFF, 0x12, 0x34))) == NonStandard(0xFF, 0x12, b"\x34")
+    assert decode_nsf(b"") is None
+    assert isinstance(act, m.SendFrames)
+    names = [parse_frame(f).name for f in act.frames]
+    assert names == ["TSI", "DCS"]  # no NSS of ours
+    # and the receiver's DIS comes without an NSF
+    first = T30Receiver().start()
+    assert isinstance(first, m.SendFrames)
+    assert [parse_frame(f).name for f in first.frames] == ["CSI", "DIS"]

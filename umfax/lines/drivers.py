@@ -18,12 +18,18 @@ class SimulatedPorts(Protocol):
         """The pty path of the simulated modem a ``sim:`` port names."""
         ...
 
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per wall second."""
+        ...
+
 
 def open_line(line: LineConfig, sim: SimulatedPorts | None = None) -> FaxLineDriver:
     """The driver for ``line``; the port itself opens on first use (and is probed then)."""
     from modem.class1 import Class1Driver
 
     url = line.port
+    speed = 1.0
     if line.simulated:
         if sim is None:
             raise LineOpenError(f"line {line.name}: {line.port} needs the simulated network")
@@ -31,4 +37,5 @@ def open_line(line: LineConfig, sim: SimulatedPorts | None = None) -> FaxLineDri
             url = sim.device_for(line.port)
         except ValueError as exc:
             raise LineOpenError(f"line {line.name}: {exc}") from exc
-    return Class1Driver(url, init=(*line.init, "AT+FCLASS=1"))
+        speed = sim.speed  # the driver's deliberate pauses (turnarounds) run that much faster
+    return Class1Driver(url, init=(*line.init, "AT+FCLASS=1"), speed=speed)

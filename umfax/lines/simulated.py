@@ -16,12 +16,23 @@ class SimulatedLines:
             if line.simulated and line.enabled
         ]
         subscribers += [
-            Subscriber(remote.number, remote.name or remote.kind, remote.kind, f"simulated {remote.kind}")
+            Subscriber(
+                remote.number,
+                remote.name or remote.kind,
+                remote.kind,
+                f"simulated {remote.kind}",
+                # ecm, ident... once the [[simulator.remotes]] section carries them
+                dict(getattr(remote, "options", None) or {}),
+            )
             for remote in config.simulator.remotes
         ]
         self.network: SimNetwork = default_network(
             speed=config.simulator.speed, subscribers=tuple(subscribers)
         )
+
+    @property
+    def speed(self) -> float:
+        return self.network.exchange.clock.speed
 
     def device_for(self, port: str) -> str:
         return self.network.device_for_port(port)

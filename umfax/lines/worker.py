@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +42,42 @@ RESOLUTION_NAMES = {98: "standard", 196: "fine", 391: "superfine", 392: "superfi
 LINE_FAULTS = {HangupCause.MODEM_ERROR, HangupCause.NO_DIALTONE}
 
 DriverFactory = Callable[[LineConfig], FaxLineDriver]
+
+
+class ProgressWriter:
+    """Records a call's progress in the store on its own thread, in order.
+
+    The driver calls back in the middle of T.30 exchanges (a page confirmed, the next one
+    starting) where every millisecond is line time; store writes must not hold it up.
+    ``record`` runs on the writer's thread and returns why the call must end (a job was
+    cancelled) or ""; :attr:`abort` then says so to the next callback.
+    """
+
+    def __init__(self, name: str, record: Callable[[Progress], str]) -> None:
+        self._record = record
+        self._queue: queue.SimpleQueue[Progress | None] = queue.SimpleQueue()
+        self.abort = threading.Event()
+        self.reason = ""
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def put(self, event: Progress) -> None:
+        self._queue.put(event)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Wait until everything put so far is recorded."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while (event := self._queue.get()) is not None:
+            try:
+                reason = self._record(event)
+                if reason:
+                    self.reason = reason
+                    self.abort.set()
+            except Exception:
+                logger.exception("cannot record progress", extra={"kind": str(event.kind)})
 
 
 def station_id_for(number: str) -> str:
@@ -210,11 +247,9 @@ class LineWorker(threading.Thread):
             claim = batch[index]
             return claim, claim.job.pages_done + page - offsets[index]
 
-        def progress(event: Progress) -> None:
-            try:
-                self._progress(batch, owner, event)
-            except UmfaxError:
-                logger.exception("cannot record progress", extra={"job": first.job.id})
+        writer = ProgressWriter(
+            f"line-{self.line.name}-progress", lambda event: self._progress(batch, owner, event)
+        )
 
         options = SendOptions(
             local_id=self.station_id,
@@ -229,7 +264,9 @@ class LineWorker(threading.Thread):
             nonlocal confirmed
             if event.kind is ProgressKind.PAGE_DONE:
                 confirmed = max(confirmed, event.page)
-            progress(event)
+            writer.put(event)
+            if writer.abort.is_set():
+                raise AbortCall(writer.reason)
 
         try:
             result = self.driver.send(dial, pages, options, tracking)
@@ -242,6 +279,8 @@ class LineWorker(threading.Thread):
             result = CallResult(
                 cause=HangupCause.MODEM_ERROR, message=f"driver error: {exc}", pages_done=confirmed
             )
+        finally:
+            writer.close()
         cause = self._cause(result)
         for index, claim in enumerate(batch):
             own = len(claim.pages)
@@ -305,7 +344,8 @@ class LineWorker(threading.Thread):
 
     def _progress(
         self, batch: list[Claim], owner: Callable[[int], tuple[Claim, int]], event: Progress
-    ) -> None:
+    ) -> str:
+        """Record ``event`` (on the progress writer's thread); not "": a job was cancelled."""
         if event.kind in (ProgressKind.CONNECTED, ProgressKind.NEGOTIATED):
             for claim in batch:
                 if event.kind is ProgressKind.CONNECTED:
@@ -324,14 +364,14 @@ class LineWorker(threading.Thread):
                         encoding=event.encoding or "",
                         ecm=event.ecm,
                     )
-            return
+            return ""
         if event.page < 1:
-            return
+            return ""
         claim, page = owner(event.page)
         total = claim.job.page_count
         if event.kind is ProgressKind.PAGE_STARTED:
             if self.store.is_cancel_requested(claim.job.id):
-                raise AbortCall(f"job {claim.job.id} was cancelled")
+                return f"job {claim.job.id} was cancelled"
             self.store.record_progress(
                 claim, status=f"sending page {page} of {total}", kind="page_started", page=page
             )
@@ -341,6 +381,7 @@ class LineWorker(threading.Thread):
             )
         elif event.kind is ProgressKind.PAGE_RETRY:
             self.store.record_progress(claim, status=f"resending page {page}", kind="page_retry", page=page)
+        return ""
 
     # -- receiving -----------------------------------------------------------------------
 
