@@ -119,7 +119,13 @@ class Server:
             if not line.enabled:
                 continue
             worker = LineWorker(
-                line, self.config, self.store, lambda cfg: open_line(cfg, sim), self.prefix, self.stop
+                line,
+                self.config,
+                self.store,
+                lambda cfg: open_line(cfg, sim),
+                self.prefix,
+                self.stop,
+                on_inbound=self.mail.wake,
             )
             self.lines.append(worker)
             worker.start()

@@ -35,7 +35,15 @@ def sites() -> Iterator[list[UmfaxSite]]:
                 proc.wait(timeout=30)
 
 
-def mail_site(tmp_path: Path, dovecot: DovecotServer, fax: ImapUser, ann: ImapUser) -> UmfaxSite:
+def mail_site(
+    tmp_path: Path,
+    dovecot: DovecotServer,
+    fax: ImapUser,
+    ann: ImapUser,
+    *,
+    ann_extra: str = "",
+    extra: str = "",
+) -> UmfaxSite:
     config = tmp_path / "umfax.toml"
     smtp_port = free_port()
     config.write_text(
@@ -74,6 +82,8 @@ allowed_senders = ["@example.test"]
 name = "ann"
 email = "{ann.name}"
 delivery = "imap"
+{ann_extra}
+{extra}
 """
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("UMFAX_")}
@@ -186,3 +196,87 @@ def test_committed_but_not_moved_is_not_faxed_again(
     site.start()
     site.wait_for(lambda: len(messages_in(dovecot, fax, "Faxed")) == 1, 60, "the message moved")
     assert [job["id"] for job in site.json("jobs")] == list(first.job_ids)
+
+
+LINE1, LINE2 = "+12125550100", "+12125550101"  # the two simulated lines of the default config
+
+
+def received_faxes(messages: list[email.message.EmailMessage]) -> list[email.message.EmailMessage]:
+    return [m for m in messages if m["X-Fax-Id"]]
+
+
+def test_fax_to_a_users_number_arrives_in_their_mailbox(
+    tmp_path: Path, private_dovecot: DovecotServer, sites: list[UmfaxSite]
+) -> None:
+    """A call to ann's fax number (the second simulated line) is received, routed to ann
+    by her number, and APPENDed to her INBOX with the PDF, a preview and the call's facts."""
+    dovecot = private_dovecot
+    fax, ann = dovecot.add_user("fax@example.test"), dovecot.add_user("ann@example.test")
+    site = mail_site(tmp_path, dovecot, fax, ann, ann_extra=f'fax_numbers = ["{LINE2}"]')
+    sites.append(site)
+    site.start()
+    document = tmp_path / "letter.txt"
+    document.write_text("Page one\n\fPage two\n")
+    site.cli("send", LINE2, str(document), "--no-cover")
+    site.wait_for(
+        lambda: bool(received_faxes(messages_in(dovecot, ann, "INBOX"))), 180, "the fax in ann's INBOX"
+    )
+    [message] = received_faxes(messages_in(dovecot, ann, "INBOX"))
+    assert message["X-Fax-Pages"] == "2" and message["X-Fax-Status"] == "received"
+    assert message["X-Fax-Called-Number"] == LINE2 and message["X-Fax-Caller-Number"] == LINE1
+    assert message["X-Fax-Line"] == "sim2"
+    kinds = [part.get_content_type() for part in message.iter_attachments()]
+    assert kinds == ["application/pdf", "image/png"]
+    [inbound] = site.json("inbox")
+    assert inbound["state"] == "received" and inbound["pages"] == 2
+
+
+def test_junk_caller_is_quarantined_and_not_delivered(
+    tmp_path: Path, private_dovecot: DovecotServer, sites: list[UmfaxSite]
+) -> None:
+    dovecot = private_dovecot
+    fax, ann = dovecot.add_user("fax@example.test"), dovecot.add_user("ann@example.test")
+    site = mail_site(
+        tmp_path,
+        dovecot,
+        fax,
+        ann,
+        ann_extra=f'fax_numbers = ["{LINE2}"]',
+        extra=f'[routing.junk]\ncallers = ["{LINE1}"]\naction = "quarantine"',
+    )
+    sites.append(site)
+    site.start()
+    document = tmp_path / "offer.txt"
+    document.write_text("Cheap holidays\n")
+    site.cli("send", LINE2, str(document), "--no-cover")
+    site.wait_for(lambda: any(f["state"] == "quarantined" for f in site.json("inbox")), 180, "quarantine")
+    [inbound] = site.json("inbox")
+    assert inbound["pages"] == 1 and "routing.junk.callers" in inbound["message"]
+    assert received_faxes(messages_in(dovecot, ann, "INBOX")) == []
+
+
+def test_junk_caller_is_not_answered(
+    tmp_path: Path, private_dovecot: DovecotServer, sites: list[UmfaxSite]
+) -> None:
+    """action = "reject": the call from a junk caller ID rings out unanswered; nothing is
+    received, and the rejection is in the event log."""
+    dovecot = private_dovecot
+    fax, ann = dovecot.add_user("fax@example.test"), dovecot.add_user("ann@example.test")
+    site = mail_site(
+        tmp_path,
+        dovecot,
+        fax,
+        ann,
+        ann_extra=f'fax_numbers = ["{LINE2}"]',
+        extra=f'[routing.junk]\ncallers = ["{LINE1}"]',  # action = "reject" is the default
+    )
+    sites.append(site)
+    site.start()
+    document = tmp_path / "offer.txt"
+    document.write_text("Cheap holidays\n")
+    site.cli("send", LINE2, str(document), "--no-cover")
+    site.wait_for(lambda: site.json("jobs")[0]["last_cause"] is not None, 180, "the call to end")
+    [job] = site.json("jobs")
+    assert job["last_cause"] == "no_answer", job
+    assert site.json("inbox") == []
+    assert "junk call not answered" in site.logs()

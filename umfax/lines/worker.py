@@ -29,6 +29,7 @@ from umfax.errors import InvalidNumber, InvalidTransition, UmfaxError
 from umfax.lifecycle import FailureCause
 from umfax.lines.pages import page_image, recode_image
 from umfax.numbers import DialPlan, display
+from umfax.routing import CallFacts, InboundRouter
 from umfax.store import CallOutcome, Claim, PageIn, Store
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class LineWorker(threading.Thread):
         open_driver: DriverFactory,
         worker_prefix: str,
         stop: threading.Event,
+        on_inbound: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(name=f"line-{line.name}", daemon=True)
         self.line, self.config, self.store = line, config, store
@@ -111,6 +113,9 @@ class LineWorker(threading.Thread):
         self.next_probe = 0.0
         self.dial_plan = DialPlan(config.dial_rules, config.fax.default_country)
         self.station_id = line.station_id or config.fax.station_id or station_id_for(line.number)
+        self.router = InboundRouter(config)
+        self.on_inbound = on_inbound  # told when a received fax was routed (wakes the dispatcher)
+        self._ignoring_until = 0.0  # a rejected call's further rings are ignored until then
 
     # -- state reporting ----------------------------------------------------------
 
@@ -165,9 +170,12 @@ class LineWorker(threading.Thread):
                 return
         if self.line.receive:
             call = self.driver.wait_for_call(self.config.queue.poll_interval)
+            if call is not None and time.monotonic() < self._ignoring_until:
+                self._ignoring_until = time.monotonic() + RING_GAP  # the rejected call still rings
+                return
             if call is not None:
                 call = self._await_rings(call)
-            if call is not None:
+            if call is not None and not self._rejected(call):
                 self._receive(call)
         else:
             self.stop.wait(self.config.queue.poll_interval)
@@ -400,7 +408,32 @@ class LineWorker(threading.Thread):
                 )
                 return None
             rings += more.rings
+            # Caller ID arrives between the first and second ring: keep what comes later.
+            call = replace(
+                call,
+                caller_number=call.caller_number or more.caller_number,
+                caller_name=call.caller_name or more.caller_name,
+                called_number=call.called_number or more.called_number,
+            )
         return replace(call, rings=rings)
+
+    def _rejected(self, call: IncomingCall) -> bool:
+        """Junk by caller ID (routing.junk, action "reject"): leave the call unanswered."""
+        why = self.router.reject_before_answer(
+            CallFacts(self.line.name, call.called_number or self.line.number, call.caller_number)
+        )
+        if why is None:
+            return False
+        self._ignoring_until = time.monotonic() + RING_GAP
+        self.store.log_event(
+            "junk_call_rejected",
+            f"call from {call.caller_number} not answered: {why}",
+            line=self.line.name,
+            caller=call.caller_number,
+            reason=why,
+        )
+        logger.info("junk call not answered", extra={"line": self.line.name, "caller": call.caller_number})
+        return True
 
     def _receive(self, call: IncomingCall) -> None:
         assert self.driver is not None
@@ -435,6 +468,14 @@ class LineWorker(threading.Thread):
             local_id=self.station_id, ecm=self.line.ecm, max_bit_rate=self.line.max_bit_rate
         )
         result = self.driver.receive(call, options, on_page, lambda _event: None)
+        route = self.router.route(
+            CallFacts(
+                self.line.name,
+                called=call.called_number or self.line.number,
+                caller=call.caller_number,
+                csi=result.remote_id,
+            )
+        )
         self.store.finish_inbound(
             fax.id,
             result="ok" if result.ok else result.cause.value,
@@ -443,7 +484,11 @@ class LineWorker(threading.Thread):
             bit_rate=result.bit_rate,
             encoding=result.encoding or "",
             ecm=result.ecm,
+            deliver_to=[user.name for user in route.users],
+            quarantine=route.why if route.quarantined else "",
         )
+        if route.users and self.on_inbound is not None:
+            self.on_inbound()
         logger.info(
             "fax received" if result.ok else "reception ended early",
             extra={
@@ -451,6 +496,7 @@ class LineWorker(threading.Thread):
                 "inbound": fax.id,
                 "pages": result.pages_done,
                 "result": result.cause.value,
+                "route": route.why,
             },
         )
         if self.down_since is None:

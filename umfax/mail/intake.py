@@ -50,6 +50,7 @@ class MailRef:
     mailbox: str = ""  # e.g. "fax@mail.example.com/INBOX"; empty for SMTP
     uidvalidity: int = 0
     uid: int = 0
+    item_id: str = ""  # a server's own stable id for the message (EWS ItemId, Graph id), instead of a UID
     envelope_from: str | None = None  # SMTP MAIL FROM ("" for a bounce)
     envelope_to: tuple[str, ...] = ()  # SMTP RCPT TO, the recipients when given
     peer: str = ""  # the client's address, for logs
@@ -57,6 +58,8 @@ class MailRef:
     @property
     def key(self) -> str | None:
         """The mailbox position that identifies this message across restarts."""
+        if self.item_id:
+            return f"{self.connector}|{self.mailbox}|{self.item_id}"[:700]
         if not self.uid:
             return None
         return f"{self.connector}|{self.mailbox}|{self.uidvalidity}|{self.uid}"

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -59,6 +60,13 @@ class Dispatcher:
         self.users_by_email = {u.email.lower(): u for u in config.users}
         self.users_by_name = {u.name: u for u in config.users}
         self._wake = threading.Event()
+        self._channels: dict[str, Callable[[Outbox], None]] = {}
+
+    def register(self, channel: str, deliver: Callable[[Outbox], None]) -> None:
+        """Deliver outbox rows of ``channel`` with ``deliver`` (webhooks, SMS...): it returns
+        when the row is delivered, or raises ``Undeliverable`` (no retry helps) or another
+        ``UmfaxError``/``OSError`` (retried with backoff, see ``RETRY_DELAYS``)."""
+        self._channels[channel] = deliver
 
     def wake(self) -> None:
         """Something was added: look now instead of at the next poll."""
@@ -130,6 +138,8 @@ class Dispatcher:
         elif item.channel == "smtp":
             out = reports.refusal(self.config, payload, item.id)
             self._smtp(out)
+        elif item.channel in self._channels:
+            self._channels[item.channel](item)
         else:
             raise Undeliverable(f"unknown outbox channel {item.channel!r}")
 
