@@ -325,6 +325,7 @@ def bench_config(data_dir: Path, lines: int, speed: float) -> Config:
             "fax": {"cover": False, "station_id": "+1 212 555 0100"},
             "queue": {"lease": "10m"},
             "simulator": {"speed": speed, "remotes": []},
+            "api": {"enabled": False},
             "lines": [
                 {
                     "name": f"line{n + 1}",

@@ -380,6 +380,28 @@ class MailConfig(_Section):
         return [d.lower().lstrip("@") for d in value]
 
 
+class ApiConfig(_Section):
+    """The REST API that ``umfax serve`` starts (keys: ``umfax apikey create EMAIL``)."""
+
+    enabled: bool = True
+    listen: str = "127.0.0.1:8025"  # host:port; a port of 0 picks a free one
+    public_url: str = ""  # how clients reach the API (links in responses); empty: http://listen
+    max_request_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)  # larger requests get 413
+    max_documents: int = Field(default=20, ge=1, le=200)
+    rate_per_second: float = Field(default=50.0, gt=0)  # per API key, sustained
+    rate_burst: int = Field(default=200, ge=1)  # per API key, at once
+    fetch_timeout: Duration = 30.0  # documents given by URL: time to fetch one
+    allow_private_urls: bool = False  # documents by URL may come from private/loopback addresses
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f"listen {value!r} is not host:port (e.g. 127.0.0.1:8025)")
+        return value
+
+
 class Config(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
@@ -392,6 +414,7 @@ class Config(_Section):
     users: list[UserConfig] = []
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     mail: MailConfig = Field(default_factory=MailConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
     source: Path | None = Field(default=None, exclude=True)  # the file this came from
 
     @model_validator(mode="after")

@@ -24,6 +24,7 @@ from umfax.prepare import ConversionWorker
 from umfax.store import Store, open_store
 
 if TYPE_CHECKING:
+    from umfax.api.server import ApiServer
     from umfax.lines.simulated import SimulatedLines
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class Server:
         self.lines: list[LineWorker] = []
         self.converter: ConversionWorker | None = None
         self.mail: MailServices | None = None
+        self.api: ApiServer | None = None
 
     def _sim_network(self) -> SimulatedPorts | None:
         if not any(line.simulated and line.enabled for line in self.config.lines):
@@ -115,6 +117,11 @@ class Server:
         self.converter.start()
         self.mail = MailServices(self.config, self.store, self.prefix)
         self.mail.start()
+        if self.config.api.enabled:
+            from umfax.api.server import ApiServer
+
+            self.api = ApiServer(self.config, self.store, self.mail.health)
+            self.api.start()
         for line in self.config.lines:
             if not line.enabled:
                 continue
@@ -142,6 +149,8 @@ class Server:
         """Stop taking work, let calls in progress finish (up to ``grace`` s), then stop."""
         self.stop.set()
         self.wake_converter.set()
+        if self.api is not None:
+            self.api.stop()  # no new faxes while the rest winds down
         for worker in self.lines:
             worker.join(timeout=grace)
             if worker.is_alive():

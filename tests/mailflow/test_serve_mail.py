@@ -56,6 +56,8 @@ lease = "6s"
 poll_interval = "0.2s"
 [simulator]
 speed = 40
+[api]
+listen = "127.0.0.1:0"
 [mail]
 fax_domains = ["{DOMAIN}"]
 from_address = "fax@example.test"

@@ -80,6 +80,7 @@ def site(tmp_path: Path) -> Iterator[UmfaxSite]:
         f'[server]\ndata_dir = "{tmp_path / "data"}"\nlog_level = "debug"\n'
         '[queue]\nlease = "6s"\npoll_interval = "0.2s"\n'
         "[simulator]\nspeed = 20\n"
+        '[api]\nlisten = "127.0.0.1:0"\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("UMFAX_")}
     umfax_site = UmfaxSite(tmp_path, config, env)

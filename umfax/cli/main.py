@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from umfax import __version__
-from umfax.cli import convert
+from umfax.cli import apikey, convert
 from umfax.cli.common import (
     EXIT_HELP,
     ConfigOption,
@@ -31,6 +31,7 @@ from umfax.cli.common import (
 from umfax.durations import format_duration, parse_duration
 from umfax.lifecycle import JobState
 from umfax.numbers import display
+from umfax.records import ATTEMPT_FIELDS, INBOUND_FIELDS, JOB_FIELDS
 from umfax.store import DocumentIn, Store
 from umfax.store.models import Job
 
@@ -44,45 +45,6 @@ app = typer.Typer(
 config_app = typer.Typer(help="Check and show configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
-JOB_FIELDS = [
-    "id",
-    "state",
-    "number",
-    "recipient_name",
-    "sender",
-    "subject",
-    "priority",
-    "page_count",
-    "pages_done",
-    "tries",
-    "dials",
-    "max_tries",
-    "max_dials",
-    "status",
-    "last_cause",
-    "source",
-    "created_at",
-    "not_before",
-    "kill_at",
-    "completed_at",
-]
-ATTEMPT_FIELDS = [
-    "id",
-    "line",
-    "dialled",
-    "started_at",
-    "connected_at",
-    "ended_at",
-    "remote_id",
-    "bit_rate",
-    "encoding",
-    "ecm",
-    "resolution",
-    "pages_sent",
-    "pages_total",
-    "result",
-    "message",
-]
 STATE_STYLE = {
     "sent": "green",
     "failed": "red",
@@ -129,7 +91,9 @@ def serve(config: ConfigOption = None) -> None:
         err_console.print(
             f"umfax {__version__} serving {len(cfg.lines)} line(s) "
             f"[{', '.join(f'{line.name}={line.port}' for line in cfg.lines)}] "
-            f"with store {server.store.dialect}; Ctrl-C stops after calls in progress.",
+            f"with store {server.store.dialect}"
+            + (f", API on http://{cfg.api.listen}" if cfg.api.enabled else "")
+            + "; Ctrl-C stops after calls in progress.",
             highlight=False,
             markup=False,  # the line list is in brackets, which rich would read as markup
         )
@@ -500,23 +464,6 @@ def lines(json_out: JsonOption = False, config: ConfigOption = None) -> None:
         err_console.print("[dim]no server has reported yet; start one with `umfax serve`[/]")
 
 
-INBOUND_FIELDS = [
-    "id",
-    "state",
-    "line",
-    "caller_number",
-    "caller_name",
-    "called_number",
-    "remote_id",
-    "started_at",
-    "ended_at",
-    "pages",
-    "bit_rate",
-    "encoding",
-    "ecm",
-    "result",
-    "message",
-]
 
 
 @app.command()
@@ -679,6 +626,7 @@ def config_show(config: ConfigOption = None) -> None:
 
 
 convert.register(app)
+apikey.register(app)
 
 
 def run() -> None:

@@ -328,11 +328,29 @@ class Store:
                 raise NotFound(f"there is no job {job_id}; `umfax jobs` lists them")
             return job
 
-    def list_jobs(self, states: Sequence[JobState] | None = None, limit: int = 200) -> list[Job]:
+    def list_jobs(
+        self,
+        states: Sequence[JobState] | None = None,
+        limit: int = 200,
+        *,
+        user_id: int | None = None,
+        number: str | None = None,
+        before_id: int | None = None,
+        since: datetime | None = None,
+    ) -> list[Job]:
+        """Jobs, newest first; ``before_id`` pages on from an earlier page's last id."""
         with self.reading() as session:
             query = select(Job)
             if states:
                 query = query.where(Job.state.in_([s.value for s in states]))
+            if user_id is not None:
+                query = query.where(Job.user_id == user_id)
+            if number is not None:
+                query = query.where(Job.number == number)
+            if before_id is not None:
+                query = query.where(Job.id < before_id)
+            if since is not None:
+                query = query.where(Job.created_at >= since)
             return list(session.scalars(query.order_by(Job.id.desc()).limit(limit)))
 
     def count_jobs(self) -> dict[str, int]:

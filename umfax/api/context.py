@@ -1,0 +1,47 @@
+"""What every request handler shares: the configuration, the store, keys, limits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from umfax.api.ratelimit import RateLimiter
+from umfax.config import Config, UserConfig
+from umfax.store.api_keys import ApiKeyStore
+from umfax.store.jobs import Store
+
+
+@dataclass
+class ApiContext:
+    config: Config
+    store: Store
+    #: Health of the parts the store does not know: connectors, by name (see MailServices.health).
+    connector_health: Callable[[], dict[str, Any]] = dict
+    keys: ApiKeyStore = field(init=False)
+    limiter: RateLimiter = field(init=False)
+    users: dict[str, UserConfig] = field(init=False)
+    _user_ids: dict[str, int] = field(init=False, default_factory=dict)
+    _touched: dict[int, float] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.keys = ApiKeyStore(self.store)
+        self.limiter = RateLimiter(self.config.api.rate_per_second, self.config.api.rate_burst)
+        self.users = {user.name: user for user in self.config.users}
+
+    def user_id(self, user: UserConfig) -> int | None:
+        """The store's id of a configured user (``umfax serve`` keeps the users table)."""
+        if user.name not in self._user_ids:
+            row = self.store.find_user(email=user.email)
+            if row is None:
+                return None
+            self._user_ids[user.name] = row.id
+        return self._user_ids[user.name]
+
+    def used(self, key_id: int, every: float = 60.0) -> None:
+        """Record that a key was used (at most once a minute: a write per request costs)."""
+        now = time.monotonic()
+        if now - self._touched.get(key_id, -every) >= every:
+            self._touched[key_id] = now
+            self.keys.touch(key_id)

@@ -1,0 +1,37 @@
+"""How the API shows the store's records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from umfax.records import ATTEMPT_FIELDS, INBOUND_FIELDS, JOB_FIELDS, public
+from umfax.store.jobs import Store
+from umfax.store.models import Inbound, Job
+
+
+def fax(job: Job, base: str, store: Store | None = None) -> dict[str, Any]:
+    """A job as the API shows it; with ``store``, also its documents and calls."""
+    out = public(job, JOB_FIELDS) | {
+        "callback_url": (job.notify or {}).get("callback_url"),
+        "links": {
+            "self": f"{base}/api/v1/faxes/{job.id}",
+            "pdf": f"{base}/api/v1/faxes/{job.id}/pdf",
+            "tiff": f"{base}/api/v1/faxes/{job.id}/tiff",
+        },
+    }
+    if store is not None:
+        out["documents"] = [
+            {"filename": d.filename, "size": d.size, "sha256": d.sha256} for d in store.documents(job.id)
+        ]
+        out["attempts"] = [public(a, ATTEMPT_FIELDS) for a in store.attempts(job.id)]
+    return out
+
+
+def inbound(fax: Inbound, base: str) -> dict[str, Any]:
+    return public(fax, INBOUND_FIELDS) | {
+        "links": {
+            "self": f"{base}/api/v1/inbound/{fax.id}",
+            "pdf": f"{base}/api/v1/inbound/{fax.id}/pdf",
+            "tiff": f"{base}/api/v1/inbound/{fax.id}/tiff",
+        }
+    }
