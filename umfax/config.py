@@ -402,6 +402,43 @@ class ApiConfig(_Section):
         return value
 
 
+WEBHOOK_EVENTS = (
+    "fax.accepted",
+    "fax.queued",
+    "fax.sending",
+    "fax.page_sent",
+    "fax.retrying",
+    "fax.sent",
+    "fax.failed",
+    "fax.cancelled",
+    "fax.retried",
+    "fax.received",
+)
+
+
+class WebhookSubscription(_Section):
+    url: str = Field(pattern=r"^https?://")
+    events: list[str] = []  # empty: every event; else from WEBHOOK_EVENTS
+    secret_env: str  # environment variable holding this subscription's signing secret
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(WEBHOOK_EVENTS))
+        if unknown:
+            raise ValueError(f"unknown event {', '.join(unknown)}; events are {', '.join(WEBHOOK_EVENTS)}")
+        return value
+
+
+class WebhooksConfig(_Section):
+    """Signed JSON events: to a fax's own callback_url (given with the fax) and to global
+    subscriptions.  Signature: Umfax-Signature: v1=HMAC-SHA256(secret, "TIMESTAMP.BODY")."""
+
+    signing_secret_env: str = ""  # the secret that signs per-fax callbacks; unset: callbacks refused
+    subscriptions: list[WebhookSubscription] = []
+    timeout: Duration = 10.0  # per delivery attempt
+
+
 class Config(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
@@ -415,6 +452,7 @@ class Config(_Section):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     mail: MailConfig = Field(default_factory=MailConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     source: Path | None = Field(default=None, exclude=True)  # the file this came from
 
     @model_validator(mode="after")

@@ -72,7 +72,7 @@ def start_api(tmp_path: Path, store_url: str) -> Iterator[StartApi]:
     """Start an API (with ``api`` overrides); everything started is stopped at the end."""
     started: list[tuple[ApiServer, threading.Event, ConversionWorker, Store]] = []
 
-    def start(**api: Any) -> Api:
+    def start(*, signing_secret_env: str = "UMFAX_TEST_WEBHOOK_SECRET", **api: Any) -> Api:
         config = parse_config(
             {
                 "server": {"data_dir": str(tmp_path / f"data{len(started)}")},
@@ -80,6 +80,7 @@ def start_api(tmp_path: Path, store_url: str) -> Iterator[StartApi]:
                 "queue": {"poll_interval": "0.1s"},
                 "fax": {"cover": False},
                 "users": USERS,
+                "webhooks": {"signing_secret_env": signing_secret_env},
                 "api": {"listen": "127.0.0.1:0"} | api,
             }
         )

@@ -343,3 +343,13 @@ def test_last_use_of_a_key_is_recorded(api: Api) -> None:
     assert api.get("/api/v1/faxes").status_code == 200
     [row] = ApiKeyStore(api.store).list("ann")
     assert row.last_used_at is not None
+
+
+def test_a_callback_needs_a_signing_secret(start_api: StartApi) -> None:
+    api = start_api(signing_secret_env="")  # a server without [webhooks]
+    body = {
+        "to": "+12125550110",
+        "documents": [{"content_base64": "aGk="}],
+        "callback_url": "https://x.example/h",
+    }
+    assert_error(api.post("/api/v1/faxes", json=body), 422, "signing_secret_env")

@@ -50,7 +50,8 @@ def _documented_keys(model: type[BaseModel]) -> list[str]:
 def _documented(key: str, text: str) -> bool:
     if key.startswith("[["):  # a table array, or an inline array of tables
         name = key.strip("[]")
-        return any(form in text for form in (key, f"[[routing.{name}]]", f"\n{name} = ["))
+        nested = re.search(rf"\[\[[a-z_]+\.{re.escape(name)}\]\]", text) is not None  # [[section.name]]
+        return nested or any(form in text for form in (key, f"\n{name} = ["))
     return re.search(rf"(\n|\n# |{{ |, ){re.escape(key)} =", text) is not None
 
 

@@ -3,6 +3,7 @@ over HTTP and sent on the simulated network, health that reflects the lines."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -10,14 +11,26 @@ from pathlib import Path
 import requests
 
 import schemas
+from tests.notifications.receiver import webhook_receiver
 from tests.servers.dovecot import free_port
 from tests.service.conftest import UmfaxSite
 
 
-def test_fax_submitted_by_api_is_sent(site: UmfaxSite, tmp_path: Path) -> None:
+def test_fax_submitted_by_api_is_sent_with_signed_events(site: UmfaxSite, tmp_path: Path) -> None:
+    with contextlib.ExitStack() as stack:
+        _run(site, stack)
+
+
+def _run(site: UmfaxSite, stack: contextlib.ExitStack) -> None:
     port = free_port()
     text = site.config.read_text().replace('listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"')
-    site.config.write_text(text + '[[users]]\nname = "ann"\nemail = "ann@example.com"\ndelivery = "none"\n')
+    site.config.write_text(
+        text
+        + '[webhooks]\nsigning_secret_env = "UMFAX_TEST_WEBHOOK_SECRET"\n'
+        + '[[users]]\nname = "ann"\nemail = "ann@example.com"\ndelivery = "none"\n'
+    )
+    site.env["UMFAX_TEST_WEBHOOK_SECRET"] = "hook-secret"
+    hooks = stack.enter_context(webhook_receiver("hook-secret"))
     site.start()
     created = json.loads(site.cli("apikey", "create", "ann@example.com", "--json").stdout)
     assert created["key"].startswith("umf_") and created["user"] == "ann"
@@ -31,7 +44,7 @@ def test_fax_submitted_by_api_is_sent(site: UmfaxSite, tmp_path: Path) -> None:
     response = requests.post(
         f"{url}/api/v1/faxes",
         headers=auth,
-        data={"to": "+1 212 555 0110", "cover": "false"},
+        data={"to": "+1 212 555 0110", "cover": "false", "callback_url": hooks.url},
         files={"file": ("hello.txt", b"Hello from the API\n", "text/plain")},
         timeout=30,
     )
@@ -50,5 +63,16 @@ def test_fax_submitted_by_api_is_sent(site: UmfaxSite, tmp_path: Path) -> None:
     assert attempt["result"] == "ok" and attempt["pages_sent"] == 1
     metrics = requests.get(f"{url}/metrics", timeout=10).text
     assert "umfax_pages_sent_total 1" in metrics and 'umfax_jobs{state="sent"} 1' in metrics
+    site.wait_for(lambda: "fax.sent" in [e["type"] for e in hooks.events()], 30, "the fax.sent webhook")
+    assert all(d.valid for d in hooks.deliveries)  # every one signed
+    assert [e["type"] for e in hooks.events()] == [
+        "fax.accepted",
+        "fax.queued",
+        "fax.sending",
+        "fax.page_sent",
+        "fax.sent",
+    ]
+    for event in hooks.events():
+        schemas.validate("webhook_event", event)
     site.cli("apikey", "revoke", str(created["id"]))
     assert requests.get(f"{url}/api/v1/faxes", headers=auth, timeout=10).status_code == 401

@@ -176,6 +176,12 @@ async def submit(request: Request) -> JSONResponse:
         url = str(fields["callback_url"])
         if not url.startswith(("https://", "http://")):
             raise ApiError(422, "callback_url must be an http or https URL")
+        if not context.config.webhooks.signing_secret_env:
+            raise ApiError(
+                422,
+                "callback_url needs a signing secret: set [webhooks] signing_secret_env on the server "
+                "(callbacks are always signed)",
+            )
         notify["callback_url"] = url
     fax_request = FaxRequest(
         number=str(fields["to"]),

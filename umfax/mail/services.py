@@ -7,7 +7,7 @@ import logging
 import threading
 from typing import Any
 
-from umfax.config import Config, ImapConnectorConfig, SmtpConnectorConfig
+from umfax.config import Config, ImapConnectorConfig, SmtpConnectorConfig, secret
 from umfax.mail.intake import MailIntake
 from umfax.notifications.dispatch import Dispatcher
 from umfax.store.jobs import Store
@@ -35,6 +35,27 @@ class MailServices:
         self._dispatch_thread = threading.Thread(
             target=self.dispatcher.run, args=(self.stop_event,), name="outbox", daemon=True
         )
+        self._relay_thread: threading.Thread | None = None
+        if config.webhooks.subscriptions or config.webhooks.signing_secret_env:
+            from connectors.webhook import WebhookSender
+            from umfax.notifications.webhooks import WebhookRelay
+
+            sender = WebhookSender(self._webhook_secret, timeout=config.webhooks.timeout)
+            self.dispatcher.register("webhook", sender.deliver)
+            relay = WebhookRelay(store, config)
+            self._relay_thread = threading.Thread(
+                target=relay.run, args=(self.stop_event, self.dispatcher.wake), name="webhooks", daemon=True
+            )
+
+    def _webhook_secret(self, reference: str) -> str:
+        """The secret a webhook notice names: "callback", or "subscription:N"."""
+        hooks = self.config.webhooks
+        if reference.startswith("subscription:"):
+            index = int(reference.split(":")[1])
+            return secret(
+                hooks.subscriptions[index].secret_env, f"webhooks.subscriptions[{index}].secret_env"
+            )
+        return secret(hooks.signing_secret_env, "webhooks.signing_secret_env")
 
     def start(self) -> None:
         self.store.sync_users(
@@ -50,6 +71,8 @@ class MailServices:
             ]
         )
         self._dispatch_thread.start()
+        if self._relay_thread is not None:
+            self._relay_thread.start()
         for connector in self.config.connectors:
             if not connector.enabled:
                 continue

@@ -1,0 +1,91 @@
+"""Webhook delivery: one signed JSON POST per outbox notice.
+
+Each request carries ``Umfax-Event-Id`` (stable across retries: deduplicate on it),
+``Umfax-Timestamp`` (Unix seconds) and ``Umfax-Signature: v1=<hex>``, the HMAC-SHA256 of
+``"<timestamp>.<body>"`` under the shared secret.  :func:`verify_signature` is what a
+receiver does: recompute, compare in constant time, refuse stale timestamps (replay).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+import requests
+
+from umfax.errors import ConnectorError
+from umfax.notifications.dispatch import Undeliverable
+from umfax.store.models import Outbox
+
+logger = logging.getLogger(__name__)
+
+TOLERANCE = 300  # seconds a receiver accepts between our timestamp and its clock
+USER_AGENT = "umfax-webhooks/1"
+
+
+class WebhookError(ConnectorError):
+    """A delivery failed in a way that a retry may fix."""
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"v1={mac.hexdigest()}"
+
+
+def verify_signature(
+    secret: str, headers: Mapping[str, str], body: bytes, now: float | None = None, tolerance: int = TOLERANCE
+) -> bool:
+    """True when ``body`` was signed with ``secret`` within ``tolerance`` seconds of ``now``."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        timestamp = int(lowered.get("umfax-timestamp", ""))
+    except ValueError:
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        return False
+    expected = sign(secret, timestamp, body)
+    offered = [part.strip() for part in lowered.get("umfax-signature", "").split(",")]
+    return any(hmac.compare_digest(expected, candidate) for candidate in offered)
+
+
+class WebhookSender:
+    """Delivers "webhook" outbox rows; ``secrets`` resolves a row's secret reference."""
+
+    def __init__(self, secrets: Callable[[str], str], timeout: float = 10.0) -> None:
+        self.secrets = secrets
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def deliver(self, item: Outbox) -> None:
+        payload = item.payload or {}
+        event = payload["event"]
+        body = json.dumps(event, separators=(",", ":"), sort_keys=True).encode()
+        try:
+            secret = self.secrets(str(payload.get("secret", "")))
+        except Exception as exc:
+            raise Undeliverable(f"no signing secret for this webhook: {exc}") from exc
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Umfax-Event-Id": str(event["id"]),
+            "Umfax-Event-Type": str(event["type"]),
+            "Umfax-Timestamp": str(timestamp),
+            "Umfax-Signature": sign(secret, timestamp, body),
+        }
+        try:
+            response = self.session.post(
+                item.target, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+            )
+        except requests.RequestException as exc:
+            raise WebhookError(f"POST {item.target} failed: {exc}") from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        if 400 <= status < 500 and status not in (408, 409, 425, 429):
+            raise Undeliverable(f"POST {item.target} was refused with HTTP {status}; not retried")
+        raise WebhookError(f"POST {item.target} answered HTTP {status}; will retry")
