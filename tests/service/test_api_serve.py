@@ -75,4 +75,8 @@ def _run(site: UmfaxSite, stack: contextlib.ExitStack) -> None:
     for event in hooks.events():
         schemas.validate("webhook_event", event)
     site.cli("apikey", "revoke", str(created["id"]))
-    assert requests.get(f"{url}/api/v1/faxes", headers=auth, timeout=10).status_code == 401
+    site.wait_for(  # a revoked key stops working within 5 s (checked keys are cached that long)
+        lambda: requests.get(f"{url}/api/v1/faxes", headers=auth, timeout=10).status_code == 401,
+        10,
+        "the revoked key to be refused",
+    )

@@ -58,7 +58,7 @@ def authenticate(context: ApiContext, request: Request) -> Caller:
             "send your API key as 'Authorization: Bearer KEY' (`umfax apikey create EMAIL` makes one)",
             headers={"WWW-Authenticate": 'Bearer realm="umfax"'},
         )
-    owner = context.keys.check(key)
+    owner = context.owner(key)
     user = context.users.get(owner.user_name) if owner is not None else None
     if owner is None or user is None:
         raise ApiError(

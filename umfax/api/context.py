@@ -9,8 +9,12 @@ from typing import Any
 
 from umfax.api.ratelimit import RateLimiter
 from umfax.config import Config, UserConfig
-from umfax.store.api_keys import ApiKeyStore
+from umfax.store.api_keys import ApiKeyStore, KeyOwner
 from umfax.store.jobs import Store
+
+#: How long a checked key is trusted without asking the store again: a revoked key
+#: stops working within this time.
+KEY_CACHE_SECONDS = 5.0
 
 
 @dataclass
@@ -24,6 +28,7 @@ class ApiContext:
     users: dict[str, UserConfig] = field(init=False)
     _user_ids: dict[str, int] = field(init=False, default_factory=dict)
     _touched: dict[int, float] = field(init=False, default_factory=dict)
+    _checked: dict[str, tuple[float, KeyOwner | None]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.keys = ApiKeyStore(self.store)
@@ -45,3 +50,16 @@ class ApiContext:
         if now - self._touched.get(key_id, -every) >= every:
             self._touched[key_id] = now
             self.keys.touch(key_id)
+
+    def owner(self, key: str) -> KeyOwner | None:
+        """The owner of ``key`` (None: unknown or revoked), from the store at most every
+        KEY_CACHE_SECONDS per key."""
+        now = time.monotonic()
+        cached = self._checked.get(key)
+        if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
+            return cached[1]
+        owner = self.keys.check(key)
+        if len(self._checked) > 10_000:  # bounded: a flood of wrong keys must not grow it forever
+            self._checked.clear()
+        self._checked[key] = (now, owner)
+        return owner

@@ -94,7 +94,7 @@ def revoke(
     key_id: Annotated[int, typer.Argument(help="The key's id (`umfax apikey list`).")],
     config: ConfigOption = None,
 ) -> None:
-    """Revoke a key: requests with it are refused from now on."""
+    """Revoke a key: a running server refuses it within 5 seconds."""
     store = store_for(load(config))
     with errors():
         row = ApiKeyStore(store).revoke(key_id)

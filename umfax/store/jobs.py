@@ -4,8 +4,10 @@ together; every method is one transaction."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -150,6 +152,11 @@ class Store:
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write_engine = engine.execution_options(**{WRITE: True})
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+        # SQLite has one writer at a time; threads of this process queue here, in order,
+        # instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms.
+        self._write_gate: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
         self.retry_rules = dict(DEFAULT_RULES) | (retry_rules or {})
 
     @property
@@ -160,7 +167,7 @@ class Store:
     def writing(self) -> Iterator[Session]:
         """A write transaction, committed on success."""
         try:
-            with self._write.begin() as session:
+            with self._write_gate, self._write.begin() as session:
                 yield session
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed: {exc}") from exc
@@ -170,7 +177,7 @@ class Store:
         """A write transaction without the ORM: for the per-call hot path (claim,
         progress, finish), where the ORM's bookkeeping costs more than the SQL."""
         try:
-            with self._write_engine.begin() as conn:
+            with self._write_gate, self._write_engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed: {exc}") from exc

@@ -1,0 +1,193 @@
+"""API benchmark: sustained fax submissions through the REST API into the store.
+
+For SQLite and PostgreSQL (a throwaway cluster, fsync and synchronous commit on), the
+real API (uvicorn on 127.0.0.1, as ``umfax serve`` runs it) takes ``--requests``
+multipart submissions of a one-page PDF from ``--clients`` concurrent keep-alive
+clients, each authenticated with an API key.  Printed: submissions per second over the
+whole run and latency to 202 (p50/p95/max, each 202 meaning the job is committed).
+Beside it, the reference: the same submissions made by calling ``submit_fax`` directly
+from as many threads in this process (no HTTP, no auth), i.e. the store's own floor.
+The per-key rate limit is lifted for the run (it is a policy, not a cost).
+
+    python bench/api.py [--requests 2000] [--clients 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+# bench/queue.py is named like the stdlib's `queue`: keep this folder off the path.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import requests  # noqa: E402
+
+from tests.mail.corpus import minimal_pdf  # noqa: E402
+from tests.servers.postgres import postgres_cluster  # noqa: E402
+from umfax.api.server import ApiServer  # noqa: E402
+from umfax.config import Config, parse_config  # noqa: E402
+from umfax.store import DocumentIn, Store, open_store  # noqa: E402
+from umfax.store.api_keys import ApiKeyStore  # noqa: E402
+from umfax.submit import FaxRequest, submit_fax  # noqa: E402
+
+PDF = minimal_pdf("Quarterly statement", pages=1)
+
+
+def config_for(url: str, data_dir: str) -> Config:
+    return parse_config(
+        {
+            "server": {"data_dir": data_dir},
+            "store": {"url": url, "pool_size": 16},
+            "users": [{"name": "crm", "email": "crm@example.com"}],
+            "api": {"listen": "127.0.0.1:0", "rate_per_second": 1e9, "rate_burst": 1_000_000_000},
+        }
+    )
+
+
+def spread(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if n < total % parts else 0) for n in range(parts)]
+
+
+def over_http(config: Config, store: Store, total: int, clients: int) -> tuple[float, list[float]]:
+    store.sync_users([("crm", "crm@example.com", "", None, True)])
+    key = ApiKeyStore(store).create("crm")[1]
+    server = ApiServer(config, store)
+    server.start()
+    url = f"http://127.0.0.1:{server.port}/api/v1/faxes"
+    latencies: list[float] = []
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def client(count: int) -> None:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {key}"
+        mine: list[float] = []
+        for n in range(count):
+            started = time.perf_counter()
+            response = session.post(
+                url,
+                data={"to": f"+1212555{n % 10000:04d}", "cover": "false"},
+                files={"file": ("statement.pdf", PDF, "application/pdf")},
+                timeout=30,
+            )
+            mine.append(time.perf_counter() - started)
+            if response.status_code != 202:
+                errors.append(f"{response.status_code} {response.text[:200]}")
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in spread(total, clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    server.stop()
+    if errors:
+        raise SystemExit(f"{len(errors)} submissions failed, e.g. {errors[0]}")
+    return total / wall, latencies
+
+
+def direct(config: Config, store: Store, total: int, clients: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def client(count: int) -> None:
+        mine: list[float] = []
+        for n in range(count):
+            started = time.perf_counter()
+            submit_fax(
+                store,
+                config,
+                FaxRequest(
+                    f"+1212555{n % 10000:04d}",
+                    [DocumentIn("statement.pdf", PDF, "application/pdf")],
+                    cover=False,
+                    source="bench",
+                ),
+            )
+            mine.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in spread(total, clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return total / (time.perf_counter() - started), latencies
+
+
+def summary(rate: float, latencies: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "rate": rate,
+        "p50": statistics.median(ordered) * 1000,
+        "p95": ordered[int(len(ordered) * 0.95) - 1] * 1000,
+        "max": ordered[-1] * 1000,
+    }
+
+
+def run_backend(url: str, data_dir: str, total: int, clients: int) -> dict[str, dict[str, float]]:
+    config = config_for(url, data_dir)
+    store = open_store(config)
+    try:
+        api = summary(*over_http(config, store, total, clients))
+        ref = summary(*direct(config, store, total, clients))
+    finally:
+        store.close()
+    return {"api": api, "direct": ref}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["sqlite"] = run_backend(f"sqlite:///{tmp}/bench.db", tmp, args.requests, args.clients)
+        with postgres_cluster(durable=True) as cluster:
+            results["postgresql"] = run_backend(
+                cluster.create_database("bench_api"), tmp, args.requests, args.clients
+            )
+    load = os.getloadavg()[0]
+    print(
+        f"{args.requests} submissions of a 1-page PDF ({len(PDF)} bytes), {args.clients} clients, "
+        f"load average {load:.1f}"
+    )
+    print(f"{'':24}{'sqlite API':>12}{'direct':>10}{'postgres API':>14}{'direct':>10}")
+    rows = [
+        ("submissions/s", "rate", "{:.0f}"),
+        ("latency p50 (ms)", "p50", "{:.1f}"),
+        ("latency p95 (ms)", "p95", "{:.1f}"),
+        ("latency max (ms)", "max", "{:.1f}"),
+    ]
+    for label, key, fmt in rows:
+        cells = [
+            fmt.format(results["sqlite"]["api"][key]),
+            fmt.format(results["sqlite"]["direct"][key]),
+            fmt.format(results["postgresql"]["api"][key]),
+            fmt.format(results["postgresql"]["direct"][key]),
+        ]
+        print(f"{label:24}{cells[0]:>12}{cells[1]:>10}{cells[2]:>14}{cells[3]:>10}")
+    worst_rate = min(results[b]["api"]["rate"] for b in results)
+    worst_p95 = max(results[b]["api"]["p95"] for b in results)
+    print(
+        f"target >= 200 submissions/s: {'met' if worst_rate >= 200 else 'NOT met'} ({worst_rate:.0f}); "
+        f"target p95 <= 50 ms: {'met' if worst_p95 <= 50 else 'NOT met'} ({worst_p95:.1f} ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
