@@ -149,6 +149,9 @@ class ReceiveOptions:
     # Modem families offered in our DIS: V.27ter always; V.29 and V.17 when listed here
     # and ``max_bit_rate`` allows them (a DIS cannot offer V.17 without V.29).
     modems: tuple[str, ...] = ("v17", "v29", "v27")
+    # Adaptive answer (T.31 +FAE=1): the modem tells fax callers from data modems; a data
+    # call is hung up at once instead of failing T.30 after 35 s of silence.
+    adaptive_answer: bool = False
 
 
 @dataclass(frozen=True, slots=True)

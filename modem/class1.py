@@ -248,7 +248,16 @@ class Class1Driver:
         self._cancel.clear()
         try:
             self._cmd("AT+FCLASS=1")
-            r = self._cmd("ATA", 40.0, after_connect="tx")
+            if options.adaptive_answer and self._cmd("AT+FAE=1") is not at.Result.OK:
+                log.info("class1 modem has no adaptive answer (+FAE); answering as fax",
+                         extra={"port": self.url})
+            answer = self.port.command("ATA", 40.0, "tx")
+            r = answer.result
+            if any(line.strip().upper() == "DATA" for line in answer.lines):
+                self._hangup()
+                result.cause = HangupCause.NO_CARRIER
+                result.message = "a data modem called, not a fax machine (adaptive answer); hung up"
+                return result
             if r is not at.Result.CONNECT:
                 result.cause = HangupCause.NO_CARRIER
                 result.message = f"answer: {r}"

@@ -8,6 +8,7 @@ the file: keys ending in ``_env`` name the environment variable that holds them.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tomllib
 from pathlib import Path
@@ -143,6 +144,7 @@ class LineConfig(_Section):
     baud: int = 115200
     init: list[str] = ["ATZ", "ATE0V1Q0"]
     answer_after_rings: int = Field(default=2, ge=1, le=20)
+    adaptive_answer: bool = False  # T.31 +FAE=1: hang up on data modems at once (Class 1 modems)
     station_id: str = ""  # overrides [fax].station_id for this line
     ecm: bool = True
     max_bit_rate: Literal[2400, 4800, 7200, 9600, 12000, 14400] = 14400
@@ -309,6 +311,7 @@ class UserConfig(_Section):
     imap_folder: str = "INBOX"  # with delivery = "imap"
     folder: Path | None = None  # with delivery = "folder"
     reports: Literal["always", "failure", "never"] = "always"  # email status reports
+    sms: Literal["always", "failure", "never"] = "failure"  # text messages to mobile ([twilio] needed)
 
     @model_validator(mode="after")
     def _delivery(self) -> UserConfig:
@@ -316,6 +319,8 @@ class UserConfig(_Section):
             raise ValueError(f"email {self.email!r} is not an address")
         if self.delivery == "folder" and self.folder is None:
             raise ValueError("delivery = 'folder' needs folder")
+        if self.mobile and not re.fullmatch(r"\+[1-9][0-9]{6,14}", self.mobile):
+            raise ValueError(f"mobile {self.mobile!r} is not in E.164 form (e.g. +12125550177)")
         return self
 
 
@@ -439,6 +444,22 @@ class WebhooksConfig(_Section):
     timeout: Duration = 10.0  # per delivery attempt
 
 
+class TwilioConfig(_Section):
+    """Text messages through Twilio's Messages API."""
+
+    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
+    auth_token_env: str  # environment variable holding the auth token
+    from_number: str = ""  # E.164 sender number ...
+    messaging_service_sid: str = ""  # ... or a messaging service (MG...)
+    status_callback_url: str = ""  # public URL of /twilio/sms-status on the API; empty: no receipts
+
+    @model_validator(mode="after")
+    def _sender(self) -> TwilioConfig:
+        if bool(self.from_number) == bool(self.messaging_service_sid):
+            raise ValueError("set exactly one of from_number and messaging_service_sid")
+        return self
+
+
 class Config(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
@@ -453,6 +474,7 @@ class Config(_Section):
     mail: MailConfig = Field(default_factory=MailConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
+    twilio: TwilioConfig | None = None
     source: Path | None = Field(default=None, exclude=True)  # the file this came from
 
     @model_validator(mode="after")

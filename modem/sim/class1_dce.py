@@ -81,6 +81,7 @@ class ToLine:
 @dataclass(frozen=True, slots=True)
 class DialRequest:
     number: str
+    data: bool = False  # dialled in +FCLASS=0: a data call
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +266,7 @@ class Class1DCE:
         self.verbose = True
         self.quiet = False
         self.fclass = "0"
+        self.adaptive = False  # +FAE
         self.s = dict(DEFAULT_S)
         self.ext = dict(_STORED_EXT)
         self._tx_mod = 0
@@ -454,6 +456,15 @@ class Class1DCE:
             self._info(self.model)
         elif name in ("+FMR", "+GMR"):
             self._info(self.revision)
+        elif name == "+FAE":  # T.31 adaptive answer: tell fax callers from data callers
+            if op == "=?":
+                self._info("0,1")
+            elif op == "?":
+                self._info("1" if self.adaptive else "0")
+            elif op == "=" and arg in ("0", "1"):
+                self.adaptive = arg == "1"
+            else:
+                raise _CmdError
         elif name == "+FCLASS":
             if op == "=?":
                 self._info("0,1,1.0")
@@ -519,7 +530,7 @@ class Class1DCE:
     def _dial_now(self, number: str) -> None:
         if self.state != State.DIALING:
             return
-        self._actions.append(DialRequest(number))
+        self._actions.append(DialRequest(number, data=self.fclass == "0"))
         if self.fclass != "0":
             self._line(Tone("cng"))
 
@@ -570,11 +581,22 @@ class Class1DCE:
             self.state = State.ANSWERING
             self._at(self._now + 2.0, lambda: self._final("NO CARRIER"))
             return
+        offered = self.ringing
         self.ringing = None
         self._clear_timers()
         self.in_call = True
         self._rxq.clear()
         self._actions.append(AnswerRequest())
+        if self.adaptive and self.fclass != "0":
+            # T.31 +FAE=1: say what called; a data call connects as data (+FCLASS=0)
+            if offered.data:
+                self._info("DATA")
+                self.fclass = "0"
+                self.state = State.OFFLINE
+                self._result("CONNECT")
+                self._at(self._now + 5.0, self._drop_data_call)
+                return
+            self._info("FAX")
         if self.fclass == "0":
             self.state = State.OFFLINE
             self._at(self._now + 5.0, self._drop_data_call)

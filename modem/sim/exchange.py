@@ -228,7 +228,7 @@ class SimExchange:
 
     # --- calls ----------------------------------------------------------------------------
 
-    def place_call(self, caller: Endpoint, dialed: str) -> Call | str:
+    def place_call(self, caller: Endpoint, dialed: str, data: bool = False) -> Call | str:
         """Start a call.  Returns the ringing :class:`Call`, or a failure result code."""
         now = self.clock.now()
         target = self.resolve(dialed)
@@ -254,7 +254,7 @@ class SimExchange:
             extra={"call_id": cid, "caller": caller.name, "callee": target.name, "sim_time": now},
         )
         if not target.faults.no_answer:
-            target.deliver(call, CallOffered(caller.number, target.number, caller.name))
+            target.deliver(call, CallOffered(caller.number, target.number, caller.name, data=data))
         return call
 
     def answer(self, call: Call, by: Endpoint) -> bool:
@@ -584,7 +584,7 @@ class SimModem(Endpoint):
                     if call is not None and call.state == "connected":
                         self.exchange.relay(call, self, a.event)
                 elif isinstance(a, DialRequest):
-                    res = self.exchange.place_call(self, a.number)
+                    res = self.exchange.place_call(self, a.number, data=a.data)
                     if isinstance(res, str):
                         dce.dial_failed(res, self.clock.now())
                     else:

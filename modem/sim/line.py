@@ -118,6 +118,7 @@ class CallOffered:
     caller: str
     called: str
     caller_name: str = ""
+    data: bool = False  # a data modem calls (no fax tones): what adaptive answer tells apart
 
 
 @dataclass(frozen=True, slots=True)

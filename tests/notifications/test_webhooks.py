@@ -13,7 +13,7 @@ from tests.notifications.receiver import Receiver, webhook_receiver
 from umfax.config import Config, parse_config
 from umfax.notifications import dispatch
 from umfax.notifications.dispatch import Dispatcher
-from umfax.notifications.webhooks import WebhookRelay
+from umfax.notifications.relay import EventRelay
 from umfax.store import DocumentIn, Store
 from umfax.store.outbox import OutboxStore
 from umfax.submit import FaxRequest, submit_fax
@@ -61,7 +61,7 @@ def fax(store: Store, config: Config, callback: str | None) -> int:
 
 def test_a_faxs_events_reach_its_callback_signed_in_order(store: Store, receiver: Receiver) -> None:
     config = config_for()
-    relay = WebhookRelay(store, config)
+    relay = EventRelay(store, config)
     relay.step()  # start from now
     job = fax(store, config, receiver.url)
     store.cancel(job)
@@ -80,7 +80,7 @@ def test_a_faxs_events_reach_its_callback_signed_in_order(store: Store, receiver
 
 def test_a_redelivery_carries_the_same_event_id_and_body(store: Store, receiver: Receiver) -> None:
     config = config_for()
-    relay = WebhookRelay(store, config)
+    relay = EventRelay(store, config)
     relay.step()
     fax(store, config, receiver.url)
     relay.step()
@@ -96,11 +96,11 @@ def test_a_redelivery_carries_the_same_event_id_and_body(store: Store, receiver:
 
 def test_a_restarted_relay_neither_skips_nor_repeats(store: Store, receiver: Receiver) -> None:
     config = config_for()
-    WebhookRelay(store, config).step()
+    EventRelay(store, config).step()
     job = fax(store, config, receiver.url)
-    WebhookRelay(store, config).step()
+    EventRelay(store, config).step()
     store.cancel(job)  # happens while "the server is down"
-    restarted = WebhookRelay(store, config)
+    restarted = EventRelay(store, config)
     assert restarted.step() == 1  # both read again; only the second is new
     assert [i.payload["event"]["type"] for i in OutboxStore(store).items()] == [
         "fax.accepted",
@@ -113,7 +113,7 @@ def test_failing_receiver_is_retried_then_dead_lettered(
 ) -> None:
     monkeypatch.setattr(dispatch, "RETRY_DELAYS", (0.0, 0.0))
     config = config_for()
-    relay = WebhookRelay(store, config)
+    relay = EventRelay(store, config)
     relay.step()
     fax(store, config, receiver.url)
     relay.step()
@@ -128,7 +128,7 @@ def test_failing_receiver_is_retried_then_dead_lettered(
 
 def test_a_refusal_is_not_retried(store: Store, receiver: Receiver) -> None:
     config = config_for()
-    relay = WebhookRelay(store, config)
+    relay = EventRelay(store, config)
     relay.step()
     fax(store, config, receiver.url)
     relay.step()
@@ -141,7 +141,7 @@ def test_a_refusal_is_not_retried(store: Store, receiver: Receiver) -> None:
 def test_subscriptions_get_the_events_they_asked_for(store: Store) -> None:
     with webhook_receiver(SUB_SECRET) as sub:
         config = config_for({"url": sub.url, "events": ["fax.cancelled"], "secret_env": "X"})
-        relay = WebhookRelay(store, config)
+        relay = EventRelay(store, config)
         relay.step()
         job = fax(store, config, None)  # no callback of its own
         store.cancel(job)

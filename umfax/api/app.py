@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from umfax import __version__
-from umfax.api import faxes, inbound, status
+from umfax.api import faxes, inbound, status, twilio_status
 from umfax.api.context import ApiContext
 from umfax.api.errors import ApiError
 from umfax.config import Config
@@ -75,6 +75,7 @@ def create_app(
     app.include_router(faxes.router)
     app.include_router(inbound.router)
     app.include_router(status.router)
+    app.include_router(twilio_status.router)
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:

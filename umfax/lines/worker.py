@@ -465,7 +465,10 @@ class LineWorker(threading.Thread):
             )
 
         options = ReceiveOptions(
-            local_id=self.station_id, ecm=self.line.ecm, max_bit_rate=self.line.max_bit_rate
+            local_id=self.station_id,
+            ecm=self.line.ecm,
+            max_bit_rate=self.line.max_bit_rate,
+            adaptive_answer=self.line.adaptive_answer,
         )
         result = self.driver.receive(call, options, on_page, lambda _event: None)
         route = self.router.route(

@@ -36,13 +36,18 @@ class MailServices:
             target=self.dispatcher.run, args=(self.stop_event,), name="outbox", daemon=True
         )
         self._relay_thread: threading.Thread | None = None
-        if config.webhooks.subscriptions or config.webhooks.signing_secret_env:
+        from umfax.notifications.relay import EventRelay
+
+        if EventRelay.wanted(config):
             from connectors.webhook import WebhookSender
-            from umfax.notifications.webhooks import WebhookRelay
 
             sender = WebhookSender(self._webhook_secret, timeout=config.webhooks.timeout)
             self.dispatcher.register("webhook", sender.deliver)
-            relay = WebhookRelay(store, config)
+            if config.twilio is not None:
+                from connectors.twilio_sms import TwilioSms
+
+                self.dispatcher.register("sms", TwilioSms(config.twilio).deliver)
+            relay = EventRelay(store, config)
             self._relay_thread = threading.Thread(
                 target=relay.run, args=(self.stop_event, self.dispatcher.wake), name="webhooks", daemon=True
             )

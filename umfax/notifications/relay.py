@@ -1,11 +1,12 @@
-"""From the event log to webhook notices.
+"""From the event log to webhook and SMS notices.
 
 The relay reads the store's events in id order and, for each event of a fax, writes one
-outbox notice per receiver: the fax's own ``callback_url`` and each matching
-subscription.  A notice's origin is ``event:<id>``, unique per receiver, so reading an
-event twice (after a restart, or in the overlap window that catches transactions
-committed out of id order) never makes a second notice: delivery is at least once, with
-a stable event id the receiver can deduplicate on.
+outbox notice per receiver: webhooks to the fax's own ``callback_url`` and each matching
+subscription; text messages to the sender's mobile when their fax failed (or, per user,
+whenever it ended) and to each user a received fax is routed to.  A notice's origin is
+``event:<id>``, unique per receiver, so reading an event twice (after a restart, or in
+the overlap window that catches transactions committed out of id order) never makes a
+second notice: delivery is at least once, with a stable event id to deduplicate on.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from umfax.config import Config
+from umfax.config import Config, UserConfig
+from umfax.notifications import sms
 from umfax.records import INBOUND_FIELDS, JOB_FIELDS, public
 from umfax.store.jobs import Store
 from umfax.store.models import Event, Inbound, Job, Outbox, utcnow
@@ -61,22 +63,32 @@ def event_payload(event: Event, job: Job | None, fax: Inbound | None) -> dict[st
     }
 
 
-class WebhookRelay:
+CHANNELS = ("webhook", "sms")
+
+
+class EventRelay:
     def __init__(self, store: Store, config: Config, poll_interval: float = 0.5) -> None:
         self.store = store
         self.config = config
         self.poll_interval = poll_interval
         self.cursor: int | None = None
 
-    @property
-    def wanted(self) -> bool:
-        return bool(self.config.webhooks.subscriptions or self.config.webhooks.signing_secret_env)
+        self.users_by_email = {u.email.lower(): u for u in config.users}
+        self.users_by_name = {u.name: u for u in config.users}
+
+    @staticmethod
+    def wanted(config: Config) -> bool:
+        hooks = config.webhooks
+        return bool(hooks.subscriptions or hooks.signing_secret_env or config.twilio is not None)
 
     def _start_cursor(self) -> int:
-        """Where a previous run stopped: the newest event that made a webhook notice, else now."""
+        """Where a previous run stopped: the newest event that made a notice, else now."""
         with self.store.reading() as session:
             origins = session.scalars(
-                select(Outbox.origin).where(Outbox.channel == "webhook").order_by(Outbox.id.desc()).limit(1)
+                select(Outbox.origin)
+                .where(Outbox.channel.in_(CHANNELS), Outbox.origin.startswith("event:"))
+                .order_by(Outbox.id.desc())
+                .limit(1)
             ).first()
             if origins is not None:
                 return int(origins.split(":")[1])
@@ -106,16 +118,44 @@ class WebhookRelay:
             if notices:
                 made = set(
                     session.execute(
-                        select(Outbox.origin, Outbox.target).where(
-                            Outbox.channel == "webhook", Outbox.origin.in_({n.origin for n in notices})
+                        select(Outbox.origin, Outbox.channel, Outbox.target).where(
+                            Outbox.channel.in_(CHANNELS), Outbox.origin.in_({n.origin for n in notices})
                         )
                     ).all()
                 )
-            fresh = [n for n in notices if (n.origin, n.target) not in made]
+            fresh = [n for n in notices if (n.origin, n.channel, n.target) not in made]
             add_notices(session, fresh)  # a concurrent duplicate is ignored (unique origin, target)
         return len(fresh)
 
     def _notices(self, event: Event, job: Job | None, fax: Inbound | None) -> list[Notice]:
+        return self._webhooks(event, job, fax) + self._texts(event, job, fax)
+
+    def _texts(self, event: Event, job: Job | None, fax: Inbound | None) -> list[Notice]:
+        if self.config.twilio is None:
+            return []
+        kind = TYPES[event.kind]
+        origin = f"event:{event.id}"
+        if job is not None and kind in ("fax.sent", "fax.failed"):
+            user = self._owner(job)
+            if user is None or not user.mobile or user.sms == "never":
+                return []
+            if kind == "fax.sent" and user.sms != "always":
+                return []
+            return [Notice(origin, "sms", user.mobile, {"body": sms.job_text(job), "job": job.id})]
+        if fax is not None and kind == "fax.received":
+            out = []
+            for name in (event.data or {}).get("users", []):
+                user = self.users_by_name.get(name)
+                if user is not None and user.mobile and user.sms != "never":
+                    body = sms.inbound_text(fax)
+                    out.append(Notice(origin, "sms", user.mobile, {"body": body, "inbound": fax.id}))
+            return out
+        return []
+
+    def _owner(self, job: Job) -> UserConfig | None:
+        return self.users_by_email.get((job.sender or "").lower())
+
+    def _webhooks(self, event: Event, job: Job | None, fax: Inbound | None) -> list[Notice]:
         kind = TYPES[event.kind]
         payload: dict[str, Any] | None = None
         out: list[Notice] = []
