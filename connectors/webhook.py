@@ -16,9 +16,12 @@ import time
 from collections.abc import Callable, Mapping
 
 import requests
+from twilio.request_validator import RequestValidator
 
 from umfax.errors import ConnectorError
 from umfax.notifications.dispatch import Undeliverable
+from umfax.sealing import Sealer, SealError
+from umfax.store.jobs import Store
 from umfax.store.models import Outbox
 
 logger = logging.getLogger(__name__)
@@ -89,3 +92,42 @@ class WebhookSender:
         if 400 <= status < 500 and status not in (408, 409, 425, 429):
             raise Undeliverable(f"POST {item.target} was refused with HTTP {status}; not retried")
         raise WebhookError(f"POST {item.target} answered HTTP {status}; will retry")
+
+
+class TwilioFaxCallback:
+    """Delivers "twilio_fax" rows: Twilio Fax's StatusCallback, a form POST signed with
+    X-Twilio-Signature under the API key the fax was sent with (kept sealed on the job)."""
+
+    def __init__(self, store: Store, sealer: Sealer, timeout: float = 10.0) -> None:
+        self.store = store
+        self.sealer = sealer
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def deliver(self, item: Outbox) -> None:
+        payload = item.payload or {}
+        params = {str(k): str(v) for k, v in payload["params"].items()}
+        job = self.store.get_job(int(payload["job"]))
+        sealed = (job.notify or {}).get("twilio", {}).get("key", "")
+        try:
+            key = self.sealer.open(sealed)
+        except SealError as exc:
+            raise Undeliverable(str(exc)) from exc
+        signature = RequestValidator(key).compute_signature(item.target, params)
+        try:
+            response = self.session.post(
+                item.target,
+                data=params,
+                headers={"X-Twilio-Signature": signature, "User-Agent": USER_AGENT},
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise WebhookError(f"POST {item.target} failed: {exc}") from exc
+        if 200 <= response.status_code < 300:
+            return
+        if 400 <= response.status_code < 500 and response.status_code not in (408, 409, 425, 429):
+            raise Undeliverable(
+                f"POST {item.target} was refused with HTTP {response.status_code}; not retried"
+            )
+        raise WebhookError(f"POST {item.target} answered HTTP {response.status_code}; will retry")

@@ -397,6 +397,7 @@ class ApiConfig(_Section):
     rate_burst: int = Field(default=200, ge=1)  # per API key, at once
     fetch_timeout: Duration = 30.0  # documents given by URL: time to fetch one
     allow_private_urls: bool = False  # documents by URL may come from private/loopback addresses
+    sealing_key_env: str = ""  # env var with the key sealing secrets kept for later (see umfax/sealing.py)
 
     @field_validator("listen")
     @classmethod

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import base64
-import http.server
 import io
 import threading
 import time
-from collections.abc import Iterator
 
 import pypdf
 import pytest
@@ -256,35 +254,6 @@ def test_rate_limit_per_key(start_api: StartApi) -> None:
     assert_error(limited, 429, "retry in")
     assert int(limited.headers["Retry-After"]) >= 1
     assert api.get("/api/v1/faxes", "bob").status_code == 200  # other keys are not affected
-
-
-@pytest.fixture
-def document_server() -> Iterator[str]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path == "/moved":
-                self.send_response(302)
-                self.send_header("Location", "/doc.txt")
-                self.end_headers()
-                return
-            if self.path != "/doc.txt":
-                self.send_error(404)
-                return
-            body = b"Fetched document\n"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
 
 
 def test_document_urls_are_fetched_but_not_from_private_addresses(

@@ -351,7 +351,7 @@ def test_outcome_decides_the_folder(
             return [name for _flags, _sep, name in imap.list_sub_folders()]
 
     # created folders are subscribed, so that mail clients show them
-    wait_until(lambda: folder in subscribed(), timeout=3, what=f"{folder} subscribed")
+    wait_until(lambda: folder in subscribed(), timeout=10, what=f"{folder} subscribed")
 
 
 def test_flag_mode_marks_refused_mail(dovecot: DovecotServer, mail_user: ImapUser, password: str) -> None:

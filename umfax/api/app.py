@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from umfax import __version__
-from umfax.api import faxes, inbound, status, twilio_status
+from umfax.api import faxes, inbound, status, twilio_fax, twilio_status
 from umfax.api.context import ApiContext
 from umfax.api.errors import ApiError
 from umfax.config import Config
@@ -76,6 +76,7 @@ def create_app(
     app.include_router(inbound.router)
     app.include_router(status.router)
     app.include_router(twilio_status.router)
+    app.include_router(twilio_fax.router)
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:

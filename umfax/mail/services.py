@@ -47,6 +47,12 @@ class MailServices:
                 from connectors.twilio_sms import TwilioSms
 
                 self.dispatcher.register("sms", TwilioSms(config.twilio).deliver)
+            if config.api.enabled:
+                from connectors.webhook import TwilioFaxCallback
+                from umfax.sealing import Sealer
+
+                callbacks = TwilioFaxCallback(store, Sealer(config), timeout=config.webhooks.timeout)
+                self.dispatcher.register("twilio_fax", callbacks.deliver)
             relay = EventRelay(store, config)
             self._relay_thread = threading.Thread(
                 target=relay.run, args=(self.stop_event, self.dispatcher.wake), name="webhooks", daemon=True

@@ -24,6 +24,7 @@ from umfax.records import INBOUND_FIELDS, JOB_FIELDS, public
 from umfax.store.jobs import Store
 from umfax.store.models import Event, Inbound, Job, Outbox, utcnow
 from umfax.store.outbox import Notice, add_notices
+from umfax.twilio_shapes import fax_sid, twilio_status
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,9 @@ def event_payload(event: Event, job: Job | None, fax: Inbound | None) -> dict[st
     }
 
 
-CHANNELS = ("webhook", "sms")
+CHANNELS = ("webhook", "sms", "twilio_fax")
+#: Twilio Fax called its StatusCallback when a fax was done.
+TWILIO_FINAL = ("fax.sent", "fax.failed", "fax.cancelled")
 
 
 class EventRelay:
@@ -79,7 +82,9 @@ class EventRelay:
     @staticmethod
     def wanted(config: Config) -> bool:
         hooks = config.webhooks
-        return bool(hooks.subscriptions or hooks.signing_secret_env or config.twilio is not None)
+        return bool(
+            hooks.subscriptions or hooks.signing_secret_env or config.twilio is not None or config.api.enabled
+        )
 
     def _start_cursor(self) -> int:
         """Where a previous run stopped: the newest event that made a notice, else now."""
@@ -128,7 +133,33 @@ class EventRelay:
         return len(fresh)
 
     def _notices(self, event: Event, job: Job | None, fax: Inbound | None) -> list[Notice]:
-        return self._webhooks(event, job, fax) + self._texts(event, job, fax)
+        return self._webhooks(event, job, fax) + self._texts(event, job, fax) + self._twilio_fax(event, job)
+
+    @staticmethod
+    def _twilio_fax(event: Event, job: Job | None) -> list[Notice]:
+        twilio = (job.notify or {}).get("twilio", {}) if job is not None else {}
+        if job is None or not twilio.get("status_callback") or TYPES[event.kind] not in TWILIO_FINAL:
+            return []
+        params = {
+            "FaxSid": fax_sid(job.id),
+            "AccountSid": twilio.get("account_sid", ""),
+            "From": twilio.get("from", ""),
+            "To": job.number,
+            "FaxStatus": twilio_status(job),
+            "ApiVersion": "v1",
+            "NumPages": str(job.pages_done),
+            "OriginalMediaUrl": twilio.get("media_url", ""),
+        }
+        if job.state == "failed":
+            params["ErrorMessage"] = job.status or (job.last_cause or "failed")
+        return [
+            Notice(
+                f"event:{event.id}",
+                "twilio_fax",
+                twilio["status_callback"],
+                {"job": job.id, "params": params},
+            )
+        ]
 
     def _texts(self, event: Event, job: Job | None, fax: Inbound | None) -> list[Notice]:
         if self.config.twilio is None:

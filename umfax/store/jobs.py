@@ -344,6 +344,7 @@ class Store:
         number: str | None = None,
         before_id: int | None = None,
         since: datetime | None = None,
+        source: str | None = None,
     ) -> list[Job]:
         """Jobs, newest first; ``before_id`` pages on from an earlier page's last id."""
         with self.reading() as session:
@@ -358,6 +359,8 @@ class Store:
                 query = query.where(Job.id < before_id)
             if since is not None:
                 query = query.where(Job.created_at >= since)
+            if source is not None:
+                query = query.where(Job.source == source)
             return list(session.scalars(query.order_by(Job.id.desc()).limit(limit)))
 
     def count_jobs(self) -> dict[str, int]:
