@@ -73,7 +73,12 @@ def start_api(tmp_path: Path, store_url: str) -> Iterator[StartApi]:
     """Start an API (with ``api`` overrides); everything started is stopped at the end."""
     started: list[tuple[ApiServer, threading.Event, ConversionWorker, Store]] = []
 
-    def start(*, signing_secret_env: str = "UMFAX_TEST_WEBHOOK_SECRET", **api: Any) -> Api:
+    def start(
+        *,
+        signing_secret_env: str = "UMFAX_TEST_WEBHOOK_SECRET",
+        extra: dict[str, Any] | None = None,
+        **api: Any,
+    ) -> Api:
         config = parse_config(
             {
                 "server": {"data_dir": str(tmp_path / f"data{len(started)}")},
@@ -84,6 +89,7 @@ def start_api(tmp_path: Path, store_url: str) -> Iterator[StartApi]:
                 "webhooks": {"signing_secret_env": signing_secret_env},
                 "api": {"listen": "127.0.0.1:0"} | api,
             }
+            | (extra or {})
         )
         store = Store(make_engine(store_url))
         store.sync_users([(u["name"], u["email"], "", None, bool(u.get("can_send", True))) for u in USERS])
