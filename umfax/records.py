@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from umfax.config import Config
+    from umfax.store.models import LineState
 
 JOB_FIELDS = [
     "id",
@@ -77,3 +82,29 @@ def public(row: Any, fields: list[str]) -> dict[str, Any]:
             value = value.value
         out[name] = value
     return out
+
+
+def line_rows(config: Config, states: Iterable[LineState]) -> list[dict[str, Any]]:
+    """Each configured line with the state its server last reported (``line.schema.json``)."""
+    by_name = {row.name: row for row in states}
+    stale = datetime.now(UTC) - timedelta(seconds=max(90.0, config.queue.poll_interval * 10))
+    rows: list[dict[str, Any]] = []
+    for line in config.lines:
+        row = by_name.get(line.name)
+        state = row.state if row else "unknown"
+        if row and row.state != "stopped" and row.updated_at < stale:
+            state = f"{row.state} (no report since {row.updated_at.astimezone():%H:%M:%S}; server down?)"
+        rows.append(
+            {
+                "name": line.name,
+                "port": line.port,
+                "number": line.number,
+                "enabled": line.enabled,
+                "state": state if line.enabled else "disabled",
+                "detail": row.detail if row else "",
+                "job": row.job_id if row else None,
+                "updated_at": row.updated_at.isoformat() if row else None,
+                "node": row.node if row else None,
+            }
+        )
+    return rows

@@ -41,6 +41,10 @@ def _run(site: UmfaxSite, stack: contextlib.ExitStack) -> None:
     assert health.status_code == 200 and health.json()["status"] == "ok"
     schemas.validate("health", health.json())
     assert set(health.json()["checks"]["lines"]) == {"sim1", "sim2"}
+    lines = requests.get(f"{url}/api/v1/lines", headers=auth, timeout=10).json()["lines"]
+    for line in lines:
+        schemas.validate("line", line)
+    assert [(line["name"], line["state"]) for line in lines] == [("sim1", "idle"), ("sim2", "idle")]
     response = requests.post(
         f"{url}/api/v1/faxes",
         headers=auth,

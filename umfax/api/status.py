@@ -10,23 +10,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from umfax.api.faxes import authorized, context_of
 from umfax.errors import StoreError
-from umfax.records import public
+from umfax.records import line_rows
 from umfax.store import stats
 from umfax.store.models import utcnow
 
 router = APIRouter(tags=["status"])
 
-LINE_FIELDS = [
-    "name",
-    "node",
-    "port",
-    "number",
-    "state",
-    "detail",
-    "job_id",
-    "updated_at",
-    "consecutive_failures",
-]
 #: A line whose server has not reported for this long is shown as stale.
 STALE_AFTER = timedelta(seconds=60)
 UP_STATES = {"idle", "sending", "receiving", "starting"}
@@ -35,13 +24,7 @@ UP_STATES = {"idle", "sending", "receiving", "starting"}
 @router.get("/api/v1/lines", summary="Each line's number and state")
 def lines(request: Request) -> dict[str, Any]:
     context, _ = authorized(request, "lines:read")
-    now = utcnow()
-    return {
-        "lines": [
-            public(line, LINE_FIELDS) | {"stale": now - line.updated_at > STALE_AFTER}
-            for line in context.store.line_states()
-        ]
-    }
+    return {"lines": line_rows(context.config, context.store.line_states())}
 
 
 @router.get("/healthz", summary="Store, lines and connectors (no key needed)")

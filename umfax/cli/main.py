@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -31,7 +31,7 @@ from umfax.cli.common import (
 from umfax.durations import format_duration, parse_duration
 from umfax.lifecycle import JobState
 from umfax.numbers import display
-from umfax.records import ATTEMPT_FIELDS, INBOUND_FIELDS, JOB_FIELDS
+from umfax.records import ATTEMPT_FIELDS, INBOUND_FIELDS, JOB_FIELDS, line_rows
 from umfax.store import DocumentIn, Store
 from umfax.store.models import Job
 
@@ -428,26 +428,7 @@ def lines(json_out: JsonOption = False, config: ConfigOption = None) -> None:
     store = store_for(cfg)
     with errors():
         states = {row.name: row for row in store.line_states()}
-    stale = datetime.now(UTC) - timedelta(seconds=max(90.0, cfg.queue.poll_interval * 10))
-    rows: list[dict[str, Any]] = []
-    for line in cfg.lines:
-        row = states.get(line.name)
-        state = row.state if row else "unknown"
-        if row and row.state != "stopped" and row.updated_at < stale:
-            state = f"{row.state} (no report since {row.updated_at.astimezone():%H:%M:%S}; server down?)"
-        rows.append(
-            {
-                "name": line.name,
-                "port": line.port,
-                "number": line.number,
-                "enabled": line.enabled,
-                "state": state if line.enabled else "disabled",
-                "detail": row.detail if row else "",
-                "job": row.job_id if row else None,
-                "updated_at": row.updated_at if row else None,
-                "node": row.node if row else None,
-            }
-        )
+    rows = line_rows(cfg, states.values())
     if json_out:
         print_json(rows)
         return
