@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 # bench/queue.py is named like the stdlib's `queue`: keep this folder off the path.
 _HERE = Path(__file__).resolve().parent
@@ -56,17 +57,34 @@ def spread(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if n < total % parts else 0) for n in range(parts)]
 
 
+def run_clients(total: int, clients: int, work: Any) -> tuple[float, list[float]]:
+    """``work(count)`` in ``clients`` threads sharing ``total``: (rate, latencies)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def client(count: int) -> None:
+        mine = work(count)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in spread(total, clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return total / (time.perf_counter() - started), latencies
+
+
 def over_http(config: Config, store: Store, total: int, clients: int) -> tuple[float, list[float]]:
     store.sync_users([("crm", "crm@example.com", "", None, True)])
     key = ApiKeyStore(store).create("crm")[1]
     server = ApiServer(config, store)
     server.start()
     url = f"http://127.0.0.1:{server.port}/api/v1/faxes"
-    latencies: list[float] = []
-    lock = threading.Lock()
     errors: list[str] = []
 
-    def client(count: int) -> None:
+    def client(count: int) -> list[float]:
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {key}"
         mine: list[float] = []
@@ -81,51 +99,29 @@ def over_http(config: Config, store: Store, total: int, clients: int) -> tuple[f
             mine.append(time.perf_counter() - started)
             if response.status_code != 202:
                 errors.append(f"{response.status_code} {response.text[:200]}")
-        with lock:
-            latencies.extend(mine)
+        return mine
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in spread(total, clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
-    server.stop()
+    try:
+        result = run_clients(total, clients, client)
+    finally:
+        server.stop()
     if errors:
         raise SystemExit(f"{len(errors)} submissions failed, e.g. {errors[0]}")
-    return total / wall, latencies
+    return result
 
 
 def direct(config: Config, store: Store, total: int, clients: int) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    lock = threading.Lock()
-
-    def client(count: int) -> None:
+    def client(count: int) -> list[float]:
         mine: list[float] = []
         for n in range(count):
             started = time.perf_counter()
-            submit_fax(
-                store,
-                config,
-                FaxRequest(
-                    f"+1212555{n % 10000:04d}",
-                    [DocumentIn("statement.pdf", PDF, "application/pdf")],
-                    cover=False,
-                    source="bench",
-                ),
-            )
+            document = DocumentIn("statement.pdf", PDF, "application/pdf")
+            request = FaxRequest(f"+1212555{n % 10000:04d}", [document], cover=False, source="bench")
+            submit_fax(store, config, request)
             mine.append(time.perf_counter() - started)
-        with lock:
-            latencies.extend(mine)
+        return mine
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in spread(total, clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return total / (time.perf_counter() - started), latencies
+    return run_clients(total, clients, client)
 
 
 def summary(rate: float, latencies: list[float]) -> dict[str, float]:

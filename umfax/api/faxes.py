@@ -322,15 +322,9 @@ def _pages(context: ApiContext, job: Job) -> list[Any]:
     responses={200: {"content": {"application/pdf": {}}}},
 )
 def fax_pdf(job_id: int, request: Request) -> Response:
-    from umfax.conversion import pages_to_pdf
-
     context, caller = authorized(request, "fax:read")
     job = _visible_job(context, caller, job_id)
-    return Response(
-        pages_to_pdf(_pages(context, job), title=f"Fax {job.id}"),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="fax-{job.id}.pdf"'},
-    )
+    return resources.pages_file(_pages(context, job), "pdf", f"fax-{job.id}", f"Fax {job.id}")
 
 
 @router.get(
@@ -340,12 +334,6 @@ def fax_pdf(job_id: int, request: Request) -> Response:
     responses={200: {"content": {"image/tiff": {}}}},
 )
 def fax_tiff(job_id: int, request: Request) -> Response:
-    from umfax.conversion import pages_to_tiff
-
     context, caller = authorized(request, "fax:read")
     job = _visible_job(context, caller, job_id)
-    return Response(
-        pages_to_tiff(_pages(context, job)),
-        media_type="image/tiff",
-        headers={"Content-Disposition": f'attachment; filename="fax-{job.id}.tif"'},
-    )
+    return resources.pages_file(_pages(context, job), "tiff", f"fax-{job.id}", f"Fax {job.id}")

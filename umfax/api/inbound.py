@@ -79,15 +79,9 @@ def _pages(context: ApiContext, fax: Inbound) -> list[Any]:
     responses={200: {"content": {"application/pdf": {}}}},
 )
 def inbound_pdf(fax_id: int, request: Request) -> Response:
-    from umfax.conversion import pages_to_pdf
-
     context, caller = authorized(request, "inbound:read")
     fax = _visible(context, caller, fax_id)
-    return Response(
-        pages_to_pdf(_pages(context, fax), title=f"Received fax {fax.id}"),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="received-{fax.id}.pdf"'},
-    )
+    return resources.pages_file(_pages(context, fax), "pdf", f"received-{fax.id}", f"Received fax {fax.id}")
 
 
 @router.get(
@@ -97,12 +91,6 @@ def inbound_pdf(fax_id: int, request: Request) -> Response:
     responses={200: {"content": {"image/tiff": {}}}},
 )
 def inbound_tiff(fax_id: int, request: Request) -> Response:
-    from umfax.conversion import pages_to_tiff
-
     context, caller = authorized(request, "inbound:read")
     fax = _visible(context, caller, fax_id)
-    return Response(
-        pages_to_tiff(_pages(context, fax)),
-        media_type="image/tiff",
-        headers={"Content-Disposition": f'attachment; filename="received-{fax.id}.tif"'},
-    )
+    return resources.pages_file(_pages(context, fax), "tiff", f"received-{fax.id}", f"Received fax {fax.id}")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
+from fastapi import Response
+
+from umfax.conversion import FaxPage, pages_to_pdf, pages_to_tiff
 from umfax.records import ATTEMPT_FIELDS, INBOUND_FIELDS, JOB_FIELDS, public
 from umfax.store.jobs import Store
 from umfax.store.models import Inbound, Job
@@ -35,3 +39,14 @@ def inbound(fax: Inbound, base: str) -> dict[str, Any]:
             "tiff": f"{base}/api/v1/inbound/{fax.id}/tiff",
         }
     }
+
+
+def pages_file(pages: Sequence[FaxPage], kind: Literal["pdf", "tiff"], stem: str, title: str) -> Response:
+    """Fax pages as a download: a PDF, or a multi-page TIFF Class F."""
+    if kind == "pdf":
+        data, media, suffix = pages_to_pdf(pages, title=title), "application/pdf", "pdf"
+    else:
+        data, media, suffix = pages_to_tiff(pages), "image/tiff", "tif"
+    return Response(
+        data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{stem}.{suffix}"'}
+    )
