@@ -295,7 +295,66 @@ class SmtpConnectorConfig(MailIntakeConfig):
         return self.name or f"smtp:{self.listen}"
 
 
-ConnectorConfig = Annotated[ImapConnectorConfig | SmtpConnectorConfig, Field(discriminator="type")]
+class EwsAccountConfig(_Section):
+    """How umfax reaches an Exchange Server's EWS (the connector, and [mail.exchange])."""
+
+    url: str = ""  # the EWS endpoint, https://mail.example.com/EWS/Exchange.asmx; empty: autodiscover
+    username: str = ""  # DOMAIN\\user or user@domain (ntlm, basic)
+    password_env: str = ""  # environment variable holding the password (ntlm, basic)
+    auth: Literal["ntlm", "basic", "oauth"] = "ntlm"
+    client_id: str = ""  # auth = "oauth": the app registration's client id ...
+    tenant_id: str = ""  # ... its tenant ...
+    client_secret_env: str = ""  # ... and the environment variable holding its secret
+    impersonation: bool = True  # act as the mailbox owner (ApplicationImpersonation), else as a delegate
+    tls_verify: bool = True
+    ca_file: Path | None = None  # a CA bundle for a private CA
+
+    @model_validator(mode="after")
+    def _ews_credentials(self) -> EwsAccountConfig:
+        if self.auth == "oauth":
+            if not (self.client_id and self.tenant_id and self.client_secret_env):
+                raise ValueError("auth = 'oauth' needs client_id, tenant_id and client_secret_env")
+        elif not (self.username and self.password_env):
+            raise ValueError(f"auth = {self.auth!r} needs username and password_env")
+        if self.url and not re.match(r"^https?://", self.url):
+            raise ValueError(f"url {self.url!r} is not an http(s) URL of the EWS endpoint")
+        if self.url.startswith("http://") and self.auth == "basic":
+            host = self.url.split("/")[2].rsplit(":", 1)[0]
+            if host not in ("127.0.0.1", "localhost", "[::1]"):
+                raise ValueError("auth = 'basic' over http:// sends the password in clear: use https")
+        return self
+
+
+class ExchangeConnectorConfig(MailIntakeConfig, EwsAccountConfig):
+    """Faxes from an Exchange mailbox through EWS (exchangelib)."""
+
+    type: Literal["exchange"]
+    mailbox: str  # the SMTP address of the mailbox watched (the fax mailbox, or a user's)
+    folder: str = "Inbox"  # watched: "Inbox", or a path from the top of the mailbox ("Faxes/Outgoing")
+    processed_folder: str = "Faxed"  # items whose jobs are committed go here (created when missing)
+    refused_folder: str = "Refused"  # refused or invalid items go here
+    pull_notifications: bool = True  # ask for new-item events (EWS pull subscription) when offered
+    poll_interval: Duration = 10.0  # how often events are fetched, or (no subscription) the folder searched
+    full_scan_interval: Duration = 300.0  # with a subscription: search the whole folder this often anyway
+    reconnect_max: Duration = 300.0  # backoff ceiling after an error
+
+    @model_validator(mode="after")
+    def _folders(self) -> ExchangeConnectorConfig:
+        if "@" not in self.mailbox:
+            raise ValueError(f"mailbox {self.mailbox!r} is not an SMTP address")
+        for key in ("processed_folder", "refused_folder"):
+            if getattr(self, key).strip("/").lower() == self.folder.strip("/").lower():
+                raise ValueError(f"{key} must differ from folder {self.folder!r}")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or f"exchange:{self.mailbox}/{self.folder}"
+
+
+ConnectorConfig = Annotated[
+    ImapConnectorConfig | SmtpConnectorConfig | ExchangeConnectorConfig, Field(discriminator="type")
+]
 
 
 class UserConfig(_Section):
@@ -307,8 +366,9 @@ class UserConfig(_Section):
     can_send: bool = True
     admin: bool = False
     pin_env: str = ""  # environment variable holding the user's PIN (when connectors require one)
-    delivery: Literal["imap", "smtp", "folder", "none"] = "smtp"  # received faxes and reports
+    delivery: Literal["imap", "smtp", "folder", "exchange", "none"] = "smtp"  # received faxes and reports
     imap_folder: str = "INBOX"  # with delivery = "imap"
+    exchange_folder: str = "Inbox"  # with delivery = "exchange": "Inbox" or a path from the mailbox top
     folder: Path | None = None  # with delivery = "folder"
     reports: Literal["always", "failure", "never"] = "always"  # email status reports
     sms: Literal["always", "failure", "never"] = "failure"  # text messages to mobile ([twilio] needed)
@@ -365,6 +425,11 @@ class ImapDeliveryConfig(_Section):
         return self.port or (993 if self.tls == "implicit" else 143)
 
 
+class ExchangeDeliveryConfig(EwsAccountConfig):
+    """Where received faxes and reports are created for users with delivery = "exchange":
+    an EWS service account that impersonates each user (or is their delegate)."""
+
+
 class MailConfig(_Section):
     fax_domains: list[str] = []  # NUMBER@domain is a fax address (e.g. fax.example.com)
     from_address: str = "umfax@localhost"  # From of reports and received-fax messages
@@ -377,6 +442,7 @@ class MailConfig(_Section):
     smtp_username: str = ""
     smtp_password_env: str = ""
     imap: ImapDeliveryConfig | None = None
+    exchange: ExchangeDeliveryConfig | None = None  # [mail.exchange], for delivery = "exchange"
     replies_per_hour: int = Field(default=5, ge=0)  # refusal replies to one address
 
     @field_validator("fax_domains")
@@ -501,6 +567,8 @@ class Config(_Section):
             raise ValueError("two [[connectors]] have the same name; give them distinct `name`s")
         if any(u.delivery == "imap" for u in self.users) and self.mail.imap is None:
             raise ValueError("a user has delivery = 'imap' but [mail.imap] is not configured")
+        if any(u.delivery == "exchange" for u in self.users) and self.mail.exchange is None:
+            raise ValueError("a user has delivery = 'exchange' but [mail.exchange] is not configured")
         return self
 
     def database_url(self) -> str:

@@ -7,7 +7,7 @@ import logging
 import threading
 from typing import Any
 
-from umfax.config import Config, ImapConnectorConfig, SmtpConnectorConfig, secret
+from umfax.config import Config, ExchangeConnectorConfig, ImapConnectorConfig, SmtpConnectorConfig, secret
 from umfax.mail.intake import MailIntake
 from umfax.notifications.dispatch import Dispatcher
 from umfax.store.jobs import Store
@@ -31,7 +31,14 @@ class MailServices:
             from connectors.imap import ImapDelivery
 
             imap_out = ImapDelivery(config.mail.imap)
-        self.dispatcher = Dispatcher(store, config, f"{worker_prefix}outbox", smtp=smtp_out, imap=imap_out)
+        exchange_out = None
+        if config.mail.exchange is not None:
+            from connectors.exchange import ExchangeDelivery
+
+            exchange_out = ExchangeDelivery(config.mail.exchange)
+        self.dispatcher = Dispatcher(
+            store, config, f"{worker_prefix}outbox", smtp=smtp_out, imap=imap_out, exchange=exchange_out
+        )
         self._dispatch_thread = threading.Thread(
             target=self.dispatcher.run, args=(self.stop_event,), name="outbox", daemon=True
         )
@@ -105,6 +112,12 @@ class MailServices:
                 )
                 smtp.start()
                 self.connectors.append(smtp)
+            elif isinstance(connector, ExchangeConnectorConfig):
+                from connectors.exchange import ExchangeIntake
+
+                ews = ExchangeIntake(connector, intake.accept)
+                ews.start()
+                self.connectors.append(ews)
             logger.info("connector started", extra={"connector": connector.label})
 
     def wake(self) -> None:

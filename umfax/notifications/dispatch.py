@@ -48,6 +48,7 @@ class Dispatcher:
         *,
         smtp: MailSender | None = None,
         imap: MailboxAppender | None = None,
+        exchange: MailboxAppender | None = None,
         poll_interval: float = 0.5,
     ) -> None:
         self.store = store
@@ -56,6 +57,7 @@ class Dispatcher:
         self.worker = worker
         self.smtp = smtp
         self.imap = imap
+        self.exchange = exchange  # delivery = "exchange": EWS (connectors.exchange.ExchangeDelivery)
         self.poll_interval = poll_interval
         self.users_by_email = {u.email.lower(): u for u in config.users}
         self.users_by_name = {u.name: u for u in config.users}
@@ -152,6 +154,11 @@ class Dispatcher:
             if self.imap is None:
                 raise Undeliverable("delivery = 'imap' needs [mail.imap]")
             self.imap.deliver(user.email, bytes(out.message), folder=user.imap_folder)
+        elif delivery == "exchange":
+            assert user is not None
+            if self.exchange is None:
+                raise Undeliverable("delivery = 'exchange' needs [mail.exchange]")
+            self.exchange.deliver(user.email, bytes(out.message), folder=user.exchange_folder)
         elif delivery == "folder":
             assert user is not None and user.folder is not None
             self._folder(user.folder, out, item)
