@@ -160,3 +160,19 @@ def test_signatures_refuse_tampering_and_replay() -> None:
     assert not verify_signature("other", headers, body)
     assert not verify_signature(SECRET, headers, body, now=now + 301)  # replayed 5 min later
     assert not verify_signature(SECRET, {"Umfax-Timestamp": "soon"}, body)
+
+
+def test_an_event_committed_after_later_ids_were_read_is_not_missed(store: Store, receiver: Receiver) -> None:
+    """A transaction can take an event id, then commit after a later id was read: the
+    relay checks the recent past for ids it has not seen."""
+    config = config_for()
+    relay = EventRelay(store, config)
+    relay.step()
+    fax(store, config, receiver.url)
+    # As if the relay had already read past this event without seeing it (it was not
+    # committed yet when a later one was read):
+    relay.cursor = (relay.cursor or 0) + 1000
+    relay._next_gap_check = relay._next_gap_check.min.replace(tzinfo=relay._next_gap_check.tzinfo)
+    assert relay.step() == 1
+    assert [i.payload["event"]["type"] for i in OutboxStore(store).items()] == ["fax.accepted"]
+    assert relay.step() == 0  # seen now

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -46,6 +46,10 @@ CALLBACK = "callback"  # the secret reference of per-fax callbacks
 #: Events are read again for this long: a transaction that took an id earlier but
 #: committed later than its neighbours is still seen.
 OVERLAP = timedelta(seconds=30)
+#: How often the overlap window is checked for such late events.
+GAP_CHECK = timedelta(seconds=5)
+#: Events read per step.
+BATCH = 500
 
 
 def event_payload(event: Event, job: Job | None, fax: Inbound | None) -> dict[str, Any]:
@@ -75,6 +79,8 @@ class EventRelay:
         self.config = config
         self.poll_interval = poll_interval
         self.cursor: int | None = None
+        self._seen: dict[int, datetime] = {}  # ids read within OVERLAP, to find late commits
+        self._next_gap_check = utcnow()
 
         self.users_by_email = {u.email.lower(): u for u in config.users}
         self.users_by_name = {u.name: u for u in config.users}
@@ -103,34 +109,51 @@ class EventRelay:
         """Turn new events into notices; the number of notices written."""
         if self.cursor is None:
             self.cursor = self._start_cursor()
-        since = utcnow() - OVERLAP
-        with self.store.writing() as session:
+        now = utcnow()
+        with self.store.reading() as session:
             events = list(
                 session.scalars(
                     select(Event)
-                    .where(Event.kind.in_(list(TYPES)), (Event.id > self.cursor) | (Event.at >= since))
+                    .where(Event.kind.in_(list(TYPES)), Event.id > self.cursor)
                     .order_by(Event.id)
-                    .limit(500)
+                    .limit(BATCH)
                 )
             )
+            if now >= self._next_gap_check:
+                events += self._late(session, now)
             notices: list[Notice] = []
             for event in events:
                 job = session.get(Job, event.job_id) if event.job_id is not None else None
                 fax = session.get(Inbound, event.inbound_id) if event.inbound_id is not None else None
                 notices += self._notices(event, job, fax)
                 self.cursor = max(self.cursor, event.id)
-            made = set()
-            if notices:
-                made = set(
-                    session.execute(
-                        select(Outbox.origin, Outbox.channel, Outbox.target).where(
-                            Outbox.channel.in_(CHANNELS), Outbox.origin.in_({n.origin for n in notices})
-                        )
-                    ).all()
-                )
+                self._seen[event.id] = event.at
+        if not notices:
+            return 0
+        with self.store.writing() as session:
+            made = set(
+                session.execute(
+                    select(Outbox.origin, Outbox.channel, Outbox.target).where(
+                        Outbox.channel.in_(CHANNELS), Outbox.origin.in_({n.origin for n in notices})
+                    )
+                ).all()
+            )
             fresh = [n for n in notices if (n.origin, n.channel, n.target) not in made]
             add_notices(session, fresh)  # a concurrent duplicate is ignored (unique origin, target)
         return len(fresh)
+
+    def _late(self, session: Any, now: datetime) -> list[Event]:
+        """Events below the cursor not seen yet: committed after later ids were read."""
+        since = now - OVERLAP
+        self._next_gap_check = now + GAP_CHECK
+        self._seen = {i: at for i, at in self._seen.items() if at >= since}
+        ids = session.scalars(
+            select(Event.id).where(Event.kind.in_(list(TYPES)), Event.id <= self.cursor, Event.at >= since)
+        )
+        missing = [i for i in ids if i not in self._seen]
+        if not missing:
+            return []
+        return list(session.scalars(select(Event).where(Event.id.in_(missing)).order_by(Event.id)))
 
     def _notices(self, event: Event, job: Job | None, fax: Inbound | None) -> list[Notice]:
         return self._webhooks(event, job, fax) + self._texts(event, job, fax) + self._twilio_fax(event, job)
