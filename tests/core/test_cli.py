@@ -49,6 +49,7 @@ def test_help_lists_every_command_and_exit_codes(cli: CliRunner) -> None:
         "outbox",
         "convert",
         "config",
+        "apikey",
     ):
         assert command in text
     assert "Exit codes" in text
