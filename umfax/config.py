@@ -352,8 +352,44 @@ class ExchangeConnectorConfig(MailIntakeConfig, EwsAccountConfig):
         return self.name or f"exchange:{self.mailbox}/{self.folder}"
 
 
+class GraphConnectorConfig(MailIntakeConfig):
+    """Faxes from a mailbox through Microsoft Graph (app-only, client credentials)."""
+
+    type: Literal["graph"]
+    tenant_id: str  # the Entra ID tenant (id or domain)
+    client_id: str  # the app registration's client id
+    client_secret_env: str  # the environment variable holding the app's client secret
+    authority_host: str = "https://login.microsoftonline.com"  # token endpoint host
+    graph_url: str = "https://graph.microsoft.com/v1.0"  # Graph REST base URL
+    mailbox: str  # the SMTP address of the mailbox watched
+    folder: str = "inbox"  # watched: a well-known folder name ("inbox") or a top-level display name
+    processed_folder: str = "Faxed"  # messages whose jobs are committed go here (created when missing)
+    refused_folder: str = "Refused"  # refused or invalid messages go here
+    poll_interval: Duration = 10.0  # how often the delta query runs
+    reconnect_max: Duration = 300.0  # backoff ceiling after an error
+    tls_verify: bool = True
+    ca_file: Path | None = None  # a CA bundle for a private CA
+
+    @model_validator(mode="after")
+    def _graph(self) -> GraphConnectorConfig:
+        if "@" not in self.mailbox:
+            raise ValueError(f"mailbox {self.mailbox!r} is not an SMTP address")
+        for key in ("authority_host", "graph_url"):
+            if not re.match(r"^https?://", getattr(self, key)):
+                raise ValueError(f"{key} {getattr(self, key)!r} is not an http(s) URL")
+        for key in ("processed_folder", "refused_folder"):
+            if getattr(self, key).strip("/").lower() == self.folder.strip("/").lower():
+                raise ValueError(f"{key} must differ from folder {self.folder!r}")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or f"graph:{self.mailbox}/{self.folder}"
+
+
 ConnectorConfig = Annotated[
-    ImapConnectorConfig | SmtpConnectorConfig | ExchangeConnectorConfig, Field(discriminator="type")
+    ImapConnectorConfig | SmtpConnectorConfig | ExchangeConnectorConfig | GraphConnectorConfig,
+    Field(discriminator="type"),
 ]
 
 

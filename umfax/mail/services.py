@@ -7,7 +7,14 @@ import logging
 import threading
 from typing import Any
 
-from umfax.config import Config, ExchangeConnectorConfig, ImapConnectorConfig, SmtpConnectorConfig, secret
+from umfax.config import (
+    Config,
+    ExchangeConnectorConfig,
+    GraphConnectorConfig,
+    ImapConnectorConfig,
+    SmtpConnectorConfig,
+    secret,
+)
 from umfax.mail.intake import MailIntake
 from umfax.notifications.dispatch import Dispatcher
 from umfax.store.jobs import Store
@@ -118,6 +125,12 @@ class MailServices:
                 ews = ExchangeIntake(connector, intake.accept)
                 ews.start()
                 self.connectors.append(ews)
+            elif isinstance(connector, GraphConnectorConfig):
+                from connectors.graph import GraphIntake
+
+                graph = GraphIntake(connector, intake.accept)
+                graph.start()
+                self.connectors.append(graph)
             logger.info("connector started", extra={"connector": connector.label})
 
     def wake(self) -> None:
