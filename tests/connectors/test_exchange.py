@@ -18,6 +18,7 @@ from typing import Any
 
 import pypdfium2
 import pytest
+from exchangelib.protocol import CachingProtocol
 
 from connectors.exchange import FAX_ITEM_CLASS, ExchangeDelivery, ExchangeIntake
 from tests.mail import corpus
@@ -35,6 +36,18 @@ SERVICE = "EXAMPLE\\svc-fax"
 PASSWORD = "Fax-Service-2019!"
 FAX_BOX = "fax@allowed.example"
 ALICE = "alice@allowed.example"
+
+
+@pytest.fixture(autouse=True)
+def fresh_protocols() -> Iterator[None]:
+    """exchangelib caches a protocol (auth type included) per endpoint and credentials.
+
+    Loopback ports are reused across tests, so a server with Basic can get the port an NTLM
+    server had a moment ago: each test starts with an empty cache.
+    """
+    CachingProtocol.clear_cache()
+    yield
+    CachingProtocol.clear_cache()
 
 
 @pytest.fixture(params=["ntlm", "basic"])
