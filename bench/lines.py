@@ -205,8 +205,16 @@ class CallRecord:
 
     @classmethod
     def of(cls, call: Call, dialled: str = "") -> CallRecord:
-        return cls(call.id, call.caller.name, isinstance(call.caller, SimModem), call.started,
-                   call.ended, call.state, list(call.carriers), dialled)
+        return cls(
+            call.id,
+            call.caller.name,
+            isinstance(call.caller, SimModem),
+            call.started,
+            call.ended,
+            call.state,
+            list(call.carriers),
+            dialled,
+        )
 
 
 class HuntGroup:
@@ -229,7 +237,7 @@ class HuntGroup:
         exchange.place_call = self.place_call  # type: ignore[method-assign]
         exchange.on_call_end.append(self._ended)
 
-    def place_call(self, caller: Endpoint, dialed: str) -> Call | str:
+    def place_call(self, caller: Endpoint, dialed: str, data: bool = False) -> Call | str:
         digits = "".join(ch for ch in dialed if ch.isdigit())
         with self.lock:
             if any(t.endswith(digits) or digits.endswith(t) for t in self.targets if len(digits) >= 10):
@@ -240,7 +248,7 @@ class HuntGroup:
                     pick = min(free, key=lambda r: self._used[r.name])
                     self._used[pick.name] += 1
                     dialed = pick.number
-            result = self._original(caller, dialed)
+            result = self._original(caller, dialed, data)
             if isinstance(result, Call):
                 self.wall[result.id] = CallTimes(time.monotonic())
                 self.dialled[result.id] = digits
