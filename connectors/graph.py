@@ -1,4 +1,5 @@
-"""Exchange Online through Microsoft Graph: faxes from a mailbox (:class:`GraphIntake`).
+"""Exchange Online through Microsoft Graph: faxes from a mailbox (:class:`GraphIntake`),
+received faxes and reports into users' mailboxes (:class:`GraphDelivery`).
 
 Same contract as the EWS connector (:mod:`connectors.exchange`): each new message of the
 watched folder is fetched as MIME (``GET …/messages/{id}/$value``), handed to ``accept``
@@ -6,30 +7,39 @@ with its Graph id as position, and only once ``accept`` has returned is it moved
 (``POST …/messages/{id}/move``): to ``processed_folder`` when jobs were committed, to
 ``refused_folder`` when the sender was refused or nothing could be faxed.  If ``accept``
 raises, the message stays and is tried again after a backoff.  A crash between commit and
-move is harmless: the delta link lives in memory only, so a restart lists the whole folder
-again, the core answers ``DUPLICATE`` and the message is then moved.
+move is harmless: the message is listed again, the core answers ``DUPLICATE`` and the
+message is then moved.
 
 New messages are found by a delta query on the folder (``…/mailFolders/{folder}/messages/
-delta``), run every ``poll_interval`` from the last ``@odata.deltaLink``.  The token is
-fetched app-only by the OAuth 2.0 client-credentials grant (a plain POST to
-``{authority_host}/{tenant}/oauth2/v2.0/token``, RFC 6749 4.4); a 401 fetches a new token
-once; 429 and 503 honour ``Retry-After``.  requests is blocking: one thread per connector.
+delta``), run every ``poll_interval`` from the last ``@odata.deltaLink``.  The delta link
+is kept in the store (``connector_state``) once every message it covered is settled, so a
+restart asks only for what changed since; an expired link (410) starts a full listing.
+
+The token is fetched app-only by msal (OAuth 2.0 client-credentials grant, RFC 6749 4.4)
+and cached until near its expiry; a 401 fetches a new one once; 429 and 503 honour
+``Retry-After``.  msal and requests are blocking: one thread per connector.
 """
 
 from __future__ import annotations
 
+import base64
+import email
+import email.policy
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from email.message import EmailMessage
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
+import msal
 import requests
 
-from connectors.exchange import Accept, ExchangeHealth
-from umfax.config import GraphConnectorConfig, secret
+from connectors.exchange import FAX_ITEM_CLASS, Accept, ExchangeHealth
+from umfax.config import GraphAccountConfig, GraphConnectorConfig, GraphDeliveryConfig, secret
 from umfax.errors import ConnectorError, StoreError, UmfaxError
 from umfax.mail.intake import MailRef, Outcome
 
@@ -37,6 +47,18 @@ logger = logging.getLogger(__name__)
 
 TIMEOUT = 30.0  # seconds per HTTP request
 MAX_RETRY_AFTER = 120.0  # never wait longer than this for one Retry-After
+UPLOAD_CHUNK = 10 * 320 * 1024  # upload session chunks: a multiple of 320 KiB (Graph's rule)
+SIMPLE_ATTACHMENT = 5 * 512 * 1024  # larger attachments go through an upload session (base64 of
+# this, 3.3 MB, keeps one POST under Graph's 4 MB request limit)
+INLINE_BUDGET = 2 * 1024 * 1024  # attachments up to this total ride in the create request
+
+
+class PositionStore(Protocol):
+    """Where a connector keeps its place (``umfax.store.connector_state``)."""
+
+    def get(self, key: str) -> str: ...
+    def put(self, key: str, value: str) -> None: ...
+    def forget(self, key: str) -> None: ...
 
 
 class GraphError(ConnectorError):
@@ -60,57 +82,96 @@ def _odata_error(response: requests.Response) -> str:
     return response.text[:200]
 
 
-class GraphSession:
-    """Authenticated Graph calls for one app registration: token, 401, 429/503, TLS."""
+class _Session(requests.Session):
+    """A requests Session whose ``verify`` and timeout hold for every request, msal's too.
 
-    def __init__(self, config: GraphConnectorConfig, key: str, stop: threading.Event) -> None:
+    requests lets ``REQUESTS_CA_BUNDLE`` override ``Session.verify`` (psf/requests#3829),
+    so a ``ca_file`` set on the session alone is ignored wherever that variable is set."""
+
+    def __init__(self, verify: bool | str, timeout: float) -> None:
+        super().__init__()
+        self.verify = verify
+        self._timeout = timeout
+
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", self._timeout)
+        kwargs.setdefault("verify", self.verify)
+        return super().request(method, url, *args, **kwargs)
+
+
+class GraphSession:
+    """Authenticated Graph calls for one app registration: token (msal), 401, 429/503, TLS.
+
+    One session serves any number of mailboxes; msal keeps the token until it is near its
+    expiry.  Not thread-safe: one per thread."""
+
+    def __init__(self, config: GraphAccountConfig, key: str, stop: threading.Event) -> None:
         self.config = config
         self._key = key
         self._stop = stop
-        self._http = requests.Session()
-        self._http.verify = str(config.ca_file) if config.tls_verify and config.ca_file else config.tls_verify
-        self._token = ""
+        self._verify: bool | str = config.tls_verify
+        if config.tls_verify and config.ca_file:
+            self._verify = str(config.ca_file)
+        self._http = _Session(self._verify, TIMEOUT)
+        self._app: msal.ConfidentialClientApplication | None = None
+        graph = urlsplit(config.graph_url)
+        self._scope = f"{graph.scheme}://{graph.netloc}/.default"
         self.base = config.graph_url.rstrip("/")
-        self.user = f"{self.base}/users/{quote(config.mailbox)}"
+
+    def user(self, mailbox: str) -> str:
+        return f"{self.base}/users/{quote(mailbox)}"
 
     def close(self) -> None:
         self._http.close()
 
-    def fetch_token(self) -> None:
+    def fetch_token(self, *, fresh: bool = False) -> str:
+        """An access token (msal's cached one unless ``fresh``); raises :class:`GraphError`."""
         cfg = self.config
-        graph = urlsplit(cfg.graph_url)
-        data = {
-            "grant_type": "client_credentials",
-            "client_id": cfg.client_id,
-            "client_secret": secret(cfg.client_secret_env, f"{self._key}.client_secret_env"),
-            "scope": f"{graph.scheme}://{graph.netloc}/.default",
-        }
-        url = f"{cfg.authority_host.rstrip('/')}/{quote(cfg.tenant_id)}/oauth2/v2.0/token"
-        response = self._send("POST", url, data=data)
-        if response.status_code != 200:
+        where = f"{cfg.authority_host.rstrip('/')}/{cfg.tenant_id}"
+        try:
+            if self._app is None:
+                self._app = msal.ConfidentialClientApplication(
+                    cfg.client_id,
+                    client_credential=secret(cfg.client_secret_env, f"{self._key}.client_secret_env"),
+                    authority=where,
+                    instance_discovery=False,
+                    http_client=self._http,
+                )
+            if fresh:
+                self._app.remove_tokens_for_client()
+            result = self._app.acquire_token_for_client(scopes=[self._scope])
+        except UmfaxError:
+            raise
+        except requests.exceptions.SSLError as exc:
+            raise ConnectorError(_untrusted(where)) from exc
+        except requests.RequestException as exc:
+            raise ConnectorError(f"{urlsplit(where).netloc}: {exc.__class__.__name__}") from exc
+        except ValueError as exc:  # msal: the tenant's OpenID configuration could not be read
+            raise GraphError(
+                f"Entra ID tenant {cfg.tenant_id} not found at {where} ({str(exc)[:160]}): check tenant_id"
+            ) from exc
+        token = result.get("access_token") if isinstance(result, dict) else None
+        if not isinstance(token, str) or not token:
+            error = result.get("error", "no token") if isinstance(result, dict) else "no token"
+            description = str(result.get("error_description", ""))[:200] if isinstance(result, dict) else ""
             raise GraphError(
                 f"token for client {cfg.client_id} in tenant {cfg.tenant_id} refused "
-                f"(HTTP {response.status_code}, {_odata_error(response)}): check tenant_id, client_id "
-                f"and the secret in the environment variable {cfg.client_secret_env}",
-                response.status_code,
+                f"({error}: {description}): check tenant_id, client_id and the secret in the "
+                f"environment variable {cfg.client_secret_env}"
             )
-        token = response.json().get("access_token")
-        if not isinstance(token, str) or not token:
-            raise GraphError(f"the token endpoint {url} returned no access_token")
-        self._token = token
+        return token
 
     def call(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """One Graph request: a new token once on 401, Retry-After honoured on 429/503."""
-        if not self._token:
-            self.fetch_token()
+        token = self.fetch_token()
         renewed = False
         status = 0
         for _ in range(5):
-            headers = {"Authorization": f"Bearer {self._token}"}
+            headers = {"Authorization": f"Bearer {token}"}
             response = self._send(method, url, headers=headers, **kwargs)
             if response.status_code == 401 and not renewed:
                 renewed = True
-                self.fetch_token()
+                token = self.fetch_token(fresh=True)
                 continue
             status = response.status_code
             if status in (429, 503):
@@ -128,15 +189,57 @@ class GraphSession:
             return response
         raise GraphError(f"{method} {url.removeprefix(self.base)}: still HTTP {status} after retries", status)
 
+    def upload(self, url: str, content: bytes) -> None:
+        """PUT ``content`` to an upload session's URL in chunks (the URL is the credential:
+        no Authorization header)."""
+        total = len(content)
+        for first in range(0, total, UPLOAD_CHUNK):
+            chunk = content[first : first + UPLOAD_CHUNK]
+            headers = {"Content-Range": f"bytes {first}-{first + len(chunk) - 1}/{total}"}
+            response = self._send("PUT", url, data=chunk, headers=headers)
+            if response.status_code not in (200, 201, 202):
+                raise GraphError(
+                    f"attachment upload: HTTP {response.status_code} {_odata_error(response)}",
+                    response.status_code,
+                )
+
+    def folder_id(self, mailbox: str, name: str, *, create: bool) -> str:
+        """A well-known folder name ("inbox") or a top-level folder's display name."""
+        user = self.user(mailbox)
+        try:
+            return str(self.call("GET", f"{user}/mailFolders/{quote(name)}").json()["id"])
+        except GraphError as exc:
+            if exc.status not in (400, 404):
+                raise
+        url: str | None = f"{user}/mailFolders?$top=100"
+        while url:
+            page = self.call("GET", url).json()
+            for folder in page.get("value", []):
+                if str(folder.get("displayName", "")).lower() == name.lower():
+                    return str(folder["id"])
+            url = page.get("@odata.nextLink")
+        if not create:
+            raise ConnectorError(f"mailbox {mailbox} has no folder {name!r}")
+        try:
+            created = self.call("POST", f"{user}/mailFolders", json={"displayName": name}).json()
+        except GraphError as exc:
+            if exc.status != 409:  # made by someone else meanwhile
+                raise
+            return self.folder_id(mailbox, name, create=False)
+        logger.info("created folder", extra={"mailbox": mailbox, "folder": name})
+        return str(created["id"])
+
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         try:
-            return self._http.request(method, url, timeout=TIMEOUT, **kwargs)
+            return self._http.request(method, url, **kwargs)
         except requests.exceptions.SSLError as exc:
-            raise ConnectorError(
-                f"TLS certificate of {urlsplit(url).netloc} not trusted; set ca_file to the CA that signed it"
-            ) from exc
+            raise ConnectorError(_untrusted(url)) from exc
         except requests.RequestException as exc:
             raise ConnectorError(f"{urlsplit(url).netloc}: {exc.__class__.__name__}") from exc
+
+
+def _untrusted(url: str) -> str:
+    return f"TLS certificate of {urlsplit(url).netloc} not trusted; set ca_file to the CA that signed it"
 
 
 def _retry_after(response: requests.Response) -> float:
@@ -150,6 +253,8 @@ def _retry_after(response: requests.Response) -> float:
 class _State:
     folder_ids: dict[str, str] = field(default_factory=dict)  # config folder name -> Graph id
     delta_link: str = ""
+    saved_link: str = ""  # the delta link as last kept in the store
+    position_key: str = ""
     pending: dict[str, tuple[int, float]] = field(default_factory=dict)  # id -> (attempts, due)
 
 
@@ -159,11 +264,19 @@ class GraphIntake:
     ``start()``/``stop()``/``health()``/``check()`` as :class:`connectors.exchange.ExchangeIntake`.
     """
 
-    def __init__(self, config: GraphConnectorConfig, accept: Accept, *, backoff_start: float = 1.0) -> None:
+    def __init__(
+        self,
+        config: GraphConnectorConfig,
+        accept: Accept,
+        *,
+        positions: PositionStore | None = None,
+        backoff_start: float = 1.0,
+    ) -> None:
         self.config = config
         self.label = config.label
         self.mailbox = f"{config.mailbox.lower()}/{config.folder}"
         self._accept = accept
+        self._positions = positions
         self._backoff_start = max(0.01, backoff_start)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -273,39 +386,50 @@ class GraphIntake:
 
     def _folders(self, session: GraphSession, state: _State) -> None:
         cfg = self.config
-        state.folder_ids[cfg.folder] = self._folder_id(session, cfg.folder, create=False)
+        state.folder_ids[cfg.folder] = session.folder_id(cfg.mailbox, cfg.folder, create=False)
         for name in (cfg.processed_folder, cfg.refused_folder):
-            state.folder_ids[name] = self._folder_id(session, name, create=True)
+            state.folder_ids[name] = session.folder_id(cfg.mailbox, name, create=True)
+        state.position_key = f"delta:{state.folder_ids[cfg.folder]}"
+        state.delta_link = state.saved_link = self._load(state.position_key)
 
-    def _folder_id(self, session: GraphSession, name: str, *, create: bool) -> str:
-        """A well-known folder name ("inbox") or a top-level folder's display name."""
+    def _load(self, key: str) -> str:
+        if self._positions is None:
+            return ""
         try:
-            return str(session.call("GET", f"{session.user}/mailFolders/{quote(name)}").json()["id"])
-        except GraphError as exc:
-            if exc.status not in (400, 404):
-                raise
-        url: str | None = f"{session.user}/mailFolders?$top=100"
-        while url:
-            page = session.call("GET", url).json()
-            for folder in page.get("value", []):
-                if str(folder.get("displayName", "")).lower() == name.lower():
-                    return str(folder["id"])
-            url = page.get("@odata.nextLink")
-        if not create:
-            raise ConnectorError(f"mailbox {self.config.mailbox} has no folder {name!r}")
-        created = session.call("POST", f"{session.user}/mailFolders", json={"displayName": name}).json()
-        logger.info("created folder", extra={"mailbox": self.config.mailbox, "folder": name})
-        return str(created["id"])
+            return self._positions.get(key)
+        except UmfaxError as exc:  # only a shortcut: list the folder anew
+            logger.warning("delta link not read", extra={"connector": self.label, "error": str(exc)})
+            return ""
+
+    def _save(self, state: _State) -> None:
+        """Keep the delta link once nothing it covers waits for a retry (a restart from it
+        would never list those messages again)."""
+        if self._positions is None or state.pending or state.delta_link == state.saved_link:
+            return
+        try:
+            self._positions.put(state.position_key, state.delta_link)
+        except UmfaxError as exc:
+            logger.warning("delta link not kept", extra={"connector": self.label, "error": str(exc)})
+            return
+        state.saved_link = state.delta_link
 
     # -- messages ---------------------------------------------------------------------------
 
     def _poll(self, session: GraphSession, state: _State) -> None:
         """Follow the delta query to its end; handle new messages and those due a retry."""
         folder = quote(state.folder_ids[self.config.folder])
-        url = state.delta_link or f"{session.user}/mailFolders/{folder}/messages/delta?$select=id"
+        first = f"{session.user(self.config.mailbox)}/mailFolders/{folder}/messages/delta?$select=id"
+        url = state.delta_link or first
         new: list[str] = []
         while True:
-            page = session.call("GET", url).json()
+            try:
+                page = session.call("GET", url).json()
+            except GraphError as exc:
+                if exc.status != 410 or url == first:
+                    raise
+                logger.info("delta link expired; listing the folder anew", extra={"connector": self.label})
+                url, state.delta_link, new = first, "", []
+                continue
             for message in page.get("value", []):
                 if "@removed" in message:
                     state.pending.pop(str(message.get("id")), None)
@@ -328,10 +452,11 @@ class GraphIntake:
                 break  # the store is down: every message would fail alike
         with self._lock:
             self._pending = len(state.pending)
+        self._save(state)
 
     def _handle(self, session: GraphSession, state: _State, message_id: str) -> bool:
         """Fetch, accept, move one message; False when the store failed."""
-        url = f"{session.user}/messages/{quote(message_id)}"
+        url = f"{session.user(self.config.mailbox)}/messages/{quote(message_id)}"
         try:
             raw = session.call("GET", f"{url}/$value").content
         except GraphError as exc:
@@ -388,3 +513,166 @@ class GraphIntake:
         with self._lock:
             self._last_error = error
             self._last_error_at = datetime.now(UTC)
+
+
+# -- delivery ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Attachment:
+    name: str
+    content_type: str
+    content: bytes
+    content_id: str  # for an inline part (a preview shown in the body); "" otherwise
+
+    def resource(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "@odata.type": "#microsoft.graph.fileAttachment",
+            "name": self.name,
+            "contentType": self.content_type,
+            "contentBytes": base64.b64encode(self.content).decode("ascii"),
+        }
+        if self.content_id:
+            item |= {"isInline": True, "contentId": self.content_id}
+        return item
+
+
+def _graph_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _addresses(message: EmailMessage, header: str) -> list[dict[str, Any]]:
+    return [
+        {"emailAddress": {"address": address, "name": name or address}}
+        for name, address in getaddresses([str(v) for v in message.get_all(header, [])])
+        if address
+    ]
+
+
+def message_resource(
+    raw: bytes, item_class: str = FAX_ITEM_CLASS
+) -> tuple[dict[str, Any], list[_Attachment]]:
+    """A Graph message resource for an RFC 5322 message (a report, a received fax), and its
+    attachments apart.  Created with PidTagMessageFlags 0 (MS-OXCMSG: neither read nor
+    unsent), it is a received, unread message, not a draft; PidTagMessageClass makes it a
+    fax item in Outlook; PidTagMessageDeliveryTime and PidTagClientSubmitTime carry the
+    message's date."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    body = message.get_body(preferencelist=("html", "plain"))
+    content = body.get_content() if body is not None else ""
+    try:
+        date = parsedate_to_datetime(str(message["Date"])) if message["Date"] else datetime.now(UTC)
+    except (TypeError, ValueError):
+        date = datetime.now(UTC)
+    if date.tzinfo is None:
+        date = date.replace(tzinfo=UTC)
+    properties = [
+        {"id": "Integer 0x0E07", "value": "0"},
+        {"id": "String 0x001A", "value": item_class},
+        {"id": "SystemTime 0x0E06", "value": _graph_time(date)},
+        {"id": "SystemTime 0x0039", "value": _graph_time(date)},
+    ]
+    resource: dict[str, Any] = {
+        "subject": str(message.get("Subject", "")),
+        "body": {
+            "contentType": "html" if body is not None and body.get_content_subtype() == "html" else "text",
+            "content": content if isinstance(content, str) else "",
+        },
+        "isRead": False,
+        "singleValueExtendedProperties": properties,
+    }
+    senders = _addresses(message, "From")
+    if senders:
+        resource["from"] = resource["sender"] = senders[0]
+    for header, key in (("To", "toRecipients"), ("Cc", "ccRecipients")):
+        if found := _addresses(message, header):
+            resource[key] = found
+    if message["Message-ID"]:
+        resource["internetMessageId"] = str(message["Message-ID"]).strip()
+    attachments: list[_Attachment] = []
+    for number, part in enumerate(message.iter_attachments(), start=1):
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            continue
+        content_id = str(part.get("Content-ID", "")).strip().strip("<>")
+        inline = part.get_content_disposition() == "inline" and bool(content_id)
+        name = part.get_filename() or f"attachment-{number}.{part.get_content_subtype()}"
+        attachments.append(_Attachment(name, part.get_content_type(), data, content_id if inline else ""))
+    return resource, attachments
+
+
+class GraphDelivery:
+    """Creates messages (received faxes, reports) in users' mailboxes through Graph, as fax
+    items (:data:`connectors.exchange.FAX_ITEM_CLASS`), with the app of ``[mail.graph]``.
+
+    Attachments up to :data:`INLINE_BUDGET` in all ride in the create request; others up to
+    3 MB are added one POST each; larger ones (a long fine-resolution fax) go through an
+    upload session.  One session, reused (msal keeps the token); calls are serialised."""
+
+    def __init__(self, config: GraphDeliveryConfig, *, item_class: str = FAX_ITEM_CLASS) -> None:
+        self.config = config
+        self.item_class = item_class
+        self._lock = threading.Lock()
+        self._session = GraphSession(config, "mail.graph", threading.Event())
+        self._folders: dict[tuple[str, str], str] = {}
+
+    def close(self) -> None:
+        self._session.close()
+
+    def deliver(self, email: str, message: bytes, *, folder: str = "inbox") -> str:
+        """Create ``message`` (RFC 5322 bytes) in ``folder`` of ``email``'s mailbox (the folder
+        is created when missing); the new message's id.  Raises :class:`ConnectorError`."""
+        resource, attachments = message_resource(message, self.item_class)
+        inline: list[_Attachment] = []
+        budget = INLINE_BUDGET
+        for attachment in attachments:
+            if len(attachment.content) <= budget:
+                inline.append(attachment)
+                budget -= len(attachment.content)
+        later = [a for a in attachments if a not in inline]
+        resource["attachments"] = [a.resource() for a in inline]
+        with self._lock:
+            session = self._session
+            try:
+                key = (email.lower(), folder.lower())
+                if key not in self._folders:
+                    self._folders[key] = session.folder_id(email, folder, create=True)
+                url = f"{session.user(email)}/mailFolders/{quote(self._folders[key])}/messages"
+                created = session.call("POST", url, json=resource).json()
+                message_id = str(created["id"])
+                for attachment in later:
+                    self._attach(session, email, message_id, attachment)
+            except GraphError as exc:
+                if exc.status == 404:
+                    self._folders.pop((email.lower(), folder.lower()), None)
+                raise ConnectorError(f"Graph delivery to {email} folder {folder!r}: {exc}") from exc
+        logger.info(
+            "mail delivered by Graph",
+            extra={
+                "recipient": email,
+                "folder": folder,
+                "size": len(message),
+                "attachments": len(attachments),
+                "uploaded": len(later),
+                "item_class": self.item_class,
+            },
+        )
+        return message_id
+
+    @staticmethod
+    def _attach(session: GraphSession, email: str, message_id: str, attachment: _Attachment) -> None:
+        url = f"{session.user(email)}/messages/{quote(message_id)}/attachments"
+        if len(attachment.content) <= SIMPLE_ATTACHMENT:
+            session.call("POST", url, json=attachment.resource())
+            return
+        item = {
+            "AttachmentItem": {
+                "attachmentType": "file",
+                "name": attachment.name,
+                "size": len(attachment.content),
+                "contentType": attachment.content_type,
+            }
+        }
+        upload = session.call("POST", f"{url}/createUploadSession", json=item).json()
+        session.upload(str(upload["uploadUrl"]), attachment.content)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.postgres import PostgresCluster, postgres_cluster
+from tests.service.conftest import sites  # noqa: F401 - a fixture for every directory
 from umfax.store import Store
 from umfax.store.database import make_engine, upgrade
 

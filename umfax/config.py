@@ -352,31 +352,41 @@ class ExchangeConnectorConfig(MailIntakeConfig, EwsAccountConfig):
         return self.name or f"exchange:{self.mailbox}/{self.folder}"
 
 
-class GraphConnectorConfig(MailIntakeConfig):
-    """Faxes from a mailbox through Microsoft Graph (app-only, client credentials)."""
+class GraphAccountConfig(_Section):
+    """How umfax reaches Microsoft Graph: an app registration, app-only (client credentials)."""
 
-    type: Literal["graph"]
     tenant_id: str  # the Entra ID tenant (id or domain)
     client_id: str  # the app registration's client id
     client_secret_env: str  # the environment variable holding the app's client secret
-    authority_host: str = "https://login.microsoftonline.com"  # token endpoint host
+    authority_host: str = "https://login.microsoftonline.com"  # Entra ID (msal's authority, https only)
     graph_url: str = "https://graph.microsoft.com/v1.0"  # Graph REST base URL
+    tls_verify: bool = True
+    ca_file: Path | None = None  # a CA bundle for a private CA (a proxy that inspects TLS)
+
+    @model_validator(mode="after")
+    def _graph_urls(self) -> GraphAccountConfig:
+        if not self.authority_host.startswith("https://"):
+            raise ValueError(f"authority_host {self.authority_host!r} is not an https URL (msal needs https)")
+        if not re.match(r"^https?://", self.graph_url):
+            raise ValueError(f"graph_url {self.graph_url!r} is not an http(s) URL")
+        return self
+
+
+class GraphConnectorConfig(MailIntakeConfig, GraphAccountConfig):
+    """Faxes from a mailbox through Microsoft Graph (app-only, client credentials)."""
+
+    type: Literal["graph"]
     mailbox: str  # the SMTP address of the mailbox watched
     folder: str = "inbox"  # watched: a well-known folder name ("inbox") or a top-level display name
     processed_folder: str = "Faxed"  # messages whose jobs are committed go here (created when missing)
     refused_folder: str = "Refused"  # refused or invalid messages go here
     poll_interval: Duration = 10.0  # how often the delta query runs
     reconnect_max: Duration = 300.0  # backoff ceiling after an error
-    tls_verify: bool = True
-    ca_file: Path | None = None  # a CA bundle for a private CA
 
     @model_validator(mode="after")
     def _graph(self) -> GraphConnectorConfig:
         if "@" not in self.mailbox:
             raise ValueError(f"mailbox {self.mailbox!r} is not an SMTP address")
-        for key in ("authority_host", "graph_url"):
-            if not re.match(r"^https?://", getattr(self, key)):
-                raise ValueError(f"{key} {getattr(self, key)!r} is not an http(s) URL")
         for key in ("processed_folder", "refused_folder"):
             if getattr(self, key).strip("/").lower() == self.folder.strip("/").lower():
                 raise ValueError(f"{key} must differ from folder {self.folder!r}")
@@ -402,9 +412,10 @@ class UserConfig(_Section):
     can_send: bool = True
     admin: bool = False
     pin_env: str = ""  # environment variable holding the user's PIN (when connectors require one)
-    delivery: Literal["imap", "smtp", "folder", "exchange", "none"] = "smtp"  # received faxes and reports
+    delivery: Literal["imap", "smtp", "folder", "exchange", "graph", "none"] = "smtp"  # faxes and reports
     imap_folder: str = "INBOX"  # with delivery = "imap"
     exchange_folder: str = "Inbox"  # with delivery = "exchange": "Inbox" or a path from the mailbox top
+    graph_folder: str = "inbox"  # with delivery = "graph": a well-known name or a top-level display name
     folder: Path | None = None  # with delivery = "folder"
     reports: Literal["always", "failure", "never"] = "always"  # email status reports
     sms: Literal["always", "failure", "never"] = "failure"  # text messages to mobile ([twilio] needed)
@@ -466,6 +477,12 @@ class ExchangeDeliveryConfig(EwsAccountConfig):
     an EWS service account that impersonates each user (or is their delegate)."""
 
 
+class GraphDeliveryConfig(GraphAccountConfig):
+    """Where received faxes and reports are created for users with delivery = "graph": an
+    app registration with the Mail.ReadWrite application permission (limited to those
+    mailboxes by an application access policy)."""
+
+
 class MailConfig(_Section):
     fax_domains: list[str] = []  # NUMBER@domain is a fax address (e.g. fax.example.com)
     from_address: str = "umfax@localhost"  # From of reports and received-fax messages
@@ -479,6 +496,7 @@ class MailConfig(_Section):
     smtp_password_env: str = ""
     imap: ImapDeliveryConfig | None = None
     exchange: ExchangeDeliveryConfig | None = None  # [mail.exchange], for delivery = "exchange"
+    graph: GraphDeliveryConfig | None = None  # [mail.graph], for delivery = "graph"
     replies_per_hour: int = Field(default=5, ge=0)  # refusal replies to one address
 
     @field_validator("fax_domains")
@@ -605,6 +623,8 @@ class Config(_Section):
             raise ValueError("a user has delivery = 'imap' but [mail.imap] is not configured")
         if any(u.delivery == "exchange" for u in self.users) and self.mail.exchange is None:
             raise ValueError("a user has delivery = 'exchange' but [mail.exchange] is not configured")
+        if any(u.delivery == "graph" for u in self.users) and self.mail.graph is None:
+            raise ValueError("a user has delivery = 'graph' but [mail.graph] is not configured")
         return self
 
     def database_url(self) -> str:

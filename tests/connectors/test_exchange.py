@@ -7,10 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -345,17 +342,6 @@ def test_tls_is_verified_by_default_and_ca_file_trusts_a_private_ca(
 # -- `umfax serve` end to end: the fake Exchange in this process, the service in its own ----
 
 
-@pytest.fixture
-def sites() -> Iterator[list[UmfaxSite]]:
-    made: list[UmfaxSite] = []
-    yield made
-    for site in made:
-        for proc in site.servers:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=30)
-
-
 def serve_site(tmp_path: Path, ews: EwsServer) -> UmfaxSite:
     config = tmp_path / "umfax.toml"
     account = (
@@ -442,28 +428,8 @@ def test_serve_killed_mid_batch_loses_and_doubles_nothing(
         site = serve_site(tmp_path, ews)
         sites.append(site)
         db = tmp_path / "data" / "umfax.db"
-
-        def recorded() -> int:
-            if not db.exists():
-                return 0
-            with sqlite3.connect(db) as conn:
-                try:
-                    return int(conn.execute("SELECT count(*) FROM mail_messages").fetchone()[0])
-                except sqlite3.OperationalError:
-                    return 0
-
-        log = (tmp_path / "serve-killed.log").open("wb")
-        first = subprocess.Popen(
-            [sys.executable, "-m", "umfax", "serve", "--config", str(site.config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=site.env,
-        )
-        site.servers.append(first)
-        site.wait_for(lambda: recorded() >= 3, 60, "a few messages taken in")
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
-        assert recorded() < count, "the batch finished before the kill; the test proves nothing"
+        taken_before = site.kill_mid_batch()
+        assert taken_before < count, "the batch finished before the kill; the test proves nothing"
         site.start()
         site.wait_for(lambda: len(box.items_in("Faxed")) == count, 120, "every item moved")
         assert box.items_in("Inbox") == []

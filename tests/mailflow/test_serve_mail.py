@@ -6,14 +6,8 @@ from __future__ import annotations
 import email
 import email.policy
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.mailflow.messages import DOMAIN, fax_mail
 from tests.servers.dovecot import DovecotServer, ImapUser, free_port
@@ -21,18 +15,6 @@ from tests.service.conftest import UmfaxSite
 from umfax.config import load_config
 from umfax.mail.intake import MailIntake, MailRef, Outcome
 from umfax.store import open_store
-
-
-@pytest.fixture
-def sites() -> Iterator[list[UmfaxSite]]:
-    """Sites made by the test; their servers are killed at the end, whatever happened."""
-    made: list[UmfaxSite] = []
-    yield made
-    for site in made:
-        for proc in site.servers:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=30)
 
 
 def mail_site(
@@ -140,28 +122,7 @@ def test_kill_9_mid_batch_loses_and_doubles_nothing(
                 "INBOX", fax_mail(sender=ann.name, subject=f"batch {n}", message_id=f"<b{n}@example.test>")
             )
     db = tmp_path / "data" / "umfax.db"
-
-    def recorded() -> int:
-        if not db.exists():
-            return 0
-        with sqlite3.connect(db) as conn:
-            try:
-                return int(conn.execute("SELECT count(*) FROM mail_messages").fetchone()[0])
-            except sqlite3.OperationalError:
-                return 0
-
-    log = (tmp_path / "serve-killed.log").open("wb")
-    first = subprocess.Popen(
-        [sys.executable, "-m", "umfax", "serve", "--config", str(site.config)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=site.env,
-    )
-    site.servers.append(first)
-    site.wait_for(lambda: recorded() >= 3, 60, "a few messages taken in")
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=30)
-    taken_before = recorded()
+    taken_before = site.kill_mid_batch()
     assert taken_before < count, "the batch finished before the kill; the test proves nothing"
     site.start()
     site.wait_for(lambda: len(messages_in(dovecot, fax, "Faxed")) == count, 120, "every message moved")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -59,6 +60,33 @@ class UmfaxSite:
         proc.send_signal(sig)
         return proc.wait(timeout=60)
 
+    def mail_recorded(self) -> int:
+        """Messages the mail intake has committed (SQLite store under data_dir)."""
+        db = self.root / "data" / "umfax.db"
+        if not db.exists():
+            return 0
+        with sqlite3.connect(db) as conn:
+            try:
+                return int(conn.execute("SELECT count(*) FROM mail_messages").fetchone()[0])
+            except sqlite3.OperationalError:  # not made yet
+                return 0
+
+    def kill_mid_batch(self, at_least: int = 3) -> int:
+        """Start ``umfax serve``, SIGKILL it once ``at_least`` messages are committed; how
+        many were."""
+        log = (self.root / "serve-killed.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "umfax", "serve", "--config", str(self.config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+        )
+        self.servers.append(proc)
+        self.wait_for(lambda: self.mail_recorded() >= at_least, 60, f"{at_least} messages taken in")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        return self.mail_recorded()
+
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.root.glob("serve-*.log")))
 
@@ -89,3 +117,15 @@ def site(tmp_path: Path) -> Iterator[UmfaxSite]:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
+
+
+@pytest.fixture
+def sites() -> Iterator[list[UmfaxSite]]:
+    """Sites made by the test; their servers are killed at the end, whatever happened."""
+    made: list[UmfaxSite] = []
+    yield made
+    for site in made:
+        for proc in site.servers:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)

@@ -43,8 +43,19 @@ class MailServices:
             from connectors.exchange import ExchangeDelivery
 
             exchange_out = ExchangeDelivery(config.mail.exchange)
+        graph_out = None
+        if config.mail.graph is not None:
+            from connectors.graph import GraphDelivery
+
+            graph_out = GraphDelivery(config.mail.graph)
         self.dispatcher = Dispatcher(
-            store, config, f"{worker_prefix}outbox", smtp=smtp_out, imap=imap_out, exchange=exchange_out
+            store,
+            config,
+            f"{worker_prefix}outbox",
+            smtp=smtp_out,
+            imap=imap_out,
+            exchange=exchange_out,
+            graph=graph_out,
         )
         self._dispatch_thread = threading.Thread(
             target=self.dispatcher.run, args=(self.stop_event,), name="outbox", daemon=True
@@ -127,8 +138,10 @@ class MailServices:
                 self.connectors.append(ews)
             elif isinstance(connector, GraphConnectorConfig):
                 from connectors.graph import GraphIntake
+                from umfax.store.connector_state import ConnectorStateStore
 
-                graph = GraphIntake(connector, intake.accept)
+                positions = ConnectorStateStore(self.store, connector.label)
+                graph = GraphIntake(connector, intake.accept, positions=positions)
                 graph.start()
                 self.connectors.append(graph)
             logger.info("connector started", extra={"connector": connector.label})

@@ -49,6 +49,7 @@ class Dispatcher:
         smtp: MailSender | None = None,
         imap: MailboxAppender | None = None,
         exchange: MailboxAppender | None = None,
+        graph: MailboxAppender | None = None,
         poll_interval: float = 0.5,
     ) -> None:
         self.store = store
@@ -56,8 +57,12 @@ class Dispatcher:
         self.config = config
         self.worker = worker
         self.smtp = smtp
-        self.imap = imap
-        self.exchange = exchange  # delivery = "exchange": EWS (connectors.exchange.ExchangeDelivery)
+        # delivery = "imap", "exchange" (EWS), "graph": where users' messages are created
+        self.mailboxes: dict[str, MailboxAppender | None] = {
+            "imap": imap,
+            "exchange": exchange,
+            "graph": graph,
+        }
         self.poll_interval = poll_interval
         self.users_by_email = {u.email.lower(): u for u in config.users}
         self.users_by_name = {u.name: u for u in config.users}
@@ -149,16 +154,12 @@ class Dispatcher:
         delivery = user.delivery if user is not None else "smtp"
         if delivery == "none":
             return
-        if delivery == "imap":
+        if delivery in self.mailboxes:
             assert user is not None
-            if self.imap is None:
-                raise Undeliverable("delivery = 'imap' needs [mail.imap]")
-            self.imap.deliver(user.email, bytes(out.message), folder=user.imap_folder)
-        elif delivery == "exchange":
-            assert user is not None
-            if self.exchange is None:
-                raise Undeliverable("delivery = 'exchange' needs [mail.exchange]")
-            self.exchange.deliver(user.email, bytes(out.message), folder=user.exchange_folder)
+            appender = self.mailboxes[delivery]
+            if appender is None:
+                raise Undeliverable(f"delivery = {delivery!r} needs [mail.{delivery}]")
+            appender.deliver(user.email, bytes(out.message), folder=getattr(user, f"{delivery}_folder"))
         elif delivery == "folder":
             assert user is not None and user.folder is not None
             self._folder(user.folder, out, item)

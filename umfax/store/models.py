@@ -321,3 +321,15 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class ConnectorState(Base):
+    """Where a connector got to (a Graph delta link, say), so that a restart picks up from
+    there.  Only a shortcut: losing it makes the connector look again from the start."""
+
+    __tablename__ = "connector_state"
+
+    connector: Mapped[str] = mapped_column(String(200), primary_key=True)  # the connector's label
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
