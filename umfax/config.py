@@ -114,6 +114,14 @@ class RetryDelays(_Section):
     remote_rejected: Duration = 600.0
 
 
+class ConversionConfig(_Section):
+    """How documents are turned into fax pages."""
+
+    isolate: bool = True  # convert in a child process, so a hostile document cannot stall the server
+    timeout: Duration = 300.0  # with isolate: a job's documents taking longer are abandoned
+    memory_limit_mb: int = Field(default=2048, ge=0)  # with isolate: address space of the child (0: none)
+
+
 class QueueConfig(_Section):
     max_tries: int = Field(default=3, ge=1, le=100)
     max_dials: int = Field(default=12, ge=1, le=1000)
@@ -586,6 +594,7 @@ class Config(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     fax: FaxConfig = Field(default_factory=FaxConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)
+    conversion: ConversionConfig = Field(default_factory=ConversionConfig)
     dial_rules: DialRulesConfig = Field(default_factory=DialRulesConfig)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     lines: list[LineConfig] = Field(default_factory=lambda: list(DEFAULT_SIM_LINES))

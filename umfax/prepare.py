@@ -14,6 +14,7 @@ from umfax.conversion import (
     HeaderInfo,
     convert_documents,
 )
+from umfax.conversion.isolated import IsolatedConverter
 from umfax.lifecycle import FailureCause
 from umfax.numbers import display
 from umfax.store import PageIn, Store
@@ -56,10 +57,12 @@ def conversion_options(job: Job, config: Config) -> ConversionOptions:
     )
 
 
-def render(job: Job, documents: list[Document], config: Config) -> list[PageIn]:
-    pages = convert_documents(
-        [(doc.filename, doc.data) for doc in documents], conversion_options(job, config)
-    )
+def render(
+    job: Job, documents: list[Document], config: Config, isolated: IsolatedConverter | None = None
+) -> list[PageIn]:
+    inputs = [(doc.filename, doc.data) for doc in documents]
+    options = conversion_options(job, config)
+    pages = isolated.convert(inputs, options) if isolated is not None else convert_documents(inputs, options)
     return [
         PageIn(data=p.data, width=p.width, length=p.length, x_res=p.x_res, y_res=p.y_res, encoding=p.encoding)
         for p in pages
@@ -75,17 +78,27 @@ class ConversionWorker(threading.Thread):
         super().__init__(name="convert", daemon=True)
         self.store, self.config, self.worker_id = store, config, worker_id
         self.stop, self.wake = stop, wake
+        settings = config.conversion
+        self.isolated: IsolatedConverter | None = None
+        if settings.isolate:
+            self.isolated = IsolatedConverter(settings.timeout, settings.memory_limit_mb * 1024 * 1024)
 
     def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                worked = self.step()
-            except Exception:
-                logger.exception("conversion worker error; continuing")
-                worked = False
-            if not worked:
-                self.wake.wait(self.config.queue.poll_interval)
-                self.wake.clear()
+        if self.isolated is not None:
+            self.isolated.start()
+        try:
+            while not self.stop.is_set():
+                try:
+                    worked = self.step()
+                except Exception:
+                    logger.exception("conversion worker error; continuing")
+                    worked = False
+                if not worked:
+                    self.wake.wait(self.config.queue.poll_interval)
+                    self.wake.clear()
+        finally:
+            if self.isolated is not None:
+                self.isolated.close()
 
     def step(self) -> bool:
         claimed = self.store.claim_conversion(self.worker_id, self.config.queue.lease)
@@ -94,7 +107,7 @@ class ConversionWorker(threading.Thread):
         job, documents = claimed
         started = datetime.now(UTC)
         try:
-            pages = render(job, documents, self.config)
+            pages = render(job, documents, self.config, self.isolated)
         except ConversionError as exc:
             logger.warning("conversion failed", extra={"job": job.id, "reason": str(exc)})
             self.store.fail_job(job.id, self.worker_id, FailureCause.BAD_DOCUMENT, str(exc))

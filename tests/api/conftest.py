@@ -85,6 +85,7 @@ def start_api(tmp_path: Path, store_url: str) -> Iterator[StartApi]:
                 "store": {"url": store_url},
                 "queue": {"poll_interval": "0.1s"},
                 "fax": {"cover": False},
+                "conversion": {"isolate": False},  # in process: no child to spawn per test
                 "users": USERS,
                 "webhooks": {"signing_secret_env": signing_secret_env},
                 "api": {"listen": "127.0.0.1:0"} | api,
