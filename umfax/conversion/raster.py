@@ -269,14 +269,14 @@ def restore_rules(black: Mask, gray: Gray) -> Mask:
 
 
 def close_notches(black: Mask) -> Mask:
-    """Fill two-pixel white gaps in a row between black runs at least two pixels wide
-    where the row above or the row below is black over both gap pixels.
+    """Fill two-pixel white gaps in a row between black runs, one of them at least two
+    pixels wide, where the row above or the row below is black over both gap pixels.
 
     Those are notches in the edge of one glyph (the serif of a small n, the join of a bowl
     and its stem), each costing a white and a black run in that row.  The gaps between
     two letters are white from top to bottom and stay open, so the letters stay apart
     (closing every two-pixel gap, :data:`CRISP_GAP` = 2, costs tesseract 0.03 of
-    character accuracy; this costs 0.002 for 1.3 % fewer MMR bytes).
+    character accuracy; this costs 0.002 for 1.8 % fewer MMR bytes).
     """
     rows, cols = black.shape
     padded = np.zeros((rows + 2, cols + 5), dtype=bool)
@@ -285,8 +285,8 @@ def close_notches(black: Mask) -> Mask:
     def at(dy: int, dx: int) -> Mask:
         return padded[1 + dy:1 + dy + rows, 2 + dx:2 + dx + cols]
 
-    # the gap is columns c and c+1; runs of two or more end at c-1 and start at c+2
-    gap = at(0, -2) & at(0, -1) & ~at(0, 0) & ~at(0, 1) & at(0, 2) & at(0, 3)
+    # the gap is columns c and c+1 between black at c-1 and c+2, one of them a run of two or more
+    gap = at(0, -1) & ~at(0, 0) & ~at(0, 1) & at(0, 2) & (at(0, -2) | at(0, 3))
     gap &= (at(-1, 0) | at(1, 0)) & (at(-1, 1) | at(1, 1))
     out = black | gap
     out[:, 1:] |= gap[:, :-1]
