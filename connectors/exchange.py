@@ -51,6 +51,7 @@ from exchangelib import errors as ews_errors
 from exchangelib.folders import Folder
 from exchangelib.protocol import BaseProtocol
 
+from connectors.intake_thread import IntakeThread
 from umfax.config import EwsAccountConfig, ExchangeConnectorConfig, ExchangeDeliveryConfig, secret
 from umfax.errors import ConnectorError, StoreError, UmfaxError
 from umfax.mail.intake import IntakeResult, MailRef, Outcome
@@ -239,46 +240,6 @@ def _close(account: Account | None) -> None:
 # -- intake ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ExchangeHealth:
-    """A snapshot of one intake connector, for ``/healthz`` and ``umfax status``."""
-
-    connector: str
-    running: bool
-    connected: bool
-    mode: str  # "pull" (subscription), "poll", or "" (not connected)
-    last_error: str
-    last_error_at: datetime | None
-    last_poll: datetime | None
-    last_message: datetime | None
-    handled: int
-    failures: int
-    retrying: int
-
-    @property
-    def ok(self) -> bool:
-        return self.running and self.connected
-
-    def as_dict(self) -> dict[str, Any]:
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat() if value is not None else None
-
-        return {
-            "connector": self.connector,
-            "ok": self.ok,
-            "running": self.running,
-            "connected": self.connected,
-            "mode": self.mode,
-            "last_error": self.last_error,
-            "last_error_at": iso(self.last_error_at),
-            "last_poll": iso(self.last_poll),
-            "last_message": iso(self.last_message),
-            "handled": self.handled,
-            "failures": self.failures,
-            "retrying": self.retrying,
-        }
-
-
 @dataclass(slots=True)
 class _Retry:
     attempts: int
@@ -302,76 +263,37 @@ class _Folders:
     refused: Folder
 
 
-class ExchangeIntake:
+class ExchangeIntake(IntakeThread):
     """One Exchange folder watched by one thread: new items go to ``accept``.
 
-    ``start()`` runs it in a daemon thread, ``stop()`` ends it, ``health()`` tells how it
-    is doing.  ``backoff_start`` is the first delay after an error (doubling up to the
-    connector's ``reconnect_max``).
-    """
+    ``start()``/``stop()``/``health()`` from :class:`IntakeThread`; ``check()`` logs in
+    and opens the folders once."""
+
+    kind = "exchange"
 
     def __init__(
         self, config: ExchangeConnectorConfig, accept: Accept, *, backoff_start: float = 1.0
     ) -> None:
+        super().__init__(
+            config.label,
+            f"{config.mailbox.lower()}/{config.folder}",
+            backoff_start=backoff_start,
+            reconnect_max=config.reconnect_max,
+        )
         self.config = config
-        self.label = config.label
-        self.mailbox = f"{config.mailbox.lower()}/{config.folder}"
         self._accept = accept
-        self._backoff_start = max(0.01, backoff_start)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         self._retry: dict[str, _Retry] = {}
         self._hold_until = 0.0
-        self._cycle_ok = False
-        self._connected = False
-        self._mode = ""
         self._next_retry: float | None = None
-        self._last_error = ""
-        self._last_error_at: datetime | None = None
-        self._last_poll: datetime | None = None
-        self._last_message: datetime | None = None
-        self._handled = 0
-        self._failures = 0
 
-    # -- control ----------------------------------------------------------------------------
+    def _retrying(self) -> int:
+        return len(self._retry)
 
-    def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name=f"ews-intake:{self.label}", daemon=True)
-        self._thread.start()
+    def _describe(self, exc: BaseException) -> str:
+        return describe_error(exc, self.config)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the thread to end and wait for it (a running request and accept() finish)."""
-        self._stop.set()
-        thread = self._thread
-        if thread is None or thread is threading.current_thread():
-            return
-        thread.join(timeout)
-        if thread.is_alive():
-            logger.warning("exchange intake did not stop in time", extra={"connector": self.label})
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def health(self) -> ExchangeHealth:
-        with self._lock:
-            return ExchangeHealth(
-                connector=self.label,
-                running=self.running,
-                connected=self._connected,
-                mode=self._mode if self._connected else "",
-                last_error=self._last_error,
-                last_error_at=self._last_error_at,
-                last_poll=self._last_poll,
-                last_message=self._last_message,
-                handled=self._handled,
-                failures=self._failures,
-                retrying=len(self._retry),
-            )
+    def _expected(self, exc: BaseException) -> bool:
+        return isinstance(exc, UmfaxError | ews_errors.EWSError | requests.RequestException | OSError)
 
     def check(self) -> None:
         """Log in and open the folders once; raises :class:`ConnectorError`."""
@@ -380,32 +302,9 @@ class ExchangeIntake:
 
     # -- the thread -------------------------------------------------------------------------
 
-    def run(self) -> None:
-        delay = self._backoff_start
-        ceiling = max(self.config.reconnect_max, self._backoff_start)
-        logger.info("exchange intake starting", extra={"connector": self.label, "mailbox": self.mailbox})
-        while not self._stop.is_set():
-            self._cycle_ok = False
-            try:
-                with self._session() as (account, folders):
-                    self._serve(account, folders)
-            except Exception as exc:
-                if self._stop.is_set():
-                    break
-                if self._cycle_ok:
-                    delay = self._backoff_start
-                error = describe_error(exc, self.config)
-                self._note_error(error)
-                logger.warning(
-                    "exchange intake failed; reconnecting",
-                    extra={"connector": self.label, "error": error, "retry_in": round(delay, 2)},
-                    exc_info=not isinstance(
-                        exc, UmfaxError | ews_errors.EWSError | requests.RequestException
-                    ),
-                )
-                self._stop.wait(delay)
-                delay = min(delay * 2, ceiling)
-        logger.info("exchange intake stopped", extra={"connector": self.label})
+    def _session_cycle(self) -> None:
+        with self._session() as (account, folders):
+            self._serve(account, folders)
 
     @contextmanager
     def _session(self, track: bool = True) -> Iterator[tuple[Account, _Folders]]:
@@ -582,11 +481,6 @@ class ExchangeIntake:
             extra={"connector": self.label, "attempt": attempts, "retry_in": round(delay, 2), "error": error},
             exc_info=not isinstance(exc, UmfaxError),
         )
-
-    def _note_error(self, error: str) -> None:
-        with self._lock:
-            self._last_error = error
-            self._last_error_at = datetime.now(UTC)
 
 
 # -- delivery --------------------------------------------------------------------------------

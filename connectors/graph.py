@@ -38,7 +38,8 @@ from urllib.parse import quote, urlsplit
 import msal
 import requests
 
-from connectors.exchange import FAX_ITEM_CLASS, Accept, ExchangeHealth
+from connectors.exchange import FAX_ITEM_CLASS, Accept
+from connectors.intake_thread import IntakeThread
 from umfax.config import GraphAccountConfig, GraphConnectorConfig, GraphDeliveryConfig, secret
 from umfax.errors import ConnectorError, StoreError, UmfaxError
 from umfax.mail.intake import MailRef, Outcome
@@ -258,11 +259,13 @@ class _State:
     pending: dict[str, tuple[int, float]] = field(default_factory=dict)  # id -> (attempts, due)
 
 
-class GraphIntake:
+class GraphIntake(IntakeThread):
     """One Graph mail folder watched by one thread: new messages go to ``accept``.
 
-    ``start()``/``stop()``/``health()``/``check()`` as :class:`connectors.exchange.ExchangeIntake`.
-    """
+    ``start()``/``stop()``/``health()`` from :class:`IntakeThread`; ``check()`` gets a
+    token and the folders once."""
+
+    kind = "graph"
 
     def __init__(
         self,
@@ -272,61 +275,20 @@ class GraphIntake:
         positions: PositionStore | None = None,
         backoff_start: float = 1.0,
     ) -> None:
+        super().__init__(
+            config.label,
+            f"{config.mailbox.lower()}/{config.folder}",
+            backoff_start=backoff_start,
+            reconnect_max=config.reconnect_max,
+        )
         self.config = config
-        self.label = config.label
-        self.mailbox = f"{config.mailbox.lower()}/{config.folder}"
         self._accept = accept
         self._positions = positions
-        self._backoff_start = max(0.01, backoff_start)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._connected = False
+        self._mode = "delta"
         self._pending = 0
-        self._last_error = ""
-        self._last_error_at: datetime | None = None
-        self._last_poll: datetime | None = None
-        self._last_message: datetime | None = None
-        self._handled = 0
-        self._failures = 0
 
-    # -- control ----------------------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name=f"graph-intake:{self.label}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        thread = self._thread
-        if thread is None or thread is threading.current_thread():
-            return
-        thread.join(timeout)
-        if thread.is_alive():
-            logger.warning("graph intake did not stop in time", extra={"connector": self.label})
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def health(self) -> ExchangeHealth:
-        with self._lock:
-            return ExchangeHealth(
-                connector=self.label,
-                running=self.running,
-                connected=self._connected,
-                mode="delta" if self._connected else "",
-                last_error=self._last_error,
-                last_error_at=self._last_error_at,
-                last_poll=self._last_poll,
-                last_message=self._last_message,
-                handled=self._handled,
-                failures=self._failures,
-                retrying=self._pending,
-            )
+    def _retrying(self) -> int:
+        return self._pending
 
     def check(self) -> None:
         """Get a token and find (or create) the folders once; raises :class:`ConnectorError`."""
@@ -338,40 +300,21 @@ class GraphIntake:
 
     # -- the thread -------------------------------------------------------------------------
 
-    def run(self) -> None:
-        delay = self._backoff_start
-        ceiling = max(self.config.reconnect_max, self._backoff_start)
-        logger.info("graph intake starting", extra={"connector": self.label, "mailbox": self.mailbox})
-        while not self._stop.is_set():
-            session: GraphSession | None = None
-            try:
-                session = self._open()
-                state = _State()
-                self._folders(session, state)
-                with self._lock:
-                    self._connected = True
-                while not self._stop.is_set():
-                    self._poll(session, state)
-                    delay = self._backoff_start
-                    self._stop.wait(max(0.05, self.config.poll_interval))
-            except Exception as exc:
-                if self._stop.is_set():
-                    break
-                error = str(exc) if isinstance(exc, UmfaxError) else f"{exc.__class__.__name__}: {exc}"
-                self._note_error(error)
-                logger.warning(
-                    "graph intake failed; reconnecting",
-                    extra={"connector": self.label, "error": error, "retry_in": round(delay, 2)},
-                    exc_info=not isinstance(exc, UmfaxError),
-                )
-                self._stop.wait(delay)
-                delay = min(delay * 2, ceiling)
-            finally:
-                with self._lock:
-                    self._connected = False
-                if session is not None:
-                    session.close()
-        logger.info("graph intake stopped", extra={"connector": self.label})
+    def _session_cycle(self) -> None:
+        session = self._open()
+        try:
+            state = _State()
+            self._folders(session, state)
+            with self._lock:
+                self._connected = True
+            while not self._stop.is_set():
+                self._poll(session, state)
+                self._cycle_ok = True
+                self._stop.wait(max(0.05, self.config.poll_interval))
+        finally:
+            with self._lock:
+                self._connected = False
+            session.close()
 
     def _open(self) -> GraphSession:
         session = GraphSession(self.config, f"connectors[{self.label}]", self._stop)
@@ -508,11 +451,6 @@ class GraphIntake:
             extra={"connector": self.label, "attempt": attempts, "retry_in": round(delay, 2), "error": error},
             exc_info=not isinstance(exc, UmfaxError),
         )
-
-    def _note_error(self, error: str) -> None:
-        with self._lock:
-            self._last_error = error
-            self._last_error_at = datetime.now(UTC)
 
 
 # -- delivery ----------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ import logging
 import re
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -30,6 +29,7 @@ from imapclient import IMAPClient
 from imapclient import exceptions as imap_errors
 from imapclient.imapclient import SocketTimeout
 
+from connectors.intake_thread import IntakeThread
 from umfax.config import ImapConnectorConfig, ImapDeliveryConfig, secret
 from umfax.errors import ConfigError, ConnectorError, StoreError, UmfaxError
 from umfax.mail.intake import IntakeResult, MailRef, Outcome
@@ -182,48 +182,6 @@ def _folder_exists_or_create(client: IMAPClient, folder: str) -> bool:
 # -- intake --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ImapHealth:
-    """A snapshot of one intake connector, for ``/healthz`` and ``umfax status``."""
-
-    connector: str
-    running: bool
-    connected: bool
-    mode: str  # "idle", "poll" or "" (not connected)
-    last_error: str
-    last_error_at: datetime | None
-    last_poll: datetime | None  # when the folder was last searched for new messages
-    last_message: datetime | None  # when a message was last handed over and settled
-    handled: int  # messages settled (moved or flagged) since start
-    failures: int  # accept() failures since start
-    retrying: int  # messages waiting for another try
-    uidvalidity: int
-
-    @property
-    def ok(self) -> bool:
-        return self.running and self.connected
-
-    def as_dict(self) -> dict[str, Any]:
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat() if value is not None else None
-
-        return {
-            "connector": self.connector,
-            "ok": self.ok,
-            "running": self.running,
-            "connected": self.connected,
-            "mode": self.mode,
-            "last_error": self.last_error,
-            "last_error_at": iso(self.last_error_at),
-            "last_poll": iso(self.last_poll),
-            "last_message": iso(self.last_message),
-            "handled": self.handled,
-            "failures": self.failures,
-            "retrying": self.retrying,
-            "uidvalidity": self.uidvalidity,
-        }
-
-
 @dataclass(slots=True)
 class _Retry:
     attempts: int
@@ -242,14 +200,14 @@ class _Folder:
     folders: set[str] = field(default_factory=set)  # targets known to exist
 
 
-class ImapIntake:
+class ImapIntake(IntakeThread):
     """One mailbox watched by one thread: new messages go to ``accept``.
 
-    ``start()`` runs it in a daemon thread, ``stop()`` ends it promptly,
-    ``health()`` tells how it is doing.  ``backoff_start`` is the first delay after an
-    error (doubling up to the connector's ``reconnect_max``); ``timeout`` bounds each
-    command.
+    ``start()``/``stop()``/``health()`` from :class:`IntakeThread` (``stop()`` breaks the
+    connection under a blocked command); ``timeout`` bounds each command.
     """
+
+    kind = "imap"
 
     def __init__(
         self,
@@ -266,74 +224,36 @@ class ImapIntake:
                         f"connector {config.label}: {key} must differ from folder {config.folder!r} "
                         "when processed = 'move'"
                     )
+        super().__init__(
+            config.label,
+            f"{config.username}@{config.host}/{config.folder}",
+            backoff_start=backoff_start,
+            reconnect_max=config.reconnect_max,
+        )
         self.config = config
-        self.label = config.label
-        self.mailbox = f"{config.username}@{config.host}/{config.folder}"
         self._accept = accept
-        self._backoff_start = max(0.01, backoff_start)
         self._timeout = timeout
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()  # guards the health fields and _client
-        self._client: IMAPClient | None = None
+        self._client: IMAPClient | None = None  # guarded by _lock
         self._in_accept = False
         self._retry: dict[int, _Retry] = {}
         self._hold_until = 0.0  # after a store failure: no message before this
-        self._uidvalidity = 0
-        self._cycle_ok = False
-        # health
-        self._connected = False
-        self._mode = ""
-        self._last_error = ""
-        self._last_error_at: datetime | None = None
-        self._last_poll: datetime | None = None
-        self._last_message: datetime | None = None
-        self._handled = 0
-        self._failures = 0
+        self._uidvalidity_now = 0
 
-    # -- control ----------------------------------------------------------------------------
+    def _retrying(self) -> int:
+        return len(self._retry)
 
-    def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name=f"imap-intake:{self.label}", daemon=True)
-        self._thread.start()
+    def _uidvalidity(self) -> int | None:
+        return self._uidvalidity_now
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Ask the thread to end and wait for it (a running accept() is let finish)."""
-        self._stop.set()
-        thread = self._thread
-        if thread is None or thread is threading.current_thread():
-            return
-        deadline = time.monotonic() + timeout
-        thread.join(min(timeout, 1.0))
-        if thread.is_alive() and not self._in_accept:
+    def _describe(self, exc: BaseException) -> str:
+        return describe_error(exc)
+
+    def _expected(self, exc: BaseException) -> bool:
+        return isinstance(exc, UmfaxError | OSError | imap_errors.IMAPClientError)
+
+    def _unblock(self) -> None:
+        if not self._in_accept:
             self._interrupt()  # blocked in a command: break the connection
-        thread.join(max(0.0, deadline - time.monotonic()))
-        if thread.is_alive():
-            logger.warning("imap intake did not stop in time", extra={"connector": self.label})
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def health(self) -> ImapHealth:
-        with self._lock:
-            return ImapHealth(
-                connector=self.label,
-                running=self.running,
-                connected=self._connected,
-                mode=self._mode if self._connected else "",
-                last_error=self._last_error,
-                last_error_at=self._last_error_at,
-                last_poll=self._last_poll,
-                last_message=self._last_message,
-                handled=self._handled,
-                failures=self._failures,
-                retrying=len(self._retry),
-                uidvalidity=self._uidvalidity,
-            )
 
     def check(self) -> None:
         """Connect, log in and select the folder once; raises :class:`ConnectorError`."""
@@ -342,31 +262,9 @@ class ImapIntake:
 
     # -- the thread -------------------------------------------------------------------------
 
-    def run(self) -> None:
-        """The intake loop, until :meth:`stop` (``start()`` runs it in a thread)."""
-        delay = self._backoff_start
-        ceiling = max(self.config.reconnect_max, self._backoff_start)
-        logger.info("imap intake starting", extra={"connector": self.label, "mailbox": self.mailbox})
-        while not self._stop.is_set():
-            self._cycle_ok = False
-            try:
-                with self._session() as (client, folder):
-                    self._serve(client, folder)
-            except Exception as exc:
-                if self._stop.is_set():
-                    break
-                if self._cycle_ok:
-                    delay = self._backoff_start
-                error = describe_error(exc)
-                self._note_error(error)
-                logger.warning(
-                    "imap intake failed; reconnecting",
-                    extra={"connector": self.label, "error": error, "retry_in": round(delay, 2)},
-                    exc_info=not isinstance(exc, UmfaxError | OSError | imap_errors.IMAPClientError),
-                )
-                self._stop.wait(delay)
-                delay = min(delay * 2, ceiling)
-        logger.info("imap intake stopped", extra={"connector": self.label})
+    def _session_cycle(self) -> None:
+        with self._session() as (client, folder):
+            self._serve(client, folder)
 
     @contextmanager
     def _session(self, track: bool = True) -> Iterator[tuple[IMAPClient, _Folder]]:
@@ -453,15 +351,15 @@ class ImapIntake:
                 "folder takes no keywords; marking handled mail \\Flagged and \\Seen",
                 extra={"connector": self.label, "mailbox": self.mailbox},
             )
-        if track and uidvalidity != self._uidvalidity:
-            if self._uidvalidity:
+        if track and uidvalidity != self._uidvalidity_now:
+            if self._uidvalidity_now:
                 logger.warning(
                     "UIDVALIDITY changed; message positions start over",
-                    extra={"connector": self.label, "old": self._uidvalidity, "uidvalidity": uidvalidity},
+                    extra={"connector": self.label, "old": self._uidvalidity_now, "uidvalidity": uidvalidity},
                 )
             with self._lock:
                 self._retry.clear()
-                self._uidvalidity = uidvalidity
+                self._uidvalidity_now = uidvalidity
         return _Folder(
             uidvalidity=uidvalidity,
             keywords=keywords,
@@ -690,11 +588,6 @@ class ImapIntake:
         self._stop.wait(wait)
 
     # -- helpers ----------------------------------------------------------------------------------
-
-    def _note_error(self, error: str) -> None:
-        with self._lock:
-            self._last_error = error
-            self._last_error_at = datetime.now(UTC)
 
     def _interrupt(self) -> None:
         """Break the connection under a blocked command (from stop())."""

@@ -1,0 +1,194 @@
+"""The thread every mailbox connector (IMAP, EWS, Graph) runs in: sessions until stopped,
+a doubling backoff after an error, and a health snapshot for ``/healthz`` and
+``umfax status``.
+
+A connector subclasses :class:`IntakeThread` and writes :meth:`IntakeThread._session_cycle`
+(one connected session, returning only when stopped or raising on an error) and
+:meth:`IntakeThread._describe` (a plain, secret-free sentence for an error).  It updates
+the health fields (``_connected``, ``_mode``, ``_last_poll``, ``_last_message``,
+``_handled``, ``_failures``) under ``_lock``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from umfax.errors import UmfaxError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeHealth:
+    """A snapshot of one intake connector."""
+
+    connector: str
+    running: bool
+    connected: bool
+    mode: str  # how new mail is noticed: "idle", "pull", "delta", "poll"; "" when not connected
+    last_error: str
+    last_error_at: datetime | None
+    last_poll: datetime | None  # when the folder was last looked at for new messages
+    last_message: datetime | None  # when a message was last handed over and settled
+    handled: int  # messages settled (moved or flagged) since start
+    failures: int  # accept() failures since start
+    retrying: int  # messages waiting for another try
+    uidvalidity: int | None = None  # IMAP: the watched folder's UIDVALIDITY
+
+    @property
+    def ok(self) -> bool:
+        return self.running and self.connected
+
+    def as_dict(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value is not None else None
+
+        out: dict[str, Any] = {
+            "connector": self.connector,
+            "ok": self.ok,
+            "running": self.running,
+            "connected": self.connected,
+            "mode": self.mode,
+            "last_error": self.last_error,
+            "last_error_at": iso(self.last_error_at),
+            "last_poll": iso(self.last_poll),
+            "last_message": iso(self.last_message),
+            "handled": self.handled,
+            "failures": self.failures,
+            "retrying": self.retrying,
+        }
+        if self.uidvalidity is not None:
+            out["uidvalidity"] = self.uidvalidity
+        return out
+
+
+class IntakeThread:
+    """One watched folder, one daemon thread: ``start()``, ``stop()``, ``health()``.
+
+    ``backoff_start`` is the first delay after an error, doubling up to
+    ``reconnect_max``; a session that worked for a while (``_cycle_ok`` set) starts the
+    backoff over."""
+
+    kind: ClassVar[str] = "mail"  # in the thread's name and the log messages
+
+    def __init__(self, label: str, mailbox: str, *, backoff_start: float, reconnect_max: float) -> None:
+        self.label = label
+        self.mailbox = mailbox
+        self._backoff_start = max(0.01, backoff_start)
+        self._reconnect_max = max(reconnect_max, self._backoff_start)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # guards the health fields
+        self._cycle_ok = False
+        self._connected = False
+        self._mode = ""
+        self._last_error = ""
+        self._last_error_at: datetime | None = None
+        self._last_poll: datetime | None = None
+        self._last_message: datetime | None = None
+        self._handled = 0
+        self._failures = 0
+
+    # -- for subclasses ------------------------------------------------------------------------
+
+    def _session_cycle(self) -> None:
+        """Connect and serve until stopped (return) or an error (raise)."""
+        raise NotImplementedError
+
+    def _describe(self, exc: BaseException) -> str:
+        """A plain sentence for an error of a session (never a secret)."""
+        return str(exc) if isinstance(exc, UmfaxError) else f"{exc.__class__.__name__}: {exc}"
+
+    def _expected(self, exc: BaseException) -> bool:
+        """Errors of the service or the network (logged without a traceback)."""
+        return isinstance(exc, UmfaxError | OSError)
+
+    def _retrying(self) -> int:
+        return 0
+
+    def _uidvalidity(self) -> int | None:
+        return None
+
+    def _unblock(self) -> None:
+        """Called by ``stop()`` when the thread has not ended within a second."""
+
+    # -- control -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        name = f"{self.kind}-intake:{self.label}"
+        self._thread = threading.Thread(target=self.run, name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the thread to end and wait for it (a running accept() is let finish)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return
+        deadline = time.monotonic() + timeout
+        thread.join(min(timeout, 1.0))
+        if thread.is_alive():
+            self._unblock()
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            logger.warning(f"{self.kind} intake did not stop in time", extra={"connector": self.label})
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def health(self) -> IntakeHealth:
+        with self._lock:
+            return IntakeHealth(
+                connector=self.label,
+                running=self.running,
+                connected=self._connected,
+                mode=self._mode if self._connected else "",
+                last_error=self._last_error,
+                last_error_at=self._last_error_at,
+                last_poll=self._last_poll,
+                last_message=self._last_message,
+                handled=self._handled,
+                failures=self._failures,
+                retrying=self._retrying(),
+                uidvalidity=self._uidvalidity(),
+            )
+
+    # -- the thread ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Sessions until :meth:`stop` (``start()`` runs this in a thread)."""
+        delay = self._backoff_start
+        logger.info(f"{self.kind} intake starting", extra={"connector": self.label, "mailbox": self.mailbox})
+        while not self._stop.is_set():
+            self._cycle_ok = False
+            try:
+                self._session_cycle()
+            except Exception as exc:
+                if self._stop.is_set():
+                    break
+                if self._cycle_ok:
+                    delay = self._backoff_start
+                error = self._describe(exc)
+                self._note_error(error)
+                logger.warning(
+                    f"{self.kind} intake failed; reconnecting",
+                    extra={"connector": self.label, "error": error, "retry_in": round(delay, 2)},
+                    exc_info=not self._expected(exc),
+                )
+                self._stop.wait(delay)
+                delay = min(delay * 2, self._reconnect_max)
+        logger.info(f"{self.kind} intake stopped", extra={"connector": self.label})
+
+    def _note_error(self, error: str) -> None:
+        with self._lock:
+            self._last_error = error
+            self._last_error_at = datetime.now(UTC)
