@@ -22,7 +22,7 @@ from tests.mail import corpus
 from tests.mailflow.messages import fax_mail
 from tests.mailflow.test_dispatch import fax_pages
 from tests.servers.graph import GraphServer
-from tests.service.conftest import UmfaxSite
+from tests.service.conftest import UmfaxSite, site_toml
 from umfax.config import Config, GraphConnectorConfig, parse_config
 from umfax.errors import ConnectorError
 from umfax.mail.intake import MailIntake
@@ -356,17 +356,8 @@ def serve_site(tmp_path: Path, graph: GraphServer) -> UmfaxSite:
         f'ca_file = "{graph.ca_file}"\n'
     )
     config.write_text(
-        f"""
-[server]
-data_dir = "{tmp_path / "data"}"
-log_level = "debug"
-[queue]
-lease = "6s"
-poll_interval = "0.2s"
-[simulator]
-speed = 40
-[api]
-listen = "127.0.0.1:0"
+        site_toml(tmp_path)
+        + f"""
 [mail]
 fax_domains = ["fax.example.com"]
 from_address = "fax@allowed.example"

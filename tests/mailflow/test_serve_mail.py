@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.mailflow.messages import DOMAIN, fax_mail
 from tests.servers.dovecot import DovecotServer, ImapUser, free_port
-from tests.service.conftest import UmfaxSite
+from tests.service.conftest import UmfaxSite, site_toml
 from umfax.config import load_config
 from umfax.mail.intake import MailIntake, MailRef, Outcome
 from umfax.store import open_store
@@ -29,17 +29,8 @@ def mail_site(
     config = tmp_path / "umfax.toml"
     smtp_port = free_port()
     config.write_text(
-        f"""
-[server]
-data_dir = "{tmp_path / "data"}"
-log_level = "debug"
-[queue]
-lease = "6s"
-poll_interval = "0.2s"
-[simulator]
-speed = 40
-[api]
-listen = "127.0.0.1:0"
+        site_toml(tmp_path)
+        + f"""
 [mail]
 fax_domains = ["{DOMAIN}"]
 from_address = "fax@example.test"

@@ -42,8 +42,9 @@ class UmfaxSite:
     def json(self, *args: str) -> Any:
         return json.loads(self.cli(*args, "--json").stdout)
 
-    def start(self) -> subprocess.Popen[bytes]:
-        log = open(self.root / f"serve-{len(self.servers)}.log", "wb")  # noqa: SIM115 - kept open for the process
+    def spawn(self, log_name: str) -> subprocess.Popen[bytes]:
+        """``umfax serve`` in the background, its output in ``root/log_name``."""
+        log = open(self.root / log_name, "wb")  # noqa: SIM115 - kept open for the process
         proc = subprocess.Popen(
             [sys.executable, "-m", "umfax", "serve", "--config", str(self.config)],
             stdout=log,
@@ -51,6 +52,10 @@ class UmfaxSite:
             env=self.env,
         )
         self.servers.append(proc)
+        return proc
+
+    def start(self) -> subprocess.Popen[bytes]:
+        proc = self.spawn(f"serve-{len(self.servers)}.log")
         self.wait_for(
             lambda: all(line["state"] == "idle" for line in self.json("lines")), 60, "lines to come up"
         )
@@ -74,14 +79,7 @@ class UmfaxSite:
     def kill_mid_batch(self, at_least: int = 3) -> int:
         """Start ``umfax serve``, SIGKILL it once ``at_least`` messages are committed; how
         many were."""
-        log = (self.root / "serve-killed.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "umfax", "serve", "--config", str(self.config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-        )
-        self.servers.append(proc)
+        proc = self.spawn("serve-killed.log")
         self.wait_for(lambda: self.mail_recorded() >= at_least, 60, f"{at_least} messages taken in")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -104,12 +102,7 @@ class UmfaxSite:
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[UmfaxSite]:
     config = tmp_path / "umfax.toml"
-    config.write_text(
-        f'[server]\ndata_dir = "{tmp_path / "data"}"\nlog_level = "debug"\n'
-        '[queue]\nlease = "6s"\npoll_interval = "0.2s"\n'
-        "[simulator]\nspeed = 20\n"
-        '[api]\nlisten = "127.0.0.1:0"\n'
-    )
+    config.write_text(site_toml(tmp_path, speed=20))
     env = {k: v for k, v in os.environ.items() if not k.startswith("UMFAX_")}
     umfax_site = UmfaxSite(tmp_path, config, env)
     yield umfax_site
@@ -117,6 +110,17 @@ def site(tmp_path: Path) -> Iterator[UmfaxSite]:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
+
+
+def site_toml(root: Path, *, speed: int = 40) -> str:
+    """The head of a test site's umfax.toml: data under ``root``, a quick queue, simulated
+    lines at ``speed``, the API on a free port."""
+    return (
+        f'[server]\ndata_dir = "{root / "data"}"\nlog_level = "debug"\n'
+        '[queue]\nlease = "6s"\npoll_interval = "0.2s"\n'
+        f"[simulator]\nspeed = {speed}\n"
+        '[api]\nlisten = "127.0.0.1:0"\n'
+    )
 
 
 @pytest.fixture
