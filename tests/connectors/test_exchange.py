@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from tests.mail import corpus
 from tests.mailflow.messages import fax_mail
 from tests.mailflow.test_dispatch import fax_pages
 from tests.servers.ews import EwsServer, MailboxState
-from tests.service.conftest import UmfaxSite, site_toml
+from tests.service.conftest import UmfaxSite, fax_mailbox_site
 from umfax.config import Config, ExchangeConnectorConfig, parse_config
 from umfax.errors import ConnectorError
 from umfax.mail.intake import IntakeResult, MailIntake, MailRef
@@ -343,36 +342,18 @@ def test_tls_is_verified_by_default_and_ca_file_trusts_a_private_ca(
 
 
 def serve_site(tmp_path: Path, ews: EwsServer) -> UmfaxSite:
-    config = tmp_path / "umfax.toml"
     account = (
         f'url = "{ews.url}"\nauth = "{ews.auth}"\nusername = "{SERVICE.replace(chr(92), chr(92) * 2)}"\n'
         'password_env = "TEST_EWS_PASSWORD"\n'
     )
-    config.write_text(
-        site_toml(tmp_path)
-        + f"""
-[mail]
-fax_domains = ["fax.example.com"]
-from_address = "fax@allowed.example"
-[mail.exchange]
-{account}
-[[connectors]]
-type = "exchange"
-name = "exchange:fax"
-mailbox = "{FAX_BOX}"
-poll_interval = "0.2s"
-allowed_senders = ["@allowed.example"]
-refusal_replies = false
-{account}
-[[users]]
-name = "alice"
-email = "{ALICE}"
-delivery = "exchange"
-"""
+    return fax_mailbox_site(
+        tmp_path,
+        kind="exchange",
+        account=account,
+        mailbox=FAX_BOX,
+        user=ALICE,
+        env={"TEST_EWS_PASSWORD": PASSWORD},
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UMFAX_")}
-    env["TEST_EWS_PASSWORD"] = PASSWORD
-    return UmfaxSite(tmp_path, config, env)
 
 
 def fax_contact(number: str, name: str) -> str:

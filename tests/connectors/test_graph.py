@@ -22,7 +22,7 @@ from tests.mail import corpus
 from tests.mailflow.messages import fax_mail
 from tests.mailflow.test_dispatch import fax_pages
 from tests.servers.graph import GraphServer
-from tests.service.conftest import UmfaxSite, site_toml
+from tests.service.conftest import UmfaxSite, fax_mailbox_site
 from umfax.config import Config, GraphConnectorConfig, parse_config
 from umfax.errors import ConnectorError
 from umfax.mail.intake import MailIntake
@@ -349,37 +349,19 @@ def test_a_large_attachment_goes_through_an_upload_session(graph: GraphServer) -
 
 
 def serve_site(tmp_path: Path, graph: GraphServer) -> UmfaxSite:
-    config = tmp_path / "umfax.toml"
     account = (
         f'tenant_id = "{graph.tenant}"\nclient_id = "{CLIENT_ID}"\nclient_secret_env = "TEST_GRAPH_SECRET"\n'
         f'authority_host = "{graph.authority}"\ngraph_url = "{graph.graph_url}"\n'
         f'ca_file = "{graph.ca_file}"\n'
     )
-    config.write_text(
-        site_toml(tmp_path)
-        + f"""
-[mail]
-fax_domains = ["fax.example.com"]
-from_address = "fax@allowed.example"
-[mail.graph]
-{account}
-[[connectors]]
-type = "graph"
-name = "graph:fax"
-mailbox = "{FAX_BOX}"
-poll_interval = "0.2s"
-allowed_senders = ["@allowed.example"]
-refusal_replies = false
-{account}
-[[users]]
-name = "alice"
-email = "{ALICE}"
-delivery = "graph"
-"""
+    return fax_mailbox_site(
+        tmp_path,
+        kind="graph",
+        account=account,
+        mailbox=FAX_BOX,
+        user=ALICE,
+        env={"TEST_GRAPH_SECRET": SECRET},
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UMFAX_")}
-    env["TEST_GRAPH_SECRET"] = SECRET
-    return UmfaxSite(tmp_path, config, env)
 
 
 def test_serve_killed_mid_batch_loses_and_doubles_nothing_and_reports_reach_the_sender(

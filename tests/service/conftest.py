@@ -123,6 +123,39 @@ def site_toml(root: Path, *, speed: int = 40) -> str:
     )
 
 
+def fax_mailbox_site(
+    root: Path, *, kind: str, account: str, mailbox: str, user: str, env: dict[str, str]
+) -> UmfaxSite:
+    """A site whose fax ``mailbox`` is read by a ``kind`` connector ("exchange", "graph")
+    and whose one user, alice at ``user``, gets her reports through the same kind
+    (``[mail.<kind>]``); ``account`` is the TOML of the connection, ``env`` its secrets."""
+    config = root / "umfax.toml"
+    config.write_text(
+        site_toml(root)
+        + f"""
+[mail]
+fax_domains = ["fax.example.com"]
+from_address = "fax@allowed.example"
+[mail.{kind}]
+{account}
+[[connectors]]
+type = "{kind}"
+name = "{kind}:fax"
+mailbox = "{mailbox}"
+poll_interval = "0.2s"
+allowed_senders = ["@allowed.example"]
+refusal_replies = false
+{account}
+[[users]]
+name = "alice"
+email = "{user}"
+delivery = "{kind}"
+"""
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("UMFAX_")}
+    return UmfaxSite(root, config, clean | env)
+
+
 @pytest.fixture
 def sites() -> Iterator[list[UmfaxSite]]:
     """Sites made by the test; their servers are killed at the end, whatever happened."""
