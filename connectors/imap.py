@@ -163,20 +163,28 @@ class _XOAuth2:
 
 
 def _folder_exists_or_create(client: IMAPClient, folder: str) -> bool:
-    """Create ``folder`` when missing; True when it was created."""
-    if folder.upper() == "INBOX" or client.folder_exists(folder):
+    """Create ``folder`` when missing and make sure it is subscribed (so that mail clients
+    show it); True when it was created.
+
+    The subscription is checked even when the folder exists: a session that created the
+    folder and then lost its connection, or a folder someone else created, is subscribed
+    by the next session that uses it."""
+    if folder.upper() == "INBOX":
         return False
+    created = False
+    if not client.folder_exists(folder):
+        try:
+            client.create_folder(folder)
+            created = True
+        except imap_errors.IMAPClientError:
+            if not client.folder_exists(folder):  # else: created by someone else meanwhile
+                raise
     try:
-        client.create_folder(folder)
-    except imap_errors.IMAPClientError:
-        if client.folder_exists(folder):  # created by someone else meanwhile
-            return False
-        raise
-    try:
-        client.subscribe_folder(folder)
+        if created or not client.list_sub_folders("", folder):
+            client.subscribe_folder(folder)
     except imap_errors.IMAPClientError as exc:  # not fatal: the folder exists
-        logger.warning("could not subscribe to a new folder", extra={"folder": folder, "error": str(exc)})
-    return True
+        logger.warning("could not subscribe to a folder", extra={"folder": folder, "error": str(exc)})
+    return created
 
 
 # -- intake --------------------------------------------------------------------------------

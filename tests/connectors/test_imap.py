@@ -358,6 +358,20 @@ def test_outcome_decides_the_folder(
     wait_until(lambda: folder in subscribed(), timeout=10, what=f"{folder} subscribed")
 
 
+def test_an_existing_unsubscribed_folder_is_subscribed_when_used(
+    dovecot: DovecotServer, mail_user: ImapUser, password: str
+) -> None:
+    with dovecot.client(mail_user) as imap:
+        imap.create_folder("Fax/Refused")  # made by hand (or by a session that died): not subscribed
+        assert imap.list_sub_folders("", "Fax/Refused") == []
+    append(dovecot, mail_user, message("refused into an existing folder"))
+    config = intake_config(dovecot, mail_user, processed_folder="Fax/Done", refused_folder="Fax/Refused")
+    with running(ImapIntake(config, Recorder(Outcome.REFUSED))):
+        wait_until(lambda: contents(dovecot, mail_user, "Fax/Refused"), timeout=20, what="message moved")
+    with dovecot.client(mail_user) as imap:
+        assert [name for _flags, _sep, name in imap.list_sub_folders("", "Fax/Refused")] == ["Fax/Refused"]
+
+
 def test_flag_mode_marks_refused_mail(dovecot: DovecotServer, mail_user: ImapUser, password: str) -> None:
     append(dovecot, mail_user, message("refused in flag mode"))
     intake = ImapIntake(intake_config(dovecot, mail_user, processed="flag"), Recorder(Outcome.REFUSED))
