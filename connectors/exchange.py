@@ -54,7 +54,7 @@ from exchangelib.protocol import BaseProtocol
 from connectors.intake_thread import IntakeThread
 from umfax.config import EwsAccountConfig, ExchangeConnectorConfig, ExchangeDeliveryConfig, secret
 from umfax.errors import ConnectorError, StoreError, UmfaxError
-from umfax.mail.intake import IntakeResult, MailRef, Outcome
+from umfax.mail.intake import IntakeResult, MailRef
 
 logger = logging.getLogger(__name__)
 
@@ -445,30 +445,15 @@ class ExchangeIntake(IntakeThread):
             return
         with self._lock:
             self._retry.pop(item_id, None)
-        refused = result.outcome in (Outcome.REFUSED, Outcome.INVALID) or (
-            result.outcome == Outcome.DUPLICATE and not result.job_ids
-        )
-        target = folders.refused if refused else folders.processed
+        target = folders.refused if result.refused else folders.processed
         item.move(target)
-        with self._lock:
-            self._handled += 1
-            self._last_message = datetime.now(UTC)
-        logger.info(
-            "mail handed over",
-            extra={
-                "connector": self.label,
-                "outcome": result.outcome.value,
-                "jobs": list(result.job_ids),
-                "settled": target.name,
-            },
-        )
+        self._handed_over(result, target.name)
 
     def _accept_failed(self, item_id: str, exc: Exception) -> None:
-        ceiling = max(self.config.reconnect_max, self._backoff_start)
         with self._lock:
             entry = self._retry.get(item_id)
             attempts = entry.attempts + 1 if entry else 1
-            delay = min(self._backoff_start * 2 ** (attempts - 1), ceiling)
+            delay = self._retry_delay(attempts)
             due = time.monotonic() + delay
             self._retry[item_id] = _Retry(attempts, due)
             self._failures += 1

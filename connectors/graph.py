@@ -42,7 +42,7 @@ from connectors.exchange import FAX_ITEM_CLASS, Accept
 from connectors.intake_thread import IntakeThread
 from umfax.config import GraphAccountConfig, GraphConnectorConfig, GraphDeliveryConfig, secret
 from umfax.errors import ConnectorError, StoreError, UmfaxError
-from umfax.mail.intake import MailRef, Outcome
+from umfax.mail.intake import MailRef
 
 logger = logging.getLogger(__name__)
 
@@ -414,37 +414,22 @@ class GraphIntake(IntakeThread):
             self._accept_failed(state, message_id, exc)
             return not isinstance(exc, StoreError)
         state.pending.pop(message_id, None)
-        refused = result.outcome in (Outcome.REFUSED, Outcome.INVALID) or (
-            result.outcome == Outcome.DUPLICATE and not result.job_ids
-        )
-        target = self.config.refused_folder if refused else self.config.processed_folder
+        target = self.config.refused_folder if result.refused else self.config.processed_folder
         try:
             session.call("POST", f"{url}/move", json={"destinationId": state.folder_ids[target]})
         except Exception:
             state.pending[message_id] = (0, time.monotonic() + self._backoff_start)  # accepted; move again
             raise
-        with self._lock:
-            self._handled += 1
-            self._last_message = datetime.now(UTC)
-        logger.info(
-            "mail handed over",
-            extra={
-                "connector": self.label,
-                "outcome": result.outcome.value,
-                "jobs": list(result.job_ids),
-                "settled": target,
-            },
-        )
+        self._handed_over(result, target)
         return True
 
     def _accept_failed(self, state: _State, message_id: str, exc: Exception) -> None:
-        ceiling = max(self.config.reconnect_max, self._backoff_start)
         attempts = state.pending.get(message_id, (0, 0.0))[0] + 1
-        delay = min(self._backoff_start * 2 ** (attempts - 1), ceiling)
+        delay = self._retry_delay(attempts)
         state.pending[message_id] = (attempts, time.monotonic() + delay)
         with self._lock:
             self._failures += 1
-        error = str(exc) if isinstance(exc, UmfaxError) else f"{exc.__class__.__name__}: {exc}"
+        error = self._describe(exc)
         self._note_error(f"message {message_id[:40]}…: {error}")
         logger.warning(
             "mail not accepted; left in the folder for another try",

@@ -32,7 +32,7 @@ from imapclient.imapclient import SocketTimeout
 from connectors.intake_thread import IntakeThread
 from umfax.config import ImapConnectorConfig, ImapDeliveryConfig, secret
 from umfax.errors import ConfigError, ConnectorError, StoreError, UmfaxError
-from umfax.mail.intake import IntakeResult, MailRef, Outcome
+from umfax.mail.intake import IntakeResult, MailRef
 
 logger = logging.getLogger(__name__)
 
@@ -481,28 +481,14 @@ class ImapIntake(IntakeThread):
         with self._lock:
             self._retry.pop(uid, None)
         target = self._settle(client, folder, uid, result)
-        with self._lock:
-            self._handled += 1
-            self._last_message = datetime.now(UTC)
-        logger.info(
-            "mail handed over",
-            extra={
-                "connector": self.label,
-                "uid": uid,
-                "uidvalidity": folder.uidvalidity,
-                "outcome": result.outcome.value,
-                "jobs": list(result.job_ids),
-                "settled": target,
-            },
-        )
+        self._handed_over(result, target, uid=uid, uidvalidity=folder.uidvalidity)
         return True
 
     def _accept_failed(self, uid: int, folder: _Folder, exc: Exception) -> None:
-        ceiling = max(self.config.reconnect_max, self._backoff_start)
         with self._lock:
             entry = self._retry.get(uid)
             attempts = entry.attempts + 1 if entry else 1
-            delay = min(self._backoff_start * 2 ** (attempts - 1), ceiling)
+            delay = self._retry_delay(attempts)
             due = time.monotonic() + delay
             self._retry[uid] = _Retry(attempts, due)
             self._failures += 1
@@ -525,9 +511,7 @@ class ImapIntake(IntakeThread):
 
     def _settle(self, client: IMAPClient, folder: _Folder, uid: int, result: IntakeResult) -> str:
         """Move or flag a message ``accept`` has dealt with; where it went."""
-        refused = result.outcome in (Outcome.REFUSED, Outcome.INVALID) or (
-            result.outcome == Outcome.DUPLICATE and not result.job_ids
-        )
+        refused = result.refused
         cfg = self.config
         if cfg.processed == "move":
             target = cfg.refused_folder if refused else cfg.processed_folder

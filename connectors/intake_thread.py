@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from umfax.errors import UmfaxError
+from umfax.mail.intake import IntakeResult
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +188,26 @@ class IntakeThread:
                 self._stop.wait(delay)
                 delay = min(delay * 2, self._reconnect_max)
         logger.info(f"{self.kind} intake stopped", extra={"connector": self.label})
+
+    def _retry_delay(self, attempts: int) -> float:
+        """How long a message that failed ``attempts`` times waits before the next try."""
+        return min(self._backoff_start * 2.0 ** (attempts - 1), self._reconnect_max)
+
+    def _handed_over(self, result: IntakeResult, settled: str, **fields: Any) -> None:
+        """Count and log a message whose outcome is settled in the mailbox."""
+        with self._lock:
+            self._handled += 1
+            self._last_message = datetime.now(UTC)
+        logger.info(
+            "mail handed over",
+            extra={
+                "connector": self.label,
+                **fields,
+                "outcome": result.outcome.value,
+                "jobs": list(result.job_ids),
+                "settled": settled,
+            },
+        )
 
     def _note_error(self, error: str) -> None:
         with self._lock:

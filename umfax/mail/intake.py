@@ -82,6 +82,13 @@ class IntakeResult:
     def accepted(self) -> bool:
         return self.outcome in (Outcome.QUEUED, Outcome.DUPLICATE) and bool(self.job_ids)
 
+    @property
+    def refused(self) -> bool:
+        """The message goes to the refused folder: refused, invalid, or refused before."""
+        return self.outcome in (Outcome.REFUSED, Outcome.INVALID) or (
+            self.outcome == Outcome.DUPLICATE and not self.job_ids
+        )
+
 
 class MailIntake:
     """Turns mail into committed fax jobs for one connector.  Thread-safe."""
