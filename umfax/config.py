@@ -303,6 +303,16 @@ class SmtpConnectorConfig(MailIntakeConfig):
         return self.name or f"smtp:{self.listen}"
 
 
+def _check_fax_mailbox(mailbox: str, folder: str, processed_folder: str, refused_folder: str) -> None:
+    """A watched mailbox (EWS, Graph): an SMTP address, and folders to settle mail into that
+    differ from the watched one."""
+    if "@" not in mailbox:
+        raise ValueError(f"mailbox {mailbox!r} is not an SMTP address")
+    for key, name in (("processed_folder", processed_folder), ("refused_folder", refused_folder)):
+        if name.strip("/").lower() == folder.strip("/").lower():
+            raise ValueError(f"{key} must differ from folder {folder!r}")
+
+
 class EwsAccountConfig(_Section):
     """How umfax reaches an Exchange Server's EWS (the connector, and [mail.exchange])."""
 
@@ -348,11 +358,7 @@ class ExchangeConnectorConfig(MailIntakeConfig, EwsAccountConfig):
 
     @model_validator(mode="after")
     def _folders(self) -> ExchangeConnectorConfig:
-        if "@" not in self.mailbox:
-            raise ValueError(f"mailbox {self.mailbox!r} is not an SMTP address")
-        for key in ("processed_folder", "refused_folder"):
-            if getattr(self, key).strip("/").lower() == self.folder.strip("/").lower():
-                raise ValueError(f"{key} must differ from folder {self.folder!r}")
+        _check_fax_mailbox(self.mailbox, self.folder, self.processed_folder, self.refused_folder)
         return self
 
     @property
@@ -392,12 +398,8 @@ class GraphConnectorConfig(MailIntakeConfig, GraphAccountConfig):
     reconnect_max: Duration = 300.0  # backoff ceiling after an error
 
     @model_validator(mode="after")
-    def _graph(self) -> GraphConnectorConfig:
-        if "@" not in self.mailbox:
-            raise ValueError(f"mailbox {self.mailbox!r} is not an SMTP address")
-        for key in ("processed_folder", "refused_folder"):
-            if getattr(self, key).strip("/").lower() == self.folder.strip("/").lower():
-                raise ValueError(f"{key} must differ from folder {self.folder!r}")
+    def _folders(self) -> GraphConnectorConfig:
+        _check_fax_mailbox(self.mailbox, self.folder, self.processed_folder, self.refused_folder)
         return self
 
     @property
