@@ -34,9 +34,14 @@ __all__ = [
 # to user uucp) and HylaFAX (user uucp too) must be able to reach the ptys and spool.
 WORKDIR_BASE = Path("/tmp")
 KEEP_ENV = "UMFAX_PEERS_KEEP"
-# iaxmodem and Class 1 DTEs are real-time (efax must answer within 55 ms); on a loaded
-# 2-core machine they lose timing and calls fail ("flow control did not work"). Real-time
-# peers therefore run at a raised priority (root only); UMFAX_PEERS_NICE=0 turns it off.
+# iaxmodem and Class 1 DTEs are real-time (efax must answer within 55 ms, iaxmodem must
+# feed spandsp's modem 20 ms of audio every 20 ms); on a loaded 2-core machine they lose
+# timing and calls fail ("flow control did not work", pages with reception errors and
+# RTN). A nice value of -10 was not enough when the tests ran beside tesseract on both
+# cores: real-time peers run under SCHED_RR at UMFAX_PEERS_RT_PRIORITY (root only; the
+# kernel's RT throttling still leaves 5 % to everything else), falling back to the nice
+# value UMFAX_PEERS_NICE. Either set to 0 turns that step off.
+PEER_RT_PRIORITY = int(os.environ.get("UMFAX_PEERS_RT_PRIORITY", "10"))
 PEER_NICE = int(os.environ.get("UMFAX_PEERS_NICE", "-10"))
 
 
@@ -139,7 +144,8 @@ def start_logged(
 ) -> LoggedProcess:
     """Start ``argv`` with stdout and stderr appended to ``log_path``.
 
-    ``realtime`` raises its priority to PEER_NICE (when permitted).
+    ``realtime`` runs it under SCHED_RR at PEER_RT_PRIORITY, or else at nice PEER_NICE
+    (when permitted; threads it starts later inherit either).
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
@@ -154,10 +160,22 @@ def start_logged(
         )
     lp = LoggedProcess(name=name, argv=list(argv), proc=proc, log_path=log_path)
     _LIVE.add(lp)
-    if realtime and PEER_NICE:
-        with contextlib.suppress(OSError):  # not root, or already gone: run as is
-            os.setpriority(os.PRIO_PROCESS, proc.pid, PEER_NICE)
+    if realtime:
+        _raise_priority(proc.pid)
     return lp
+
+
+def _raise_priority(pid: int) -> None:
+    """SCHED_RR if we may, else a lower nice value, else nothing (not root, or gone)."""
+    if PEER_RT_PRIORITY:
+        try:
+            os.sched_setscheduler(pid, os.SCHED_RR, os.sched_param(PEER_RT_PRIORITY))
+            return
+        except OSError:
+            pass
+    if PEER_NICE:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, pid, PEER_NICE)
 
 
 def wait_until(
