@@ -8,7 +8,7 @@ import pytest
 
 from tests.conversion import makers
 from umfax.conversion import ConversionOptions, FaxPage, convert_documents, page_bitmap
-from umfax.conversion.raster import bridge_dropouts, close_gaps
+from umfax.conversion.raster import bridge_dropouts, close_gaps, trim_trailing_white
 from umfax.conversion.render_pdf import PdfSource
 
 
@@ -106,3 +106,16 @@ def test_standard_pdf_text_is_crisp_and_photos_still_halftoned() -> None:
                                                   trim_trailing_white=False))
     region = black(page)[350:550, 400:600]
     assert 0.35 < region.mean() < 0.65 and np.mean(region[1:] != region[:-1]) > 0.05
+
+
+@pytest.mark.parametrize("lines_per_inch", [98.0, 196.0])
+def test_trim_keeps_a_tenth_of_an_inch_below_the_last_ink(lines_per_inch: float) -> None:
+    rows = int(11 * lines_per_inch)
+    page = np.zeros((rows, 216), dtype=np.uint8)
+    page[5 * int(lines_per_inch)] = 0xFF  # a rule half way down
+    trimmed = trim_trailing_white(page, lines_per_inch)
+    assert trimmed.shape[0] == 5 * int(lines_per_inch) + 1 + int(0.1 * lines_per_inch)
+    assert np.array_equal(trimmed, page[: trimmed.shape[0]])
+    near_top = np.zeros_like(page)
+    near_top[3] = 0xFF
+    assert trim_trailing_white(near_top, lines_per_inch).shape[0] == int(lines_per_inch)  # 1 inch at least
