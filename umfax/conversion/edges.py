@@ -31,6 +31,8 @@ sides at once.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
 
@@ -74,15 +76,18 @@ def _code_lengths(terminating: tuple[int, ...], makeup: tuple[int, ...], longest
     return lengths
 
 
+@functools.cache
 def mh_run_bits(width: int) -> Bits:
     """Code lengths in bits, ``[colour, run]`` for colour 0 (white) and 1 (black) and runs
     of 0 to ``width`` pixels, in a Modified Huffman row."""
-    return np.stack(
+    table = np.stack(
         [
             _code_lengths(_WHITE_TERMINATING, _WHITE_MAKEUP, width),
             _code_lengths(_BLACK_TERMINATING, _BLACK_MAKEUP, width),
         ]
     )
+    table.setflags(write=False)  # cached: shared by every caller
+    return table
 
 
 def mh_bits(black: Mask) -> int:
@@ -109,7 +114,9 @@ class _Edges:
         rows, cols = black.shape
         extended = np.zeros((rows, cols + 1), dtype=bool)
         extended[:, 1:] = black
-        self.row, self.col = np.nonzero(extended[:, 1:] != extended[:, :-1])
+        self.width = int(cols)
+        # flatnonzero and divmod: four times faster than a 2-D nonzero on a page
+        self.row, self.col = np.divmod(np.flatnonzero(extended[:, 1:] != extended[:, :-1]), cols)
         size = self.row.size
         self.first = np.ones(size, dtype=bool)
         self.first[1:] = self.row[1:] != self.row[:-1]
@@ -117,8 +124,12 @@ class _Edges:
         self.last[:-1] = self.row[1:] != self.row[:-1]
         index = np.arange(size)
         self.nth = index - np.maximum.accumulate(np.where(self.first, index, 0))
+        self.measure()
+
+    def measure(self) -> None:
+        """(Re)compute the lengths of the runs either side of each edge from ``col``."""
         previous = np.where(self.first, 0, np.roll(self.col, 1))
-        following = np.where(self.last, cols, np.roll(self.col, -1))
+        following = np.where(self.last, self.width, np.roll(self.col, -1))
         self.before = self.col - previous  # length of the run before the edge
         self.after = following - self.col  # length of the run after it
 
@@ -128,44 +139,53 @@ def cheaper_edges(black: Mask, gray: Gray) -> Mask:
     row's MH code gets shorter.  ``gray`` is the anti-aliased render of the same page on
     the same grid (255 = paper)."""
     table = mh_run_bits(black.shape[1] + 1)
-    out = black
-    for parity in (0, 1):
-        out = _move_edges(out, gray, table, parity)
+    edges = _Edges(black)
+    out = black.copy()
+    if edges.row.size:
+        grey = np.ascontiguousarray(gray).ravel()
+        for parity in (0, 1):
+            _move_edges(out, grey, table, edges, parity)
     return out
 
 
-def _move_edges(black: Mask, gray: Gray, table: Bits, parity: int) -> Mask:
-    edges = _Edges(black)
-    row, col, before, after = edges.row, edges.col, edges.before, edges.after
-    right = black[row, col]  # colour of the run after the edge (True = black)
+def _move_edges(black: Mask, grey: Gray, table: Bits, edges: _Edges, parity: int) -> None:
+    """Move the even (``parity`` 0) or odd edges of every row, in ``black`` and ``edges``.
+    Moves never remove a run, so the edges stay the same list, only their columns shift.
+    (Pixels are looked up by flat index: 2-D fancy indexing took twice as long.)"""
+    rows, cols = black.shape
+    pixels = black.ravel()  # a view: black is a fresh copy, so contiguous
+    before, after = edges.before, edges.after
+    at = edges.row * cols + edges.col  # the first pixel after each edge
+    # the pixels above and below (on the first and last row the pixel itself, which as the
+    # other colour than the growing run can never count as support)
+    above = np.where(edges.row > 0, at - cols, at)
+    below = np.where(edges.row < rows - 1, at + cols, at)
+    right = pixels[at]  # colour of the run after the edge (True = black)
     left = ~right
     lc, rc = left.astype(np.intp), right.astype(np.intp)  # colours as table rows
     now = table[lc, before] + table[rc, after]
-    ours = ((edges.nth % 2) == parity) & (col > 0)
-    above, below = np.maximum(row - 1, 0), np.minimum(row + 1, black.shape[0] - 1)
-    # the edge moves right: the run before it takes pixel col from the run after it
-    grow_left = ours & _allowed(left, after, gray[row, col], black[above, col], black[below, col])
-    # the edge moves left: the run after it takes pixel col-1 from the run before it
-    grow_right = ours & _allowed(
-        right, before, gray[row, col - 1], black[above, col - 1], black[below, col - 1]
-    )
+    ours = ((edges.nth % 2) == parity) & (edges.col > 0)
+    # the edge moves right: the run before it takes the pixel at `at` from the run after it
+    grow_left = ours & _allowed(left, after, grey[at], pixels[above] | pixels[below])
+    # the edge moves left: the run after it takes the pixel at `at - 1` from the run before it
+    grow_right = ours & _allowed(right, before, grey[at - 1], pixels[above - 1] | pixels[below - 1])
     # (lengths stay within the table, one longer than a row, for every edge computed)
     saved_left = np.where(grow_left, now - table[lc, before + 1] - table[rc, after - 1], 0)
     saved_right = np.where(grow_right, now - table[lc, before - 1] - table[rc, after + 1], 0)
     take_left = (saved_left > 0) & (saved_left >= saved_right)
     take_right = (saved_right > 0) & ~take_left
-    out = black.copy()
-    out[row[take_left], col[take_left]] = left[take_left]
-    out[row[take_right], col[take_right] - 1] = right[take_right]
-    return out
+    pixels[at[take_left]] = left[take_left]
+    pixels[at[take_right] - 1] = right[take_right]
+    edges.col += take_left
+    edges.col -= take_right
+    edges.measure()
 
 
-def _allowed(
-    grower_black: Mask, shrinking: npt.NDArray[np.intp], grey: Gray, black_above: Mask, black_below: Mask
-) -> Mask:
+def _allowed(grower_black: Mask, shrinking: npt.NDArray[np.intp], grey: Gray, supported: Mask) -> Mask:
     """May a run of colour ``grower_black`` take one pixel from its neighbour of length
-    ``shrinking``?  ``grey``, ``black_above`` and ``black_below`` describe that pixel."""
+    ``shrinking``?  ``grey`` is that pixel's level in the grey render, ``supported`` whether
+    the pixel above or below it is black."""
     over_ink = grower_black & (shrinking >= NARROW_GAP) & (grey < INK)
-    filling_step = grower_black & (shrinking >= WIDE_GAP) & (black_above | black_below)
+    filling_step = grower_black & (shrinking >= WIDE_GAP) & supported
     thinning = ~grower_black & (shrinking >= THIN_FROM) & (grey >= PAPER)
     return over_ink | filling_step | thinning
