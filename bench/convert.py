@@ -280,7 +280,7 @@ def report(results: list[Result], inbound: float) -> None:
                     r = _group(results, engine, kind, resolution, encoding)
                     if r is None:
                         continue
-                    ratio = (f"{r.bytes_per_page / gs.bytes_per_page:6.2f}" if gs and
+                    ratio = (f"{r.bytes_per_page / gs.bytes_per_page:6.3f}" if gs and
                              engine == "umfax" else "      ")
                     acc = f"{np.mean(r.ocr):8.4f}" if r.ocr else " " * 8
                     tone = f"{r.tone_error:8.4f}" if r.tone_error is not None else " " * 8
@@ -290,6 +290,50 @@ def report(results: list[Result], inbound: float) -> None:
                           f"{r.ms_per_page:8.1f} {r.bytes_per_page:10.0f} {ratio} "
                           f"{r.line_seconds:7.2f} {conv:8.2f}% {acc} {tone}")
     print(f"inbound fax TIFF -> PDF (in process, fine MMR text pages): {inbound:.3f} ms/page")
+    print()
+    for line in targets(results, inbound):
+        print(line)
+
+
+def targets(results: list[Result], inbound: float) -> list[str]:
+    """The issue's targets, each with the figure that decides it."""
+    lines: list[str] = []
+
+    def check(what: str, ok: bool, figure: str) -> None:
+        lines.append(f"target {what}: {'met' if ok else 'NOT MET'} ({figure})")
+
+    for resolution in ("standard", "fine"):
+        u = _group(results, "umfax", "text", resolution, "mmr")
+        g = _group(results, "gs", "text", resolution, "mmr")
+        if u and g and u.ocr and g.ocr:
+            ours, theirs = float(np.mean(u.ocr)), float(np.mean(g.ocr))
+            check(f"text OCR at {resolution} >= Ghostscript's", ours >= theirs,
+                  f"{ours:.4f} against {theirs:.4f}")
+        for encoding in ("mh", "mmr"):
+            u = _group(results, "umfax", "text", resolution, encoding)
+            g = _group(results, "gs", "text", resolution, encoding)
+            if u and g:
+                ratio = u.bytes_per_page / g.bytes_per_page
+                check(f"text {resolution} {encoding} bytes/page <= 0.9x Ghostscript's",
+                      ratio <= 0.9, f"{ratio:.3f}x")
+            if u:
+                share = u.wall / max(u.pages, 1) / u.line_seconds
+                check(f"text {resolution} {encoding} conversion <= 1 % of line time",
+                      share <= 0.01, f"{share:.2%}")
+                check(f"text {resolution} {encoding} >= 30 pages/s on one core",
+                      u.pages_per_s_cpu >= 30, f"{u.pages_per_s_cpu:.1f} pages per CPU second")
+        for encoding in ("mh", "mmr"):
+            u = _group(results, "umfax", "photo", resolution, encoding)
+            g = _group(results, "gs", "photo", resolution, encoding)
+            if u and g:
+                tone_ok = (u.tone_error is None or g.tone_error is None
+                           or u.tone_error <= g.tone_error)
+                check(f"photo {resolution} {encoding} bytes <= Ghostscript's, tone no worse",
+                      u.bytes_per_page <= g.bytes_per_page and tone_ok,
+                      f"{u.bytes_per_page / g.bytes_per_page:.3f}x, tone error "
+                      f"{u.tone_error or 0:.4f} against {g.tone_error or 0:.4f}")
+    check("inbound fax TIFF to PDF <= 10 ms/page", inbound <= 10, f"{inbound:.3f} ms/page")
+    return lines
 
 
 if __name__ == "__main__":
