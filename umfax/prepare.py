@@ -10,6 +10,7 @@ from umfax.config import Config
 from umfax.conversion import (
     ConversionError,
     ConversionOptions,
+    ConversionStopped,
     CoverInfo,
     HeaderInfo,
     convert_documents,
@@ -58,11 +59,18 @@ def conversion_options(job: Job, config: Config) -> ConversionOptions:
 
 
 def render(
-    job: Job, documents: list[Document], config: Config, isolated: IsolatedConverter | None = None
+    job: Job,
+    documents: list[Document],
+    config: Config,
+    isolated: IsolatedConverter | None = None,
+    stop: threading.Event | None = None,
 ) -> list[PageIn]:
     inputs = [(doc.filename, doc.data) for doc in documents]
     options = conversion_options(job, config)
-    pages = isolated.convert(inputs, options) if isolated is not None else convert_documents(inputs, options)
+    if isolated is not None:
+        pages = isolated.convert(inputs, options, stop)
+    else:
+        pages = convert_documents(inputs, options)
     return [
         PageIn(data=p.data, width=p.width, length=p.length, x_res=p.x_res, y_res=p.y_res, encoding=p.encoding)
         for p in pages
@@ -107,7 +115,11 @@ class ConversionWorker(threading.Thread):
         job, documents = claimed
         started = datetime.now(UTC)
         try:
-            pages = render(job, documents, self.config, self.isolated)
+            pages = render(job, documents, self.config, self.isolated, self.stop)
+        except ConversionStopped:
+            # shutting down: the job goes back to the queue now, not at the next start
+            self.store.recover(worker_prefix=self.worker_id, reason="the server stopped while converting")
+            return False
         except ConversionError as exc:
             logger.warning("conversion failed", extra={"job": job.id, "reason": str(exc)})
             self.store.fail_job(job.id, self.worker_id, FailureCause.BAD_DOCUMENT, str(exc))

@@ -33,5 +33,10 @@ class ConverterTimeout(ConversionError):
     """An external converter did not finish in time."""
 
 
+class ConversionStopped(ConversionError):
+    """The server is stopping: the conversion was abandoned, through no fault of the
+    document (the job goes back to the queue, it does not fail)."""
+
+
 class CodingError(ConversionError):
     """Fax coded data (MH/MR/MMR) could not be coded or decoded."""

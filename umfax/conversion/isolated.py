@@ -18,13 +18,22 @@ import multiprocessing
 import multiprocessing.pool
 import resource
 import threading
+import time
 from typing import Any
 
 from umfax.conversion.convert import convert_documents
-from umfax.conversion.errors import ConversionError, ConverterTimeout, DocumentTooLarge
+from umfax.conversion.errors import (
+    ConversionError,
+    ConversionStopped,
+    ConverterTimeout,
+    DocumentTooLarge,
+)
 from umfax.conversion.model import ConversionOptions, FaxPage
 
 logger = logging.getLogger(__name__)
+
+STOP_CHECK = 0.25
+"""Seconds between looks at the stop event while the child converts."""
 
 
 def _limit_memory(memory_bytes: int) -> None:
@@ -65,11 +74,34 @@ class IsolatedConverter:
         with self._lock:
             self._ensure().apply_async(_warm)
 
-    def convert(self, documents: list[tuple[str, bytes]], options: ConversionOptions) -> list[FaxPage]:
+    def convert(
+        self,
+        documents: list[tuple[str, bytes]],
+        options: ConversionOptions,
+        stop: threading.Event | None = None,
+    ) -> list[FaxPage]:
+        """Pages of ``documents``.  When ``stop`` is set while the child works, the child is
+        killed (and replaced at the next call) and ConversionStopped is raised within
+        :data:`STOP_CHECK` seconds, so that a server shutting down does not wait for a
+        conversion of up to ``timeout`` seconds."""
         with self._lock:
             pending = self._ensure().apply_async(_convert, (documents, options))
+            deadline = time.monotonic() + self.timeout
             try:
-                pages: list[FaxPage] = pending.get(self.timeout)
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise multiprocessing.TimeoutError
+                    try:
+                        pages: list[FaxPage] = pending.get(min(left, STOP_CHECK))
+                        return pages
+                    except multiprocessing.TimeoutError:
+                        if stop is not None and stop.is_set():
+                            self._kill()
+                            raise ConversionStopped(
+                                "the server stopped during the conversion; it is converted again "
+                                "when the server starts"
+                            ) from None
             except multiprocessing.TimeoutError:
                 self._kill()
                 names = ", ".join(name for name, _ in documents)
@@ -84,7 +116,6 @@ class IsolatedConverter:
                 raise ConversionError(
                     f"the converter failed ({type(exc).__name__}: {exc}); send the document as a PDF"
                 ) from exc
-            return pages
 
     def close(self) -> None:
         with self._lock:
