@@ -51,9 +51,9 @@ from exchangelib import errors as ews_errors
 from exchangelib.folders import Folder
 from exchangelib.protocol import BaseProtocol
 
-from connectors.intake_thread import IntakeThread
+from connectors.intake_thread import IntakeThread, RetrySchedule
 from umfax.config import EwsAccountConfig, ExchangeConnectorConfig, ExchangeDeliveryConfig, secret
-from umfax.errors import ConnectorError, StoreError, UmfaxError
+from umfax.errors import ConnectorError, UmfaxError
 from umfax.mail.intake import IntakeResult, MailRef
 
 logger = logging.getLogger(__name__)
@@ -241,12 +241,6 @@ def _close(account: Account | None) -> None:
 
 
 @dataclass(slots=True)
-class _Retry:
-    attempts: int
-    due: float  # time.monotonic()
-
-
-@dataclass(slots=True)
 class _Subscription:
     id: str
     watermark: str
@@ -282,12 +276,11 @@ class ExchangeIntake(IntakeThread):
         )
         self.config = config
         self._accept = accept
-        self._retry: dict[str, _Retry] = {}
-        self._hold_until = 0.0
+        self._retries = RetrySchedule()
         self._next_retry: float | None = None
 
     def _retrying(self) -> int:
-        return len(self._retry)
+        return len(self._retries)
 
     def _describe(self, exc: BaseException) -> str:
         return describe_error(exc, self.config)
@@ -411,20 +404,13 @@ class ExchangeIntake(IntakeThread):
         now = time.monotonic()
         with self._lock:
             self._last_poll = datetime.now(UTC)
-            present = set(ids)
-            for gone in [i for i in self._retry if i not in present]:
-                del self._retry[gone]
+            self._retries.keep_only(set(ids))
         for item_id in ids:
-            if self._stop.is_set() or self._hold_until > time.monotonic():
+            if self._stop.is_set() or self._retries.held(time.monotonic()):
                 break
-            retry = self._retry.get(item_id)
-            if retry is not None and retry.due > now:
-                continue
-            self._handle(account, folders, item_id)
-        dues = [r.due for r in self._retry.values()]
-        if self._hold_until > time.monotonic():
-            dues.append(self._hold_until)
-        return min(dues) if dues else None
+            if self._retries.due(item_id, now):
+                self._handle(account, folders, item_id)
+        return self._retries.next_due()
 
     def _handle(self, account: Account, folders: _Folders, item_id: str) -> None:
         fetched = list(account.fetch(ids=[(item_id, None)], only_fields=["mime_content"]))
@@ -444,21 +430,13 @@ class ExchangeIntake(IntakeThread):
             self._accept_failed(item_id, exc)
             return
         with self._lock:
-            self._retry.pop(item_id, None)
+            self._retries.forget(item_id)
         target = folders.refused if result.refused else folders.processed
         item.move(target)
         self._handed_over(result, target.name)
 
     def _accept_failed(self, item_id: str, exc: Exception) -> None:
-        with self._lock:
-            entry = self._retry.get(item_id)
-            attempts = entry.attempts + 1 if entry else 1
-            delay = self._retry_delay(attempts)
-            due = time.monotonic() + delay
-            self._retry[item_id] = _Retry(attempts, due)
-            self._failures += 1
-            if isinstance(exc, StoreError):  # every item would fail alike: wait for the store
-                self._hold_until = due
+        attempts, delay = self._schedule_retry(self._retries, item_id, exc)
         error = describe_error(exc, self.config)
         self._note_error(f"item {item_id[:40]}…: {error}")
         logger.warning(

@@ -29,9 +29,9 @@ from imapclient import IMAPClient
 from imapclient import exceptions as imap_errors
 from imapclient.imapclient import SocketTimeout
 
-from connectors.intake_thread import IntakeThread
+from connectors.intake_thread import IntakeThread, RetrySchedule
 from umfax.config import ImapConnectorConfig, ImapDeliveryConfig, secret
-from umfax.errors import ConfigError, ConnectorError, StoreError, UmfaxError
+from umfax.errors import ConfigError, ConnectorError, UmfaxError
 from umfax.mail.intake import IntakeResult, MailRef
 
 logger = logging.getLogger(__name__)
@@ -191,12 +191,6 @@ def _folder_exists_or_create(client: IMAPClient, folder: str) -> bool:
 
 
 @dataclass(slots=True)
-class _Retry:
-    attempts: int
-    due: float  # time.monotonic()
-
-
-@dataclass(slots=True)
 class _Folder:
     """What the selected folder of one session offers."""
 
@@ -243,12 +237,11 @@ class ImapIntake(IntakeThread):
         self._timeout = timeout
         self._client: IMAPClient | None = None  # guarded by _lock
         self._in_accept = False
-        self._retry: dict[int, _Retry] = {}
-        self._hold_until = 0.0  # after a store failure: no message before this
+        self._retries = RetrySchedule()
         self._uidvalidity_now = 0
 
     def _retrying(self) -> int:
-        return len(self._retry)
+        return len(self._retries)
 
     def _uidvalidity(self) -> int | None:
         return self._uidvalidity_now
@@ -366,7 +359,7 @@ class ImapIntake(IntakeThread):
                     extra={"connector": self.label, "old": self._uidvalidity_now, "uidvalidity": uidvalidity},
                 )
             with self._lock:
-                self._retry.clear()
+                self._retries.clear()
                 self._uidvalidity_now = uidvalidity
         return _Folder(
             uidvalidity=uidvalidity,
@@ -435,30 +428,25 @@ class ImapIntake(IntakeThread):
             now = time.monotonic()
             with self._lock:
                 self._last_poll = datetime.now(UTC)
-                present = set(uids)
-                for gone in [u for u in self._retry if u not in present]:
-                    del self._retry[gone]
+                self._retries.keep_only(set(uids))
             repeated = settled.intersection(uids)
             if repeated:
                 raise ConnectorError(
                     f"messages {sorted(repeated)} are still in {self.config.folder!r} after being "
                     f"{'moved' if self.config.processed == 'move' else 'flagged'}"
                 )
-            if self._hold_until > now:
+            if self._retries.held(now):
                 break
-            ready = [u for u in uids if u not in self._retry or self._retry[u].due <= now]
+            ready = [u for u in uids if self._retries.due(u, now)]
             if not ready:
                 break
             for uid in ready:
-                if self._stop.is_set() or self._hold_until > time.monotonic():
+                if self._stop.is_set() or self._retries.held(time.monotonic()):
                     break
                 touched = True
                 if self._handle(client, folder, uid):
                     settled.add(uid)
-        dues = [r.due for r in self._retry.values()]
-        if self._hold_until > time.monotonic():
-            dues.append(self._hold_until)
-        return (min(dues) if dues else None), touched
+        return self._retries.next_due(), touched
 
     def _handle(self, client: IMAPClient, folder: _Folder, uid: int) -> bool:
         """Fetch, accept, settle one message; True when it was moved or flagged."""
@@ -479,21 +467,13 @@ class ImapIntake(IntakeThread):
         finally:
             self._in_accept = False
         with self._lock:
-            self._retry.pop(uid, None)
+            self._retries.forget(uid)
         target = self._settle(client, folder, uid, result)
         self._handed_over(result, target, uid=uid, uidvalidity=folder.uidvalidity)
         return True
 
     def _accept_failed(self, uid: int, folder: _Folder, exc: Exception) -> None:
-        with self._lock:
-            entry = self._retry.get(uid)
-            attempts = entry.attempts + 1 if entry else 1
-            delay = self._retry_delay(attempts)
-            due = time.monotonic() + delay
-            self._retry[uid] = _Retry(attempts, due)
-            self._failures += 1
-            if isinstance(exc, StoreError):  # every message would fail alike: wait for the store
-                self._hold_until = due
+        attempts, delay = self._schedule_retry(self._retries, uid, exc)
         error = describe_error(exc)
         self._note_error(f"message UID {uid}: {error}")
         logger.warning(

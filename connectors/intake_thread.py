@@ -6,7 +6,9 @@ A connector subclasses :class:`IntakeThread` and writes :meth:`IntakeThread._ses
 (one connected session, returning only when stopped or raising on an error) and
 :meth:`IntakeThread._describe` (a plain, secret-free sentence for an error).  It updates
 the health fields (``_connected``, ``_mode``, ``_last_poll``, ``_last_message``,
-``_handled``, ``_failures``) under ``_lock``.
+``_handled``, ``_failures``) under ``_lock``.  IMAP and EWS keep the messages that
+could not be accepted in a :class:`RetrySchedule` (Graph keeps them in its saved delta
+state).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from umfax.errors import UmfaxError
+from umfax.errors import StoreError, UmfaxError
 from umfax.mail.intake import IntakeResult
 
 logger = logging.getLogger(__name__)
@@ -66,6 +69,66 @@ class IntakeHealth:
         if self.uidvalidity is not None:
             out["uidvalidity"] = self.uidvalidity
         return out
+
+
+@dataclass(slots=True)
+class _Retry:
+    attempts: int
+    due: float  # time.monotonic()
+
+
+class RetrySchedule:
+    """Messages that could not be accepted, each with the time of its next try, and a hold
+    on every message after a store failure (they would all fail alike).  Keys are what the
+    connector names a message by (an IMAP UID, an EWS item id).  Not locked itself: the
+    connector calls it under its ``_lock`` where other threads may look (health)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Hashable, _Retry] = {}
+        self.hold_until = 0.0  # time.monotonic(): no message before this
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def forget(self, key: Hashable) -> None:
+        self._entries.pop(key, None)
+
+    def keep_only(self, present: Collection[Hashable]) -> None:
+        """Forget the messages no longer in the folder."""
+        for gone in [k for k in self._entries if k not in present]:
+            del self._entries[gone]
+
+    def due(self, key: Hashable, now: float) -> bool:
+        """Never failed, or its next try has come."""
+        entry = self._entries.get(key)
+        return entry is None or entry.due <= now
+
+    def held(self, now: float) -> bool:
+        return self.hold_until > now
+
+    def failed(
+        self, key: Hashable, delay_for: Callable[[int], float], store_failure: bool
+    ) -> tuple[int, float]:
+        """Schedule the next try of ``key`` after ``delay_for(attempts)`` seconds; a store
+        failure holds every message as long.  Returns (attempts, delay)."""
+        entry = self._entries.get(key)
+        attempts = entry.attempts + 1 if entry else 1
+        delay = delay_for(attempts)
+        due = time.monotonic() + delay
+        self._entries[key] = _Retry(attempts, due)
+        if store_failure:
+            self.hold_until = due
+        return attempts, delay
+
+    def next_due(self) -> float | None:
+        """The monotonic time of the next try or of the end of the hold, if any."""
+        dues = [r.due for r in self._entries.values()]
+        if self.hold_until > time.monotonic():
+            dues.append(self.hold_until)
+        return min(dues) if dues else None
 
 
 class IntakeThread:
@@ -192,6 +255,13 @@ class IntakeThread:
     def _retry_delay(self, attempts: int) -> float:
         """How long a message that failed ``attempts`` times waits before the next try."""
         return min(self._backoff_start * 2.0 ** (attempts - 1), self._reconnect_max)
+
+    def _schedule_retry(self, retries: RetrySchedule, key: Hashable, exc: Exception) -> tuple[int, float]:
+        """Count a message that could not be accepted and schedule its next try (a store
+        failure holds every message as long).  Returns (attempts, delay)."""
+        with self._lock:
+            self._failures += 1
+            return retries.failed(key, self._retry_delay, isinstance(exc, StoreError))
 
     def _handed_over(self, result: IntakeResult, settled: str, **fields: Any) -> None:
         """Count and log a message whose outcome is settled in the mailbox."""
