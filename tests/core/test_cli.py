@@ -110,6 +110,24 @@ def test_lines_before_any_server(cli: CliRunner) -> None:
     ]
 
 
+def test_lines_table_shows_what_a_server_reported(cli: CliRunner) -> None:
+    from umfax.config import load_config
+    from umfax.store import open_store
+
+    store = open_store(load_config(None))
+    store.set_line_state(
+        "sim1", node="n1", port="sim:+12125550100", number="+12125550100", state="idle", detail="ready"
+    )
+    [reported] = store.line_states()
+    store.close()
+    since = reported.updated_at.astimezone().strftime("%H:%M:%S")
+    table = run(cli, "lines")
+    [sim1] = [row for row in table.splitlines() if row.lstrip().startswith("sim1")]
+    assert "idle" in sim1 and since in sim1 and "ready" in sim1, table
+    [sim2] = [row for row in table.splitlines() if row.lstrip().startswith("sim2")]
+    assert "unknown" in sim2 and " - " in sim2, table
+
+
 def test_inbox_empty(cli: CliRunner) -> None:
     assert json.loads(run(cli, "inbox", "--json")) == []
 

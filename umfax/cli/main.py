@@ -436,15 +436,18 @@ def lines(json_out: JsonOption = False, config: ConfigOption = None) -> None:
     for column in ("line", "number", "port", "state", "since", "detail"):
         table.add_column(column)
     for r in rows:
-        since = r["updated_at"].astimezone().strftime("%H:%M:%S") if r["updated_at"] else "-"
+        # line_rows gives the API's shape: updated_at is an ISO 8601 string in UTC
+        since = (
+            datetime.fromisoformat(r["updated_at"]).astimezone().strftime("%H:%M:%S")
+            if r["updated_at"]
+            else "-"
+        )
         table.add_row(
             r["name"], display(r["number"]) if r["number"] else "-", r["port"], r["state"], since, r["detail"]
         )
     console.print(table)
     if not states:
         err_console.print("[dim]no server has reported yet; start one with `umfax serve`[/]")
-
-
 
 
 @app.command()
