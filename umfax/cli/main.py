@@ -395,7 +395,8 @@ def _job_action(act: Callable[[Store], Job], json_out: bool, config: Path | None
     if json_out:
         print_json(row_dict(job, JOB_FIELDS))
     else:
-        console.print(f"job {job.id}: {job.state}, {job.status}")
+        said = job.state if job.status in ("", job.state) else f"{job.state}, {job.status}"
+        console.print(f"job {job.id}: {said}")
 
 
 @app.command()
