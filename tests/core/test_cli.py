@@ -71,6 +71,30 @@ def test_send_queues_and_show_reports(cli: CliRunner, memo: Path) -> None:
     assert "Contract" in run(cli, "show", str(job["id"]))
 
 
+def test_text_with_brackets_is_shown_as_it_is(cli: CliRunner, memo: Path) -> None:
+    """rich would read "[URGENT]" or "[[users]]" as markup and drop it."""
+    job = json.loads(
+        run(
+            cli,
+            "send",
+            "+12125550100",
+            str(memo),
+            "--subject",
+            "[urgent] lease",
+            "--to",
+            "[legal] Ann",
+            "--json",
+        )
+    )
+    assert "[urgent] lease" in run(cli, "show", str(job["id"]))
+    assert "[legal] Ann" in run(cli, "jobs")
+    result = cli.invoke(app, ["apikey", "create", "nobody@example.com"])
+    assert result.exit_code == Exit.NOT_FOUND, result.output
+    assert "no [[users]] entry" in result.stderr and "Add the user to [[users]]" in result.stderr
+    assert "[[users]] entry" in run(cli, "apikey", "create", "--help")
+    assert "[fax].cover" in run(cli, "send", "--help")
+
+
 def test_send_later(cli: CliRunner, memo: Path) -> None:
     job = json.loads(run(cli, "send", "+1 212 555 0100", str(memo), "--at", "+2h", "--json"))
     assert job["not_before"] > job["created_at"]

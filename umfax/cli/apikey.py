@@ -11,6 +11,7 @@ from umfax.cli.common import (
     ConfigOption,
     Exit,
     JsonOption,
+    add_row,
     console,
     errors,
     fail,
@@ -28,7 +29,9 @@ KEY_FIELDS = ["id", "user_name", "prefix", "scopes", "label", "created_at", "las
 
 @apikey_app.command("create")
 def create(
-    email: Annotated[str, typer.Argument(help="The [[users]] entry (its email or name) the key acts for.")],
+    email: Annotated[
+        str, typer.Argument(help="The \\[\\[users]] entry (its email or name) the key acts for.")
+    ],
     scope: Annotated[
         list[str] | None,
         typer.Option("--scope", help=f"What the key may do (repeatable): {', '.join(SCOPES)}. Default: all."),
@@ -76,7 +79,8 @@ def list_keys(json_out: JsonOption = False, config: ConfigOption = None) -> None
     for column in ("id", "user", "key", "scopes", "label", "created", "last used", "state"):
         table.add_column(column)
     for row in rows:
-        table.add_row(
+        add_row(
+            table,
             str(row.id),
             row.user_name,
             f"umf_{row.prefix}_…",

@@ -13,6 +13,9 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
 from umfax.config import CONFIG_ENV, Config, load_config
 from umfax.errors import ConfigError, InvalidNumber, InvalidTransition, NotFound, StoreError, UmfaxError
@@ -56,10 +59,21 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 
 
 def fail(message: str, code: Exit, hint: str = "") -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print ``message`` (and ``hint``) as they are, brackets and all, and exit ``code``."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     if hint:
-        err_console.print(f"[dim]{hint}[/]", highlight=False)
+        err_console.print(f"[dim]{escape(hint)}[/]", highlight=False)
     raise typer.Exit(int(code))
+
+
+def add_row(table: Table, *cells: object) -> None:
+    """Add a row whose cells show as they are.
+
+    rich reads a plain string cell as markup, so data with brackets in it (a station ID
+    sent by the far end, a subject like "[URGENT]", a config key like ``[[users]]``) would
+    lose them or restyle the table. A ``Text`` cell keeps its own style.
+    """
+    table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in cells))
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def convert_command(
                 pages = convert_documents(contents, options, progress=advance)
         kind = _write(pages, output)
     except (ConversionError, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(code=1) from exc
     summary = {
         "output": str(output), "format": kind, "pages": len(pages),
@@ -133,7 +134,7 @@ def convert_command(
     if as_json:
         typer.echo(json.dumps(summary))
     else:
-        console.print(f"wrote {output} ({kind}): {len(pages)} page(s), "
+        console.print(f"wrote {escape(str(output))} ({kind}): {len(pages)} page(s), "
                       f"{summary['bytes']:,} bytes, about {summary['line_seconds_14400']} s "
                       "of line time at 14,400 bit/s")
 

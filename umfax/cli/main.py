@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from umfax import __version__
 from umfax.cli import apikey, convert
@@ -19,6 +21,7 @@ from umfax.cli.common import (
     ConfigOption,
     Exit,
     JsonOption,
+    add_row,
     console,
     err_console,
     errors,
@@ -150,7 +153,7 @@ def send(
         ),
     ],
     cover: Annotated[
-        bool | None, typer.Option("--cover/--no-cover", help="Add a cover page (default: [fax].cover).")
+        bool | None, typer.Option("--cover/--no-cover", help="Add a cover page (default: \\[fax].cover).")
     ] = None,
     subject: Annotated[str, typer.Option(help="Subject, on the cover page.")] = "",
     comments: Annotated[str, typer.Option(help="Comments, on the cover page.")] = "",
@@ -230,7 +233,7 @@ def _follow(store: Store, job_id: int, timeout: float, quiet: bool) -> Job:
                 last_event = event.id
                 if not quiet and event.kind not in ("progress",):
                     stamp = event.at.astimezone().strftime("%H:%M:%S")
-                    err_console.print(f"[dim]{stamp}[/] {event.message}", highlight=False)
+                    err_console.print(f"[dim]{stamp}[/] {escape(event.message)}", highlight=False)
             job = store.get_job(job_id)
             if JobState(job.state).terminal:
                 break
@@ -249,7 +252,7 @@ def _follow(store: Store, job_id: int, timeout: float, quiet: bool) -> Job:
             time.sleep(0.25)
     if not quiet:
         colour = STATE_STYLE.get(job.state, "")
-        console.print(f"job {job.id}: [bold {colour}]{job.state}[/] — {job.status}")
+        console.print(f"job {job.id}: [bold {colour}]{job.state}[/] — {escape(job.status)}")
     return job
 
 
@@ -289,9 +292,10 @@ def jobs(
     for column in ("job", "state", "to", "pages", "tries", "created", "status"):
         table.add_column(column)
     for job in rows:
-        table.add_row(
-            str(job.id),
-            f"[{STATE_STYLE.get(job.state, '')}]{job.state}[/]",
+        add_row(
+            table,
+            job.id,
+            Text(job.state, style=STATE_STYLE.get(job.state, "")),
             display(job.number) + (f" ({job.recipient_name})" if job.recipient_name else ""),
             f"{job.pages_done}/{job.page_count}",
             f"{job.tries}/{job.max_tries}",
@@ -330,7 +334,7 @@ def show(
         )
         return
     colour = STATE_STYLE.get(job.state, "")
-    console.print(f"[bold]job {job.id}[/]  [{colour}]{job.state}[/]  {job.status}")
+    console.print(f"[bold]job {job.id}[/]  [{colour}]{job.state}[/]  {escape(job.status)}")
     details = [
         (
             "to",
@@ -348,7 +352,7 @@ def show(
         ("kill time", f"{job.kill_at.astimezone():%Y-%m-%d %H:%M:%S}" if job.kill_at else "-"),
     ]
     for key, value in details:
-        console.print(f"  [dim]{key:>10}[/]  {value}", highlight=False)
+        console.print(f"  [dim]{key:>10}[/]  {escape(value)}", highlight=False)
     if attempts:
         table = Table(title="calls", box=None, header_style="bold", title_justify="left")
         for column in (
@@ -366,8 +370,9 @@ def show(
             table.add_column(column)
         for n, a in enumerate(attempts, start=1):
             duration = format_duration((a.ended_at - a.started_at).total_seconds()) if a.ended_at else "live"
-            table.add_row(
-                str(n),
+            add_row(
+                table,
+                n,
                 a.line,
                 a.started_at.astimezone().strftime("%H:%M:%S"),
                 duration,
@@ -384,7 +389,7 @@ def show(
     table.add_column("event")
     table.add_column("")
     for e in events:
-        table.add_row(e.at.astimezone().strftime("%H:%M:%S"), e.kind, e.message)
+        add_row(table, e.at.astimezone().strftime("%H:%M:%S"), e.kind, e.message)
     console.print(table)
 
 
@@ -396,7 +401,7 @@ def _job_action(act: Callable[[Store], Job], json_out: bool, config: Path | None
         print_json(row_dict(job, JOB_FIELDS))
     else:
         said = job.state if job.status in ("", job.state) else f"{job.state}, {job.status}"
-        console.print(f"job {job.id}: {said}")
+        console.print(f"job {job.id}: {escape(said)}")
 
 
 @app.command()
@@ -443,9 +448,8 @@ def lines(json_out: JsonOption = False, config: ConfigOption = None) -> None:
             if r["updated_at"]
             else "-"
         )
-        table.add_row(
-            r["name"], display(r["number"]) if r["number"] else "-", r["port"], r["state"], since, r["detail"]
-        )
+        number = display(r["number"]) if r["number"] else "-"
+        add_row(table, r["name"], number, r["port"], r["state"], since, r["detail"])
     console.print(table)
     if not states:
         err_console.print("[dim]no server has reported yet; start one with `umfax serve`[/]")
@@ -481,8 +485,9 @@ def inbox(
         sender = r.remote_id or r.caller_number or "unknown"
         if r.caller_name:
             sender += f" ({r.caller_name})"
-        table.add_row(
-            str(r.id),
+        add_row(
+            table,
+            r.id,
             r.started_at.astimezone().strftime("%m-%d %H:%M"),
             r.line,
             sender,
@@ -504,7 +509,7 @@ def _export_inbound(store: Store, fax_id: int, output: Path | None, json_out: bo
             else:
                 console.print(
                     f"fax {fax.id}: {fax.pages} page(s) from "
-                    f"{fax.remote_id or fax.caller_number or 'unknown'}, {fax.state}; "
+                    f"{escape(fax.remote_id or fax.caller_number or 'unknown')}, {fax.state}; "
                     f"export it with `umfax inbox {fax.id} -o fax{fax.id}.pdf`"
                 )
             return
@@ -515,7 +520,7 @@ def _export_inbound(store: Store, fax_id: int, output: Path | None, json_out: bo
     if json_out:
         print_json(row_dict(fax, INBOUND_FIELDS) | {"output": str(output), "bytes": len(data)})
     else:
-        console.print(f"wrote {output} ({len(pages)} page(s), {len(data):,} bytes)")
+        console.print(f"wrote {escape(str(output))} ({len(pages)} page(s), {len(data):,} bytes)")
 
 
 NOTICE_FIELDS = [
@@ -568,8 +573,9 @@ def outbox(
     for column in ("id", "created", "what", "to", "state", "tries", "last error"):
         table.add_column(column)
     for r in rows:
-        table.add_row(
-            str(r.id),
+        add_row(
+            table,
+            r.id,
             r.created_at.astimezone().strftime("%m-%d %H:%M"),
             f"{r.channel} {r.origin.split(':')[0]} {r.origin.split(':')[1] if ':' in r.origin else ''}",
             r.target,
@@ -598,7 +604,7 @@ def config_check(
         )
         return
     console.print(
-        f"{file}: valid; {len(cfg.lines)} line(s), store {url.split('://', 1)[0]}, "
+        f"{escape(str(file))}: valid; {len(cfg.lines)} line(s), store {url.split('://', 1)[0]}, "
         f"data directory {cfg.server.data_dir}"
     )
 
