@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pytest
+from PIL import Image, ImageFilter
 
 from tests.conversion import makers
 from umfax.conversion import ConversionOptions, FaxPage, convert_documents, page_bitmap
-from umfax.conversion.raster import bridge_dropouts, close_gaps, trim_trailing_white
+from umfax.conversion.raster import bridge_dropouts, close_gaps, smooth, trim_trailing_white
 from umfax.conversion.render_pdf import PdfSource
 
 
@@ -71,6 +72,22 @@ def _rules_pdf(offsets: list[float], gray: float = 0.0) -> bytes:
     ops = ["0.5 w"] + [f"72 {y:.3f} m 500 {y:.3f} l S" for y in offsets]
     ops.append(f"{gray:g} g BT /F1 10 Tf 72 300 Td (Grey footer text) Tj ET")
     return makers.pdf([("\n".join(ops)).encode()], size=makers.A4)
+
+
+@pytest.mark.parametrize("shape", [(2290, 1728), (37, 50), (3, 3), (2, 9), (9, 1)])
+@pytest.mark.parametrize("along_rows_only", [False, True])
+def test_smooth_gives_pillows_binomial_kernel_pixels(shape: tuple[int, int], along_rows_only: bool) -> None:
+    """smooth() is separable numpy; Pillow's 3x3 kernel filter is the reference (rounding,
+    untouched border, saturated extremes)."""
+    weights = (0, 0, 0, 1, 2, 1, 0, 0, 0) if along_rows_only else (1, 2, 1, 2, 4, 2, 1, 2, 1)
+    kernel = ImageFilter.Kernel((3, 3), weights, scale=sum(weights))
+    gray = np.random.default_rng(7).integers(0, 256, size=shape, dtype=np.uint8)
+    gray[::5] = 255  # paper rows and ink columns: the extremes round exactly
+    gray[:, ::4] = 0
+    expected = np.asarray(Image.fromarray(gray, "L").filter(kernel))
+    got = smooth(gray, along_rows_only=along_rows_only)
+    assert got.dtype == np.uint8 and got.shape == gray.shape
+    assert np.array_equal(got, expected), np.argwhere(got != expected)[:5]
 
 
 def test_thin_rules_survive_at_standard() -> None:
