@@ -8,7 +8,9 @@
   ``NO DIALTONE`` — efax then exits 2, "unrecoverable" — or ``BUSY``): iaxmodem rejects
   calls for ~5 s after the answering side did ATZ or hung up.
 * ``efax_call(pair, pages, outdir)`` does both over an iaxmodem pair and, because
-  iaxmodem calls are sometimes flaky, retries once on fresh iaxmodem instances.
+  iaxmodem calls are sometimes flaky, retries once on fresh iaxmodem instances. A
+  diagnostic of the harness, in no test: efax to efax loses a race in efax's own CFR
+  timing (README.md, "efax to efax").
 
 efax exit codes: 0 ok, 1 busy/in use, 2 fatal (file), 3 modem protocol error, 4 modem
 not responding, 5 terminated by a signal.
