@@ -72,7 +72,7 @@ def test_send_queues_and_show_reports(cli: CliRunner, memo: Path) -> None:
 
 
 def test_text_with_brackets_is_shown_as_it_is(cli: CliRunner, memo: Path) -> None:
-    """rich would read "[URGENT]" or "[[users]]" as markup and drop it."""
+    """rich would read "[urgent]" or "[[users]]" as markup and drop it."""
     job = json.loads(
         run(
             cli,

@@ -70,7 +70,7 @@ def add_row(table: Table, *cells: object) -> None:
     """Add a row whose cells show as they are.
 
     rich reads a plain string cell as markup, so data with brackets in it (a station ID
-    sent by the far end, a subject like "[URGENT]", a config key like ``[[users]]``) would
+    sent by the far end, a subject like "[urgent]", a config key like ``[[users]]``) would
     lose them or restyle the table. A ``Text`` cell keeps its own style.
     """
     table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in cells))

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 
+from umfax.cli.common import Exit, fail
+
 if TYPE_CHECKING:
     from umfax.conversion import FaxPage
 
@@ -121,8 +123,7 @@ def convert_command(
                 pages = convert_documents(contents, options, progress=advance)
         kind = _write(pages, output)
     except (ConversionError, OSError) as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(code=1) from exc
+        fail(str(exc), Exit.FAILED)
     summary = {
         "output": str(output), "format": kind, "pages": len(pages),
         "bytes": output.stat().st_size,

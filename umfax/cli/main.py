@@ -442,12 +442,8 @@ def lines(json_out: JsonOption = False, config: ConfigOption = None) -> None:
     for column in ("line", "number", "port", "state", "since", "detail"):
         table.add_column(column)
     for r in rows:
-        # line_rows gives the API's shape: updated_at is an ISO 8601 string in UTC
-        since = (
-            datetime.fromisoformat(r["updated_at"]).astimezone().strftime("%H:%M:%S")
-            if r["updated_at"]
-            else "-"
-        )
+        reported = states.get(r["name"])
+        since = reported.updated_at.astimezone().strftime("%H:%M:%S") if reported else "-"
         number = display(r["number"]) if r["number"] else "-"
         add_row(table, r["name"], number, r["port"], r["state"], since, r["detail"])
     console.print(table)
