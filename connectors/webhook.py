@@ -21,7 +21,7 @@ from twilio.request_validator import RequestValidator
 from umfax.errors import ConnectorError
 from umfax.notifications.dispatch import Undeliverable
 from umfax.sealing import Sealer, SealError
-from umfax.store.jobs import Store
+from umfax.store import Store
 from umfax.store.models import Outbox
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from umfax.api.context import ApiContext
 from umfax.api.errors import ApiError
 from umfax.config import Config
 from umfax.errors import StoreError, UmfaxError
-from umfax.store.jobs import Store
+from umfax.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from umfax.api.ratelimit import RateLimiter
 from umfax.config import Config, UserConfig
+from umfax.store import Store
 from umfax.store.api_keys import ApiKeyStore, KeyOwner
-from umfax.store.jobs import Store
 
 #: How long a checked key is trusted without asking the store again: a revoked key
 #: stops working within this time.

@@ -9,7 +9,7 @@ from fastapi import Response
 
 from umfax.conversion import FaxPage, pages_to_pdf, pages_to_tiff
 from umfax.records import ATTEMPT_FIELDS, INBOUND_FIELDS, JOB_FIELDS, public
-from umfax.store.jobs import Store
+from umfax.store import Store
 from umfax.store.models import Inbound, Job
 
 

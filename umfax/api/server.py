@@ -13,7 +13,7 @@ import uvicorn
 from umfax.api.app import create_app
 from umfax.config import Config
 from umfax.errors import UmfaxError
-from umfax.store.jobs import Store
+from umfax.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from umfax.mail.addresses import FaxAddress, parse_fax_address
 from umfax.mail.authorize import Authorizer, Verdict
 from umfax.mail.message import MailFax, parse_message
 from umfax.numbers import DialPlan, normalize
-from umfax.store.jobs import DocumentIn, JobSpec, Store
+from umfax.store import DocumentIn, JobSpec, Store
 from umfax.store.mail import MailRecord, MailStore
 from umfax.store.models import MailMessage
 from umfax.store.outbox import Notice

@@ -17,7 +17,7 @@ from umfax.config import (
 )
 from umfax.mail.intake import MailIntake
 from umfax.notifications.dispatch import Dispatcher
-from umfax.store.jobs import Store
+from umfax.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from umfax.config import Config, UserConfig
 from umfax.conversion import ConversionError
 from umfax.errors import ConnectorError, UmfaxError
 from umfax.notifications import reports
-from umfax.store.jobs import Store
+from umfax.store import Store
 from umfax.store.models import Outbox, utcnow
 from umfax.store.outbox import OutboxStore
 

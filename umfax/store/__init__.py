@@ -5,7 +5,8 @@ from __future__ import annotations
 from umfax.config import Config
 from umfax.lifecycle import FailureCause, RetryRule
 from umfax.store.database import make_engine, upgrade
-from umfax.store.jobs import CallOutcome, Claim, DocumentIn, JobSpec, PageIn, Store
+from umfax.store.specs import CallOutcome, Claim, DocumentIn, JobSpec, PageIn
+from umfax.store.store import Store
 
 __all__ = ["CallOutcome", "Claim", "DocumentIn", "JobSpec", "PageIn", "Store", "open_store"]
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 
 from umfax.errors import NotFound, UmfaxError
-from umfax.store.jobs import Store
 from umfax.store.models import ApiKey, utcnow
+from umfax.store.store import Store
 
 KEY_PREFIX = "umf_"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import delete
 
-from umfax.store.jobs import Store
 from umfax.store.models import ConnectorState, utcnow
+from umfax.store.store import Store
 
 
 class ConnectorStateStore:

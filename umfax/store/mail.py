@@ -10,9 +10,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from umfax.errors import StoreError
-from umfax.store.jobs import DocumentIn, JobSpec, Store
 from umfax.store.models import MailMessage, utcnow
 from umfax.store.outbox import Notice, add_notices
+from umfax.store.specs import DocumentIn, JobSpec
+from umfax.store.store import Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from umfax.states import OutboxState
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -83,7 +85,7 @@ class Job(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # a umfax.lifecycle.JobState
     priority: Mapped[int] = mapped_column(Integer, default=0)
     number: Mapped[str] = mapped_column(String(32))  # E.164
     number_as_given: Mapped[str] = mapped_column(String(100), default="")
@@ -189,7 +191,7 @@ class Inbound(Base):
     __tablename__ = "inbound"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    state: Mapped[str] = mapped_column(String(16))  # receiving, received, partial, failed, blocked
+    state: Mapped[str] = mapped_column(String(16))  # a umfax.states.InboundState
     line: Mapped[str] = mapped_column(String(64))
     caller_number: Mapped[str] = mapped_column(String(64), default="")
     caller_name: Mapped[str] = mapped_column(String(200), default="")
@@ -239,8 +241,9 @@ class Event(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class LineState(Base):
-    """The last reported state of each line, written by the server, read by the CLI."""
+class LineReport(Base):
+    """What each line's worker last reported (its state and detail), written by the server,
+    read by the CLI and the API."""
 
     __tablename__ = "line_states"
 
@@ -248,7 +251,7 @@ class LineState(Base):
     node: Mapped[str] = mapped_column(String(200))
     port: Mapped[str] = mapped_column(String(500))
     number: Mapped[str] = mapped_column(String(32), default="")
-    state: Mapped[str] = mapped_column(String(16))  # starting, idle, sending, receiving, down, ...
+    state: Mapped[str] = mapped_column(String(16))  # a umfax.states.LineState
     detail: Mapped[str] = mapped_column(String(500), default="")
     job_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -295,7 +298,7 @@ class Outbox(Base):
     channel: Mapped[str] = mapped_column(String(32))  # imap, smtp, folder, webhook, sms
     target: Mapped[str] = mapped_column(String(500))  # user name, address, URL
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, dead
+    state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING.value)  # an OutboxState
     tries: Mapped[int] = mapped_column(Integer, default=0)
     next_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(200))

@@ -19,10 +19,11 @@ from sqlalchemy import Connection, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from umfax.states import OutboxState
 from umfax.store.models import Outbox, utcnow
 
 if TYPE_CHECKING:
-    from umfax.store.jobs import Store
+    from umfax.store.store import Store
 
 OUTBOX = cast(Table, Outbox.__table__)
 
@@ -50,7 +51,7 @@ def add_notices(
             "channel": n.channel,
             "target": n.target,
             "payload": n.payload,
-            "state": "pending",
+            "state": OutboxState.PENDING.value,
             "tries": 0,
             "next_at": at,
             "last_error": "",
@@ -75,7 +76,7 @@ class OutboxStore:
         """Take up to ``limit`` due rows (pending and due, or whose claimant's lease ran out)."""
         now = utcnow()
         due = and_(
-            OUTBOX.c.state == "pending",
+            OUTBOX.c.state == OutboxState.PENDING,
             OUTBOX.c.next_at <= now,
             or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until < now),
         )
@@ -109,14 +110,20 @@ class OutboxStore:
             session.execute(
                 update(OUTBOX)
                 .where(OUTBOX.c.id == item_id, OUTBOX.c.claimed_by == worker)
-                .values(state="done", done_at=now, claimed_by=None, lease_until=None, last_error="")
+                .values(
+                    state=OutboxState.DONE.value,
+                    done_at=now,
+                    claimed_by=None,
+                    lease_until=None,
+                    last_error="",
+                )
             )
 
     def failed(self, item_id: int, worker: str, error: str, retry_at: datetime | None) -> None:
         """A delivery failed: try again at ``retry_at``, or give up (dead) when None."""
         values: dict[str, Any] = {"claimed_by": None, "lease_until": None, "last_error": error[:1000]}
         if retry_at is None:
-            values |= {"state": "dead", "done_at": utcnow()}
+            values |= {"state": OutboxState.DEAD.value, "done_at": utcnow()}
         else:
             values["next_at"] = retry_at
         with self.store.writing() as session:
@@ -124,7 +131,9 @@ class OutboxStore:
                 update(OUTBOX).where(OUTBOX.c.id == item_id, OUTBOX.c.claimed_by == worker).values(values)
             )
 
-    def items(self, *, state: str | None = None, origin_prefix: str | None = None) -> list[Outbox]:
+    def items(
+        self, *, state: OutboxState | str | None = None, origin_prefix: str | None = None
+    ) -> list[Outbox]:
         with self.store.reading() as session:
             query = select(Outbox).order_by(Outbox.id)
             if state:
@@ -137,7 +146,7 @@ class OutboxStore:
         with self.store.reading() as session:
             return session.scalar(
                 select(OUTBOX.c.next_at)
-                .where(OUTBOX.c.state == "pending")
+                .where(OUTBOX.c.state == OutboxState.PENDING)
                 .order_by(OUTBOX.c.next_at)
                 .limit(1)
             )
@@ -150,6 +159,6 @@ class OutboxStore:
                 from umfax.errors import NotFound
 
                 raise NotFound(f"there is no notice {item_id}; `umfax outbox` lists them")
-            item.state, item.next_at, item.done_at = "pending", utcnow(), None
+            item.state, item.next_at, item.done_at = OutboxState.PENDING.value, utcnow(), None
             item.claimed_by = item.lease_until = None
             return item

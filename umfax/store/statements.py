@@ -26,7 +26,7 @@ PAGES = cast(Table, Page.__table__)
 _IN_CALL = aliased(Job, name="in_call")
 #: No job to the same number is in a call now (one call at a time per number: a number
 #: in a call would answer busy).
-NO_CALL_IN_PROGRESS = ~exists().where(_IN_CALL.number == Job.number, _IN_CALL.state == "sending")
+NO_CALL_IN_PROGRESS = ~exists().where(_IN_CALL.number == Job.number, _IN_CALL.state == JobState.SENDING)
 
 INSERT_EVENT: Insert = insert(EVENTS)
 
@@ -138,4 +138,3 @@ JOB_OUTCOME = (
     .where(JOBS.c.id == bindparam("v_job_id"))
     .values({name: bindparam(f"v_{name}") for name in JOB_OUTCOME_COLUMNS})
 )
-

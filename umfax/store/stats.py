@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, text
 
 from umfax.errors import StoreError
-from umfax.store.jobs import Store
-from umfax.store.models import Attempt, Inbound, Job, LineState, Outbox, utcnow
+from umfax.lifecycle import JobState
+from umfax.store.models import Attempt, Inbound, Job, LineReport, Outbox, utcnow
+from umfax.store.store import Store
 
 #: The window over which line utilisation is measured.
 UTILISATION_WINDOW = timedelta(hours=1)
@@ -58,7 +59,7 @@ def collect(store: Store, now: datetime | None = None) -> StoreStats:
         failures = dict(
             session.execute(
                 select(Job.last_cause, func.count())
-                .where(Job.state == "failed", Job.last_cause.is_not(None))
+                .where(Job.state == JobState.FAILED, Job.last_cause.is_not(None))
                 .group_by(Job.last_cause)
             ).all()
         )
@@ -82,7 +83,7 @@ def collect(store: Store, now: datetime | None = None) -> StoreStats:
             end = min(ended or now, now)
             if end > start:
                 busy[line] = busy.get(line, 0.0) + (end - start).total_seconds()
-        lines = dict(session.execute(select(LineState.name, LineState.state)).all())
+        lines = dict(session.execute(select(LineReport.name, LineReport.state)).all())
         outbox = dict(session.execute(select(Outbox.state, func.count()).group_by(Outbox.state)).all())
     return StoreStats(
         jobs_by_state={str(k): int(v) for k, v in jobs.items()},
