@@ -102,6 +102,7 @@ from modem.sim.line import V21_PREAMBLE_S, CarrierRecord, training_time
 from modem.sim.spandsp import SpandspFax
 from umfax.config import Config, parse_config
 from umfax.conversion import pages_to_tiff, tiff_to_pages
+from umfax.lifecycle import JobState
 from umfax.lines.drivers import SimulatedPorts
 from umfax.prepare import ConversionWorker
 from umfax.service import Server
@@ -516,7 +517,7 @@ def run_umfax(data_dir: Path, jobs: int, lines: int, speed: float, seed: int) ->
     try:
         while True:
             counts = store.count_jobs()
-            if not any(counts.get(s, 0) for s in ("pending", "converting", "queued", "sending")):
+            if not any(counts.get(s, 0) for s in JobState if not s.terminal):
                 break
             if time.perf_counter() - last_report >= 60:
                 last_report = time.perf_counter()
@@ -553,8 +554,8 @@ def run_umfax(data_dir: Path, jobs: int, lines: int, speed: float, seed: int) ->
         wall=wall,
         lines=lines,
         elapsed=elapsed,
-        sent=counts.get("sent", 0),
-        failed=sum(v for k, v in counts.items() if k != "sent"),
+        sent=counts.get(JobState.SENT, 0),
+        failed=sum(v for k, v in counts.items() if k != JobState.SENT),
         no_receiver=no_receiver,
     )
     return run, results
@@ -637,7 +638,13 @@ def added_time(ours: list[JobResult], refs: list[Reference]) -> Added:
     for ref in refs:
         mine = by_index[ref.index]
         call = mine.call
-        if call is None or call.ended is None or ref.call.ended is None or not ref.ok or mine.state != "sent":
+        if (
+            call is None
+            or call.ended is None
+            or ref.call.ended is None
+            or not ref.ok
+            or mine.state != JobState.SENT
+        ):
             out.failed += 1
             continue
         octets, rate = page_octets(call, call.caller)
@@ -691,7 +698,7 @@ def report(
 ) -> None:
     util = utilisation(run)
     added = added_time(jobs, refs)
-    ours = [j.call for j in jobs if j.call is not None and j.state == "sent"]
+    ours = [j.call for j in jobs if j.call is not None and j.state == JobState.SENT]
     pages = {id(j.call): j.pages for j in jobs if j.call is not None}
     mine = [gaps(c, c.caller) for c in ours]
     ref_calls = [r.call for r in refs if r.call.ended is not None and r.ok]

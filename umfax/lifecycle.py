@@ -38,6 +38,8 @@ class JobState(enum.StrEnum):
 
 
 TERMINAL_STATES = frozenset({JobState.SENT, JobState.FAILED, JobState.CANCELLED})
+#: Jobs waiting to be sent (the queue depth): not yet in a call, not ended.
+QUEUE_STATES = frozenset({JobState.PENDING, JobState.CONVERTING, JobState.QUEUED})
 
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.PENDING: frozenset({JobState.CONVERTING, JobState.FAILED, JobState.CANCELLED}),

@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from umfax.states import LineState
+
 if TYPE_CHECKING:
     from umfax.config import Config
-    from umfax.store.models import LineState
+    from umfax.store.models import LineReport
 
 JOB_FIELDS = [
     "id",
@@ -84,23 +86,24 @@ def public(row: Any, fields: list[str]) -> dict[str, Any]:
     return out
 
 
-def line_rows(config: Config, states: Iterable[LineState]) -> list[dict[str, Any]]:
-    """Each configured line with the state its server last reported (``line.schema.json``)."""
+def line_rows(config: Config, states: Iterable[LineReport]) -> list[dict[str, Any]]:
+    """Each configured line with the state its server last reported (``line.schema.json``);
+    ``stale`` when a running line's server has not reported for a while (is it down?)."""
     by_name = {row.name: row for row in states}
-    stale = datetime.now(UTC) - timedelta(seconds=max(90.0, config.queue.poll_interval * 10))
+    since = datetime.now(UTC) - timedelta(seconds=max(90.0, config.queue.poll_interval * 10))
     rows: list[dict[str, Any]] = []
     for line in config.lines:
         row = by_name.get(line.name)
-        state = row.state if row else "unknown"
-        if row and row.state != "stopped" and row.updated_at < stale:
-            state = f"{row.state} (no report since {row.updated_at.astimezone():%H:%M:%S}; server down?)"
+        state = LineState(row.state) if row else LineState.UNKNOWN
+        stale = bool(row and state is not LineState.STOPPED and row.updated_at < since)
         rows.append(
             {
                 "name": line.name,
                 "port": line.port,
                 "number": line.number,
                 "enabled": line.enabled,
-                "state": state if line.enabled else "disabled",
+                "state": (state if line.enabled else LineState.DISABLED).value,
+                "stale": stale,
                 "detail": row.detail if row else "",
                 "job": row.job_id if row else None,
                 "updated_at": row.updated_at.isoformat() if row else None,

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from umfax.lifecycle import FailureCause, JobState
 from umfax.store.models import Job
+
+#: Twilio's fax status for each job state (a failed job's cause may say more: FAILED_AS).
+TWILIO_STATUS: dict[JobState, str] = {
+    JobState.PENDING: "queued",
+    JobState.CONVERTING: "processing",
+    JobState.QUEUED: "queued",
+    JobState.SENDING: "sending",
+    JobState.SENT: "delivered",
+    JobState.FAILED: "failed",
+    JobState.CANCELLED: "canceled",
+}
+#: The failure causes Twilio had a status of their own for.
+FAILED_AS: dict[FailureCause, str] = {FailureCause.BUSY: "busy", FailureCause.NO_ANSWER: "no-answer"}
 
 
 def fax_sid(job_id: int) -> str:
@@ -10,12 +24,7 @@ def fax_sid(job_id: int) -> str:
 
 
 def twilio_status(job: Job) -> str:
-    if job.state == "sent":
-        return "delivered"
-    if job.state == "cancelled":
-        return "canceled"
-    if job.state == "failed":
-        return {"busy": "busy", "no_answer": "no-answer"}.get(job.last_cause or "", "failed")
-    return {"pending": "queued", "converting": "processing", "queued": "queued", "sending": "sending"}.get(
-        job.state, "queued"
-    )
+    state = JobState(job.state)
+    if state is JobState.FAILED and job.last_cause in FAILED_AS:
+        return FAILED_AS[FailureCause(job.last_cause)]
+    return TWILIO_STATUS[state]

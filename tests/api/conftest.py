@@ -71,14 +71,16 @@ StartApi = Callable[..., Api]
 @pytest.fixture
 def start_api(tmp_path: Path, store_url: str) -> Iterator[StartApi]:
     """Start an API (with ``api`` overrides); everything started is stopped at the end."""
-    started: list[tuple[ApiServer, threading.Event, ConversionWorker, Store]] = []
+    started: list[tuple[ApiServer, threading.Event, ConversionWorker | None, Store]] = []
 
     def start(
         *,
         signing_secret_env: str = "UMFAX_TEST_WEBHOOK_SECRET",
         extra: dict[str, Any] | None = None,
+        convert: bool = True,
         **api: Any,
     ) -> Api:
+        """``convert=False`` runs no conversion worker: jobs stay where the test puts them."""
         config = parse_config(
             {
                 "server": {"data_dir": str(tmp_path / f"data{len(started)}")},
@@ -97,8 +99,9 @@ def start_api(tmp_path: Path, store_url: str) -> Iterator[StartApi]:
         server = ApiServer(config, store, lambda: {"faxbox": {"connected": True}})
         server.start()
         stop, wake = threading.Event(), threading.Event()
-        converter = ConversionWorker(store, config, "test/convert", stop, wake)
-        converter.start()
+        converter = ConversionWorker(store, config, "test/convert", stop, wake) if convert else None
+        if converter is not None:
+            converter.start()
         started.append((server, stop, converter, store))
         keys = ApiKeyStore(store)
         handle = Api(config, store, f"http://127.0.0.1:{server.port}")
@@ -110,7 +113,8 @@ def start_api(tmp_path: Path, store_url: str) -> Iterator[StartApi]:
     for server, stop, converter, store in started:
         server.stop()
         stop.set()
-        converter.join(timeout=30)
+        if converter is not None:
+            converter.join(timeout=30)
         store.close()
 
 

@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from umfax.api.faxes import authorized, context_of
 from umfax.errors import StoreError
+from umfax.lifecycle import QUEUE_STATES, JobState
 from umfax.records import line_rows
+from umfax.states import IN_SERVICE
 from umfax.store import stats
 from umfax.store.models import utcnow
 
@@ -18,7 +20,6 @@ router = APIRouter(tags=["status"])
 
 #: A line whose server has not reported for this long is shown as stale.
 STALE_AFTER = timedelta(seconds=60)
-UP_STATES = {"idle", "sending", "receiving", "starting"}
 
 
 @router.get("/api/v1/lines", summary="Each line's number and state")
@@ -39,7 +40,7 @@ def healthz(request: Request) -> JSONResponse:
         line_rows = context.store.line_states()
         checks["lines"] = {
             line.name: {
-                "ok": line.state in UP_STATES and now - line.updated_at <= STALE_AFTER,
+                "ok": line.state in IN_SERVICE and now - line.updated_at <= STALE_AFTER,
                 "state": line.state,
                 "detail": line.detail,
             }
@@ -78,20 +79,19 @@ def metrics(request: Request) -> PlainTextResponse:
     numbers = stats.collect(context.store)
     window = stats.UTILISATION_WINDOW.total_seconds()
     out: list[str] = []
-    states = ("pending", "converting", "queued", "sending", "sent", "failed", "cancelled")
     _family(
         out,
         "umfax_jobs",
         "gauge",
         "Fax jobs by state.",
-        [(f'{{state="{s}"}}', numbers.jobs_by_state.get(s, 0)) for s in states],
+        [(f'{{state="{s}"}}', numbers.jobs_by_state.get(s, 0)) for s in JobState],
     )
     _family(
         out,
         "umfax_queue_depth",
         "gauge",
         "Jobs waiting to be sent (pending, converting, queued).",
-        [("", sum(numbers.jobs_by_state.get(s, 0) for s in ("pending", "converting", "queued")))],
+        [("", sum(numbers.jobs_by_state.get(s, 0) for s in QUEUE_STATES))],
     )
     _family(
         out,
@@ -134,7 +134,7 @@ def metrics(request: Request) -> PlainTextResponse:
         "umfax_line_up",
         "gauge",
         "1 when the line is in service.",
-        [(f'{{line="{_escape(n)}"}}', 1.0 if numbers.lines.get(n) in UP_STATES else 0.0) for n in names],
+        [(f'{{line="{_escape(n)}"}}', 1.0 if numbers.lines.get(n) in IN_SERVICE else 0.0) for n in names],
     )
     _family(
         out,

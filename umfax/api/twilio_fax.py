@@ -26,6 +26,7 @@ from umfax.api.context import ApiContext
 from umfax.api.errors import ApiError
 from umfax.api.faxes import base_url, context_of
 from umfax.errors import InvalidNumber, InvalidTransition, NotFound
+from umfax.lifecycle import JobState
 from umfax.sealing import Sealer
 from umfax.store.models import Job
 from umfax.submit import FaxRequest, submit_fax
@@ -52,7 +53,7 @@ def _iso(when: datetime | None) -> str | None:
 def resource(job: Job, base: str) -> dict[str, Any]:
     twilio = (job.notify or {}).get("twilio", {})
     sid = fax_sid(job.id)
-    done = job.state in ("sent", "failed", "cancelled")
+    done = JobState(job.state).terminal
     return {
         "sid": sid,
         "account_sid": twilio.get("account_sid", ""),

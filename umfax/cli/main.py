@@ -35,6 +35,7 @@ from umfax.durations import format_duration, parse_duration
 from umfax.lifecycle import JobState
 from umfax.numbers import display
 from umfax.records import ATTEMPT_FIELDS, INBOUND_FIELDS, JOB_FIELDS, line_rows
+from umfax.states import InboundState, LineState
 from umfax.store import DocumentIn, Store
 from umfax.store.models import Job
 
@@ -48,14 +49,14 @@ app = typer.Typer(
 config_app = typer.Typer(help="Check and show configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
-STATE_STYLE = {
-    "sent": "green",
-    "failed": "red",
-    "cancelled": "yellow",
-    "sending": "cyan",
-    "converting": "cyan",
-    "queued": "blue",
-    "pending": "blue",
+STATE_STYLE: dict[str, str] = {
+    JobState.SENT: "green",
+    JobState.FAILED: "red",
+    JobState.CANCELLED: "yellow",
+    JobState.SENDING: "cyan",
+    JobState.CONVERTING: "cyan",
+    JobState.QUEUED: "blue",
+    JobState.PENDING: "blue",
 }
 
 
@@ -218,7 +219,7 @@ def send(
 
 def _server_alive(store: Store) -> bool:
     recent = datetime.now(UTC) - timedelta(seconds=30)
-    return any(line.updated_at >= recent and line.state != "stopped" for line in store.line_states())
+    return any(line.updated_at >= recent and line.state != LineState.STOPPED for line in store.line_states())
 
 
 def _follow(store: Store, job_id: int, timeout: float, quiet: bool) -> Job:
@@ -445,7 +446,8 @@ def lines(json_out: JsonOption = False, config: ConfigOption = None) -> None:
         reported = states.get(r["name"])
         since = reported.updated_at.astimezone().strftime("%H:%M:%S") if reported else "-"
         number = display(r["number"]) if r["number"] else "-"
-        add_row(table, r["name"], number, r["port"], r["state"], since, r["detail"])
+        state = r["state"] + (f" (no report since {since}; server down?)" if r["stale"] else "")
+        add_row(table, r["name"], number, r["port"], state, since, r["detail"])
     console.print(table)
     if not states:
         err_console.print("[dim]no server has reported yet; start one with `umfax serve`[/]")
@@ -488,7 +490,7 @@ def inbox(
             r.line,
             sender,
             str(r.pages),
-            r.state + (f": {r.message}" if r.state != "received" and r.message else ""),
+            r.state + (f": {r.message}" if r.state != InboundState.RECEIVED and r.message else ""),
         )
     console.print(table)
 

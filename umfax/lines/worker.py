@@ -30,6 +30,7 @@ from umfax.lifecycle import FailureCause
 from umfax.lines.pages import page_image, recode_image
 from umfax.numbers import DialPlan, display
 from umfax.routing import CallFacts, InboundRouter
+from umfax.states import LineState
 from umfax.store import CallOutcome, Claim, PageIn, Store
 
 logger = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ class LineWorker(threading.Thread):
 
     # -- state reporting ----------------------------------------------------------
 
-    def _state(self, state: str, detail: str = "", job_id: int | None = None, log: bool = True) -> None:
+    def _state(self, state: LineState, detail: str = "", job_id: int | None = None, log: bool = True) -> None:
         try:
             self.store.set_line_state(
                 self.line.name,
@@ -138,7 +139,7 @@ class LineWorker(threading.Thread):
     # -- main loop ------------------------------------------------------------------
 
     def run(self) -> None:
-        self._state("starting")
+        self._state(LineState.STARTING)
         while not self.stop.is_set():
             try:
                 self._cycle()
@@ -148,7 +149,7 @@ class LineWorker(threading.Thread):
                 self._mark_failure("internal error; reopening the modem")
                 self.stop.wait(5)
         self._close_driver()
-        self._state("stopped")
+        self._state(LineState.STOPPED)
 
     def _cycle(self) -> None:
         if self.down_since is not None or self.driver is None:
@@ -198,7 +199,7 @@ class LineWorker(threading.Thread):
                 logger.info("line back in service", extra={"line": self.line.name})
             self.down_since = None
             self.failures = 0
-            self._state("idle", status.detail)
+            self._state(LineState.IDLE, status.detail)
             return True
         self._mark_failure(f"modem probe failed: {status.detail}", force_down=True)
         return False
@@ -211,7 +212,7 @@ class LineWorker(threading.Thread):
                 logger.warning("line out of service", extra={"line": self.line.name, "detail": detail})
             backoff = min(300.0, 5.0 * 2 ** min(self.failures, 6))
             self.next_probe = time.monotonic() + backoff
-            self._state("down", detail)
+            self._state(LineState.DOWN, detail)
 
     def _close_driver(self) -> None:
         if self.down_since is None:
@@ -242,7 +243,7 @@ class LineWorker(threading.Thread):
                 break
             batch.append(more)
         ids = ", ".join(str(c.job.id) for c in batch)
-        self._state("sending", f"job {ids} to {first.job.number}", first.job.id, log=False)
+        self._state(LineState.SENDING, f"job {ids} to {first.job.number}", first.job.id, log=False)
         pages: list[PageImage] = []
         offsets: list[int] = []  # index in `pages` of each job's first page
         for claim in batch:
@@ -324,7 +325,7 @@ class LineWorker(threading.Thread):
         else:
             self.failures = 0
         if self.down_since is None and self.driver is not None:
-            self._state("idle", log=False)
+            self._state(LineState.IDLE, log=False)
 
     def _cause(self, result: CallResult) -> FailureCause | None:
         if result.ok:
@@ -443,7 +444,7 @@ class LineWorker(threading.Thread):
             caller_name=call.caller_name,
             called_number=call.called_number or self.line.number,
         )
-        self._state("receiving", f"call from {call.caller_number or 'unknown'}", log=False)
+        self._state(LineState.RECEIVING, f"call from {call.caller_number or 'unknown'}", log=False)
 
         def on_page(page: ReceivedPage) -> None:
             image = page.image
@@ -503,4 +504,4 @@ class LineWorker(threading.Thread):
             },
         )
         if self.down_since is None:
-            self._state("idle", log=False)
+            self._state(LineState.IDLE, log=False)

@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from umfax.config import Config, UserConfig
+from umfax.lifecycle import JobState
 from umfax.notifications import sms
 from umfax.records import INBOUND_FIELDS, JOB_FIELDS, public
-from umfax.store.jobs import Store
+from umfax.store import Store
 from umfax.store.models import Event, Inbound, Job, Outbox, utcnow
 from umfax.store.outbox import Notice, add_notices
 from umfax.twilio_shapes import fax_sid, twilio_status
@@ -173,7 +174,7 @@ class EventRelay:
             "NumPages": str(job.pages_done),
             "OriginalMediaUrl": twilio.get("media_url", ""),
         }
-        if job.state == "failed":
+        if job.state == JobState.FAILED:
             params["ErrorMessage"] = job.status or (job.last_cause or "failed")
         return [
             Notice(

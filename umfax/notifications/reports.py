@@ -17,7 +17,8 @@ from umfax.config import Config
 from umfax.conversion import ConversionError, pages_to_pdf, preview_png, tiff_to_pages
 from umfax.lifecycle import CAUSE_TEXT, FailureCause, JobState
 from umfax.numbers import display
-from umfax.store.jobs import Store
+from umfax.states import InboundState
+from umfax.store import Store
 from umfax.store.models import Attempt, Inbound, Job, utcnow
 
 logger = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ def inbound_fax(store: Store, config: Config, fax: Inbound, to: str, outbox_id: 
         fax.caller_name or fax.remote_id.strip() or (display(fax.caller_number) if fax.caller_number else "")
     )
     subject = f"Fax from {sender or 'unknown sender'} ({fax.pages} page{'s' if fax.pages != 1 else ''})"
-    if fax.state == "partial":
+    if fax.state == InboundState.PARTIAL:
         subject += " — incomplete"
     message = _base(config, to, subject, outbox_id, "fax")
     message["Message-Context"] = FAX_CONTEXT
@@ -176,7 +177,7 @@ def inbound_fax(store: Store, config: Config, fax: Inbound, to: str, outbox_id: 
     facts = [
         f"You received a fax of {fax.pages} page(s).",
         ""
-        if fax.state == "received"
+        if fax.state == InboundState.RECEIVED
         else f"The call ended early ({fax.message or fax.result}): the pages that arrived are attached.",
         "",
         f"From:       {sender or 'unknown'}",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from umfax.lifecycle import CAUSE_TEXT, FailureCause
+from umfax.lifecycle import CAUSE_TEXT, FailureCause, JobState
 from umfax.numbers import display
 from umfax.store.models import Inbound, Job
 
@@ -15,7 +15,7 @@ def _fit(text: str) -> str:
 
 def job_text(job: Job) -> str:
     to = display(job.number) + (f" ({job.recipient_name})" if job.recipient_name else "")
-    if job.state == "sent":
+    if job.state == JobState.SENT:
         return _fit(f"umfax: fax {job.id} to {to} sent, {job.pages_done} page(s).")
     why = CAUSE_TEXT[FailureCause(job.last_cause)] if job.last_cause else (job.status or "failed")
     done = f"{job.pages_done}/{job.page_count}"

@@ -295,7 +295,7 @@ class Outbox(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     origin: Mapped[str] = mapped_column(String(200))  # what caused it, e.g. "job:12:sent", "inbound:7"
-    channel: Mapped[str] = mapped_column(String(32))  # imap, smtp, folder, webhook, sms
+    channel: Mapped[str] = mapped_column(String(32))  # report, inbound, smtp, webhook, sms, twilio_fax
     target: Mapped[str] = mapped_column(String(500))  # user name, address, URL
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING.value)  # an OutboxState

@@ -31,7 +31,7 @@ OUTBOX = cast(Table, Outbox.__table__)
 @dataclass(frozen=True, slots=True)
 class Notice:
     origin: str  # what caused it: "job:12:sent", "inbound:7", "mail:31:refused"
-    channel: str  # imap, smtp, folder, webhook, sms
+    channel: str  # report, inbound, smtp, webhook, sms, twilio_fax (notice.schema.json)
     target: str  # user name, address, URL
     payload: dict[str, Any]
 
