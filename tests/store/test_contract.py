@@ -9,6 +9,7 @@ import pytest
 
 from umfax.errors import InvalidTransition, NotFound, StoreError
 from umfax.lifecycle import FailureCause, JobState
+from umfax.states import InboundState, LineState
 from umfax.store import CallOutcome, DocumentIn, JobSpec, PageIn, Store
 
 DOC = DocumentIn("memo.txt", b"Please find the contract attached.\n", "text/plain")
@@ -259,6 +260,22 @@ def test_interrupted_reception_is_closed_at_start(store: Store) -> None:
     store.add_inbound_page(fax.id, 1, page(1))
     assert store.recover_inbound() == [fax.id]
     assert store.get_inbound(fax.id).state == "partial"
+
+
+def test_a_closed_reception_stays_closed(store: Store) -> None:
+    fax = store.start_inbound("l2")
+    store.add_inbound_page(fax.id, 1, page(1))
+    assert store.finish_inbound(fax.id, result="ok").state == InboundState.RECEIVED
+    with pytest.raises(InvalidTransition):
+        store.finish_inbound(fax.id, result="line_dropped")
+    assert store.recover_inbound() == []
+    assert store.get_inbound(fax.id).state == InboundState.RECEIVED
+
+
+def test_a_line_reports_only_reported_states(store: Store) -> None:
+    with pytest.raises(ValueError, match="not 'unknown'"):
+        store.set_line_state("l1", node="n", port="sim:+12125550100", number="", state=LineState.UNKNOWN)
+    assert store.line_states() == []
 
 
 def test_line_states_and_event_on_change(store: Store) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from umfax.states import LineState
+from umfax.states import REPORTED_LINE_STATES, LineState
 from umfax.store.base import StoreBase
 from umfax.store.models import LineReport, utcnow
 
@@ -27,6 +27,9 @@ class LineStore(StoreBase):
     ) -> None:
         """Record what line ``name``'s worker reports (a :class:`LineState` value); with
         ``log``, a change of state is also an event."""
+        if state not in REPORTED_LINE_STATES:
+            known = ", ".join(sorted(REPORTED_LINE_STATES))
+            raise ValueError(f"a line reports one of {known}, not {str(state)!r}")
         state = LineState(state).value
         now = utcnow()
         with self.writing() as session:
