@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from umfax.dialpatterns import compile_pattern
 from umfax.durations import parse_duration
 from umfax.errors import ConfigError
 
@@ -140,6 +141,17 @@ class DialRulesConfig(_Section):
     allow_premium: bool = False
     blocked: list[str] = []  # E.164 prefixes or glob patterns never dialled
     allowed: list[str] = []  # exceptions to the above (e.g. one international client)
+    # Numbers dialled exactly as written (PBX extensions, short codes), by pattern:
+    # X any digit, Z 1-9, N 2-9, [1-5] a set, final '.' more keys; see umfax.dialpatterns.
+    # Not subject to the international/premium rules, nor to outside_line; blocked applies.
+    extensions: list[str] = []
+
+    @field_validator("extensions")
+    @classmethod
+    def _extensions(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            compile_pattern(pattern)  # ValueError names the pattern and what is wrong
+        return value
 
 
 class LineConfig(_Section):

@@ -21,7 +21,7 @@ from umfax.api.context import ApiContext
 from umfax.api.errors import ApiError
 from umfax.errors import InvalidNumber, InvalidTransition, NotFound
 from umfax.lifecycle import JobState
-from umfax.numbers import normalize
+from umfax.numbers import DialPlan
 from umfax.store import DocumentIn
 from umfax.store.models import Job
 from umfax.submit import PRIORITIES, FaxRequest, submit_fax
@@ -259,7 +259,8 @@ def list_faxes(
     number = None
     if to:
         try:
-            number = normalize(to, context.config.fax.default_country)
+            plan = DialPlan(context.config.dial_rules, context.config.fax.default_country)
+            number = plan.destination(to).address  # as jobs store it; no rules: blocked ones are found too
         except InvalidNumber as exc:
             raise ApiError(422, str(exc)) from exc
     rows = context.store.list_jobs(

@@ -25,11 +25,11 @@ from umfax.errors import InvalidNumber, MailError
 from umfax.mail.addresses import FaxAddress, parse_fax_address
 from umfax.mail.authorize import Authorizer, Verdict
 from umfax.mail.message import MailFax, parse_message
-from umfax.numbers import DialPlan, normalize
 from umfax.store import DocumentIn, JobSpec, Store
 from umfax.store.mail import MailRecord, MailStore
 from umfax.store.models import MailMessage
 from umfax.store.outbox import Notice
+from umfax.submit import FaxRequest, JobBuilder
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class MailIntake:
         self.connector = connector
         self.label = label
         self.authorizer = Authorizer(connector, config.users)
-        self.dial_plan = DialPlan(config.dial_rules, config.fax.default_country)
+        self.builder = JobBuilder(config)  # the same numbers, rules and defaults as every front end
 
     # -- SMTP's RCPT check ---------------------------------------------------------------
 
@@ -111,7 +111,7 @@ class MailIntake:
             domains = ", ".join(self.config.mail.fax_domains) or "(none configured)"
             return f"<{address}> is not a fax address here (fax domains: {domains})"
         try:
-            self._number(fax)
+            self.builder.destination(fax.number)
         except InvalidNumber as exc:
             return str(exc)
         return None
@@ -160,11 +160,11 @@ class MailIntake:
         specs: list[tuple[JobSpec, list[DocumentIn]]] = []
         for fax in mail.recipients:
             try:
-                number = self._number(fax)
+                spec = self._spec(mail, verdict, fax, documents, comments)
             except InvalidNumber as exc:
                 problems.append(f"{fax.written}: {exc}")
                 continue
-            specs.append((self._spec(mail, ref, verdict, fax, number, comments), documents))
+            specs.append((spec, documents))
         if not specs or not documents:
             return self._invalid(mail, ref, "; ".join(problems))
         reason = "; ".join(problems)
@@ -199,26 +199,20 @@ class MailIntake:
         return IntakeResult(Outcome.QUEUED, tuple(message.job_ids), reason)
 
     def _spec(
-        self, mail: MailFax, ref: MailRef, verdict: Verdict, fax: FaxAddress, number: str, comments: str
+        self, mail: MailFax, verdict: Verdict, fax: FaxAddress, documents: list[DocumentIn], comments: str
     ) -> JobSpec:
-        now = datetime.now(UTC)
+        """The job for one fax recipient: a request built from the mail, made a job by
+        the builder every front end uses (raises ``InvalidNumber`` for a bad number)."""
         user = verdict.user
         user_row = self.store.find_user(email=mail.sender) if user is not None else None
-        return JobSpec(
-            number=number,
-            number_as_given=fax.number,
+        request = FaxRequest(
+            number=fax.number,
+            documents=documents,
             recipient_name=fax.name,
             sender=mail.sender,
             user_id=user_row.id if user_row is not None else None,
             subject=verdict.subject or mail.subject,
             comments=comments,
-            cover=self.config.fax.cover,
-            resolution=self.config.fax.resolution,
-            paper=self.config.fax.paper,
-            not_before=now,
-            kill_at=now + timedelta(seconds=self.config.queue.kill_after),
-            max_tries=self.config.queue.max_tries,
-            max_dials=self.config.queue.max_dials,
             source=self.label.split(":", 1)[0] if ":" in self.label else self.label,
             notify={
                 "email": mail.reply_to or mail.sender,
@@ -230,11 +224,7 @@ class MailIntake:
                 "reports": user.reports if user is not None else "always",
             },
         )
-
-    def _number(self, fax: FaxAddress) -> str:
-        number = normalize(fax.number, self.config.fax.default_country)
-        self.dial_plan.check(number)
-        return number
+        return self.builder.spec(request)
 
     def _example_domain(self) -> str:
         return self.config.mail.fax_domains[0] if self.config.mail.fax_domains else "fax.example.com"
