@@ -143,7 +143,13 @@ def _parse_priority(text: str) -> int:
 
 @app.command()
 def send(
-    number: Annotated[str, typer.Argument(help="Fax number, e.g. '+1 212 555 0100' or '(212) 555-0100'.")],
+    number: Annotated[
+        str,
+        typer.Argument(
+            help="Fax number, e.g. '+1 212 555 0100' or '(212) 555-0100', "
+            "or an extension matching [dial_rules] extensions."
+        ),
+    ],
     files: Annotated[
         list[Path],
         typer.Argument(
