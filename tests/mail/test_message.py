@@ -15,15 +15,11 @@ from hypothesis import strategies as st
 from tests.mail import corpus
 from umfax.errors import MailError
 from umfax.mail import message as message_module
-from umfax.mail.message import (
-    Attachment,
-    AuthResult,
-    MailFax,
-    cms_signed_content,
-    html_to_text,
-    parse_authentication_results,
-    parse_message,
-)
+from umfax.mail.auth_results import AuthResult, parse_authentication_results
+from umfax.mail.cms import cms_signed_content
+from umfax.mail.html_text import html_to_text
+from umfax.mail.message import Attachment, MailFax, parse_message
+from umfax.mail.parts import TNEF_ERROR
 
 DOMAINS = corpus.FAX_DOMAINS
 
@@ -323,7 +319,7 @@ def test_text_attachment_with_a_name_is_an_attachment_and_empty_ones_are_noted()
          "an attachment is a zip archive, and zip archives are not faxed: attach the documents themselves"),
         ('Content-Type: application/x-7z-compressed; name="a.7z"\n\n7z',
          "a.7z is an archive, and archives are not faxed: attach the documents themselves"),
-        ('Content-Type: application/octet-stream; name="WINMAIL.DAT"\n\nx', message_module.TNEF_ERROR),
+        ('Content-Type: application/octet-stream; name="WINMAIL.DAT"\n\nx', TNEF_ERROR),
         ("Content-Type: message/partial; id=x; number=1\n\nx", "split in parts"),
     ],
 )

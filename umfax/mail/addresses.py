@@ -27,13 +27,12 @@ comments, and Outlook's bracketed fax addresses whose parentheses are not commen
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from email.errors import HeaderParseError
-from email.header import decode_header
 from typing import Literal
+
+from umfax.mail.mime import decode_bytes, decode_rfc2047
 
 FaxForm = Literal["fax_domain", "outlook", "imceafax", "fax_equals", "subject"]
 
@@ -52,55 +51,6 @@ class Mailbox:
 
     name: str  # display name, decoded ("" if none)
     address: str  # the address as written, quotes of a quoted local part removed
-
-
-# -- text helpers shared with message.py --------------------------------------------------------
-
-_LATIN1_LABELS = {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "us-ascii", "ascii", "l1", "cp819"}
-
-
-def decode_bytes(data: bytes, charset: str = "") -> str:
-    """``data`` as text in ``charset``, never failing: an unknown, missing or wrong
-    charset falls back to UTF-8, then Windows-1252 (what mislabelled mail usually is)."""
-    label = charset.strip().strip("\"'").lower()
-    if label in _LATIN1_LABELS:
-        # ASCII and Latin-1 labels are routinely applied to UTF-8 or Windows-1252 text.
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return data.decode("cp1252", errors="replace")
-    if label and label not in ("utf-8", "utf8", "unknown-8bit", "x-unknown", "unknown"):
-        try:
-            return data.decode(codecs.lookup(label).name)
-        except Exception:  # unknown or non-text codec, or bytes not in it: fall back
-            pass
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
-_ENCODED_RUN = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:\s*=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)*")
-
-
-def _decode_run(match: re.Match[str]) -> str:
-    try:
-        chunks = decode_header(match.group(0))
-    except (HeaderParseError, ValueError):  # undecodable base64
-        return match.group(0)
-    return "".join(
-        data if isinstance(data, str) else decode_bytes(data, (charset or "").partition("*")[0])
-        for data, charset in chunks
-    )
-
-
-def decode_rfc2047(text: str) -> str:
-    """``text`` with its RFC 2047 encoded words decoded (by :func:`email.header.decode_header`).
-    Adjacent encoded words are joined (the space between them is not text) and their bytes
-    decoded together, so a character split across two words survives.  Tolerant: encoded
-    words inside quoted strings are decoded too (clients write them), a wrong or unknown
-    charset falls back as in :func:`decode_bytes`, undecodable words are left as they are."""
-    return _ENCODED_RUN.sub(_decode_run, text) if "=?" in text else text
 
 
 # -- address lists ---------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from umfax.config import MailIntakeConfig, UserConfig, secret
 from umfax.errors import ConfigError
-from umfax.mail.message import AuthResult, MailFax
+from umfax.mail.auth_results import AuthResult
+from umfax.mail.message import MailFax
 
 PIN = re.compile(r"\bPIN[:\s]*([0-9]{4,12})\b", re.IGNORECASE)
 
