@@ -41,7 +41,8 @@ from collections.abc import Callable
 from connectors.imap import ImapDelivery, ImapIntake
 from connectors.smtp import SmtpIntake
 from tests.mailflow.messages import DOMAIN, fax_mail
-from tests.servers.dovecot import DovecotServer, free_port
+from tests.servers.dovecot import DovecotServer
+from tests.servers.ports import free_port
 from umfax.config import Config, parse_config
 from umfax.conversion import ConversionOptions, convert_documents
 from umfax.mail.intake import IntakeResult, MailIntake, MailRef

@@ -1,4 +1,9 @@
-"""Session-wide fixtures: the store on every backend."""
+"""Session-wide fixtures: the store on every backend.
+
+The servers the tests start (Dovecot, PostgreSQL, a document server, ``umfax serve``
+sites) come from the plugin :mod:`tests.servers.fixtures`, the fake fax peers from
+:mod:`tests.peers.fixtures`; both are registered here for every directory.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.postgres import PostgresCluster, postgres_cluster
-from tests.service.conftest import sites  # noqa: F401 - a fixture for every directory
+from tests.servers.postgres import PostgresCluster
 from umfax.store import Store
 from umfax.store.database import make_engine, upgrade
 
 pytest_plugins = ["tests.peers.fixtures", "tests.servers.fixtures"]
 
 _counter = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PostgresCluster]:
-    with postgres_cluster() as cluster:
-        yield cluster
 
 
 @pytest.fixture(scope="session")

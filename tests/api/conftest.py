@@ -3,7 +3,6 @@ worker running so that jobs get pages; clients are plain ``requests``."""
 
 from __future__ import annotations
 
-import http.server
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -121,32 +120,3 @@ def start_api(tmp_path: Path, store_url: str) -> Iterator[StartApi]:
 @pytest.fixture
 def api(start_api: StartApi) -> Api:
     return start_api()
-
-
-@pytest.fixture
-def document_server() -> Iterator[str]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path == "/moved":
-                self.send_response(302)
-                self.send_header("Location", "/doc.txt")
-                self.end_headers()
-                return
-            if self.path != "/doc.txt":
-                self.send_error(404)
-                return
-            body = b"Fetched document\n"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()

@@ -22,7 +22,7 @@ from tests.mail import corpus
 from tests.mailflow.messages import fax_mail
 from tests.mailflow.test_dispatch import fax_pages
 from tests.servers.graph import GraphServer
-from tests.service.conftest import UmfaxSite, fax_mailbox_site
+from tests.servers.umfax_site import UmfaxSite, fax_mailbox_site
 from umfax.config import Config, GraphConnectorConfig, parse_config
 from umfax.errors import ConnectorError
 from umfax.mail.intake import MailIntake

@@ -22,7 +22,8 @@ import pytest
 from imapclient import IMAPClient
 
 from connectors.imap import DONE_KEYWORD, REFUSED_KEYWORD, AppendUid, ImapDelivery, ImapIntake
-from tests.servers.dovecot import DovecotServer, ImapUser, free_port, make_ca
+from tests.servers.dovecot import DovecotServer, ImapUser, make_ca
+from tests.servers.ports import free_port
 from umfax.config import ImapConnectorConfig, ImapDeliveryConfig
 from umfax.errors import ConfigError, ConnectorError, StoreError
 from umfax.mail.intake import IntakeResult, MailRef, Outcome

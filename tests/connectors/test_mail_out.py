@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from connectors.mail_out import SendError, SmtpSender
 from tests.connectors.test_smtp import TlsFiles, make_self_signed
+from tests.servers.ports import free_port
 from umfax.config import MailConfig
 from umfax.errors import ConfigError, ConnectorError
 
@@ -78,12 +78,6 @@ class Recorder:
         if ok:
             self.logins.append(auth_data.login.decode())
         return AuthResult(success=ok, handled=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def server_context(files: TlsFiles) -> ssl.SSLContext:

@@ -18,7 +18,8 @@ from imapclient import IMAPClient
 from connectors.imap import ImapIntake
 from connectors.smtp import SmtpIntake
 from tests.mail import corpus
-from tests.servers.dovecot import DovecotServer, ImapUser, free_port
+from tests.servers.dovecot import DovecotServer, ImapUser
+from tests.servers.ports import free_port
 from umfax.config import Config, parse_config
 from umfax.mail.intake import MailIntake
 from umfax.store import Store, open_store

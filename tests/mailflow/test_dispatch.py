@@ -17,7 +17,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from connectors.imap import ImapDelivery
 from connectors.mail_out import SmtpSender
-from tests.servers.dovecot import DovecotServer, free_port
+from tests.servers.dovecot import DovecotServer
+from tests.servers.ports import free_port
 from umfax.config import Config, parse_config
 from umfax.conversion import ConversionOptions, convert_documents
 from umfax.lifecycle import FailureCause

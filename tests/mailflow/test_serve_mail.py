@@ -10,8 +10,9 @@ import sqlite3
 from pathlib import Path
 
 from tests.mailflow.messages import DOMAIN, fax_mail
-from tests.servers.dovecot import DovecotServer, ImapUser, free_port
-from tests.service.conftest import UmfaxSite, site_toml
+from tests.servers.dovecot import DovecotServer, ImapUser
+from tests.servers.ports import free_port
+from tests.servers.umfax_site import UmfaxSite, site_toml
 from umfax.config import load_config
 from umfax.mail.intake import MailIntake, MailRef, Outcome
 from umfax.store import open_store

@@ -29,12 +29,7 @@ from modem.class1 import Class1Driver
 from tests.modem.pages import decode, drawing, encode, pixels
 from tests.peers.efax import EfaxSendResult, efax_receive, efax_send
 from tests.peers.faximage import compare_pages, load_fax_image, load_fax_pages, make_test_page
-from tests.peers.fixtures import (  # noqa: F401
-    hylafax_receiver,
-    iaxmodem_pair,
-    peers_workdir,
-    skip_unless_installed,
-)
+from tests.peers.fixtures import skip_unless_installed
 from tests.peers.hylafax import HylaFax
 from tests.peers.iaxmodem import IaxModemPair
 from tests.peers.procs import PeerError
@@ -68,8 +63,8 @@ ATTEMPTS = 3  # iaxmodem runs in real time: on a starved CPU its audio slips and
 # arrive with errors (efax answers RTN, we retrain).  Such a call is retried.
 
 
-def test_umfax_sends_one_page_to_efax(iaxmodem_pair: IaxModemPair,  # noqa: F811
-                                      peers_workdir: Path) -> None:  # noqa: F811
+def test_umfax_sends_one_page_to_efax(iaxmodem_pair: IaxModemPair,
+                                      peers_workdir: Path) -> None:
     skip_unless_installed("efax", "gs")
     tif = make_test_page(peers_workdir / "p1.tif", label="umfax to efax")
     page = page_from_tiff(tif)
@@ -132,8 +127,8 @@ def _efax_sends(pair: IaxModemPair, tif: Path, log_dir: Path,
     return th
 
 
-def test_umfax_receives_one_page_from_efax(iaxmodem_pair: IaxModemPair,  # noqa: F811
-                                           peers_workdir: Path) -> None:  # noqa: F811
+def test_umfax_receives_one_page_from_efax(iaxmodem_pair: IaxModemPair,
+                                           peers_workdir: Path) -> None:
     skip_unless_installed("efax", "gs")
     tif = make_test_page(peers_workdir / "p1.tif", label="efax to umfax")
     sent = load_fax_image(tif)
@@ -208,7 +203,7 @@ def _umfax_to_umfax(pair: IaxModemPair, pages: list[PageImage], ecm: bool
     return tx, out.get("rx"), got
 
 
-def test_umfax_to_umfax_ecm_mmr_two_pages(iaxmodem_pair: IaxModemPair) -> None:  # noqa: F811
+def test_umfax_to_umfax_ecm_mmr_two_pages(iaxmodem_pair: IaxModemPair) -> None:
     """ECM over a real Class 1 DCE: HDLC framing of image frames is done by our DTE."""
     images = [drawing(900, 11), drawing(400, 12)]
     pages = [encode(img, "mmr") for img in images]
@@ -228,7 +223,7 @@ def test_umfax_to_umfax_ecm_mmr_two_pages(iaxmodem_pair: IaxModemPair) -> None: 
 
 @pytest.mark.parametrize("encoding,ecm", [("mmr", True), ("mr", False)])
 def test_umfax_sends_two_pages_to_hylafax(
-        iaxmodem_pair: IaxModemPair, hylafax_receiver: HylaFax,  # noqa: F811
+        iaxmodem_pair: IaxModemPair, hylafax_receiver: HylaFax,
         encoding: str, ecm: bool,
 ) -> None:
     """Against a third-party T.30 (HylaFAX): with ECM, our HDLC framing of image frames

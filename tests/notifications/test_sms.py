@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from connectors.twilio_sms import TwilioSms
-from tests.servers.dovecot import free_port
+from tests.servers.ports import free_port
 from tests.servers.twilio import UNDELIVERABLE, FakeTwilio, LocalTwilio, fake_twilio, twilio_signature
 from umfax.api.server import ApiServer
 from umfax.config import Config, parse_config

@@ -1,10 +1,7 @@
 """pytest fixtures for real third-party fax peers.
 
-Use in a test module::
-
-    from tests.peers.fixtures import iaxmodem_pair  # noqa: F401
-
-or for a whole tree, in a conftest.py: ``pytest_plugins = ["tests.peers.fixtures"]``.
+Registered for every directory by the root conftest (``pytest_plugins``): a test
+asks for ``iaxmodem_pair`` and friends by name, nothing to import.
 
 Fixtures here are function-scoped: every test gets fresh iaxmodem instances (a modem
 left in data mode stays stuck until restart). On a failed test the logs of every peer

@@ -2,6 +2,10 @@
 
 PostgreSQL refuses to run as root, so when the tests run as root the cluster is
 created and started as the ``postgres`` user (via ``setpriv``).
+
+The server binaries (``initdb``, ``pg_ctl``) are found on the PATH or under
+``/usr/lib/postgresql/*/bin``; ``UMFAX_TEST_PG_BINDIR`` names their directory instead.
+Without them the ``pg_cluster`` fixture (:mod:`tests.servers.fixtures`) skips.
 """
 
 from __future__ import annotations
@@ -18,20 +22,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.servers.ports import free_port
 
-def _bindir() -> Path | None:
+BINDIR_ENV = "UMFAX_TEST_PG_BINDIR"
+
+
+def postgres_bindir() -> Path | None:
+    """The directory of the PostgreSQL server binaries, or None when they are not
+    installed (or not where ``UMFAX_TEST_PG_BINDIR`` says)."""
+    chosen = os.environ.get(BINDIR_ENV)
+    if chosen:
+        return Path(chosen) if (Path(chosen) / "initdb").exists() else None
     for tool in ("pg_ctl", "initdb"):
         found = shutil.which(tool)
         if found and Path(found).resolve().parent.joinpath("initdb").exists():
             return Path(found).resolve().parent
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
     return Path(candidates[0]).parent if candidates else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,7 @@ def _as_postgres(argv: list[str]) -> list[str]:
 @contextmanager
 def postgres_cluster(durable: bool = False) -> Iterator[PostgresCluster]:
     """``durable``: keep fsync and synchronous commit on (benchmarks); tests turn them off."""
-    bindir = _bindir()
+    bindir = postgres_bindir()
     if bindir is None:
         raise RuntimeError("PostgreSQL server binaries not found; `apt-get install postgresql`")
     root = Path(tempfile.mkdtemp(prefix="umfax-pg-"))

@@ -12,8 +12,8 @@ import requests
 
 import schemas
 from tests.notifications.receiver import webhook_receiver
-from tests.servers.dovecot import free_port
-from tests.service.conftest import UmfaxSite
+from tests.servers.ports import free_port
+from tests.servers.umfax_site import UmfaxSite
 
 
 def test_fax_submitted_by_api_is_sent_with_signed_events(site: UmfaxSite, tmp_path: Path) -> None:

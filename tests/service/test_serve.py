@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import schemas
-from tests.service.conftest import UmfaxSite
+from tests.servers.umfax_site import UmfaxSite
 
 pytestmark = pytest.mark.slow
 

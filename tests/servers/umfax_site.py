@@ -1,4 +1,8 @@
-"""A real ``umfax serve`` process on simulated lines, and the CLI run as a process."""
+"""A real ``umfax serve`` process on simulated lines, and the CLI run as a process.
+
+:class:`UmfaxSite` is one test site (a config under a temporary directory, its data, its
+servers); the ``site`` and ``sites`` fixtures (:mod:`tests.servers.fixtures`) make them
+and kill whatever they started."""
 
 from __future__ import annotations
 
@@ -9,12 +13,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 
 @dataclass
@@ -99,14 +101,18 @@ class UmfaxSite:
         )
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[UmfaxSite]:
-    config = tmp_path / "umfax.toml"
-    config.write_text(site_toml(tmp_path, speed=20))
+def new_site(root: Path, *, speed: int = 20) -> UmfaxSite:
+    """A site under ``root`` with the head of a config (:func:`site_toml`) and an
+    environment without the caller's ``UMFAX_*`` variables."""
+    config = root / "umfax.toml"
+    config.write_text(site_toml(root, speed=speed))
     env = {k: v for k, v in os.environ.items() if not k.startswith("UMFAX_")}
-    umfax_site = UmfaxSite(tmp_path, config, env)
-    yield umfax_site
-    for proc in umfax_site.servers:
+    return UmfaxSite(root, config, env)
+
+
+def kill_servers(site: UmfaxSite) -> None:
+    """Kill what ``site`` started and is still running (a test's cleanup)."""
+    for proc in site.servers:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
@@ -154,15 +160,3 @@ delivery = "{kind}"
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith("UMFAX_")}
     return UmfaxSite(root, config, clean | env)
-
-
-@pytest.fixture
-def sites() -> Iterator[list[UmfaxSite]]:
-    """Sites made by the test; their servers are killed at the end, whatever happened."""
-    made: list[UmfaxSite] = []
-    yield made
-    for site in made:
-        for proc in site.servers:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=30)
