@@ -1,8 +1,9 @@
 """Synthetic documents for the conversion bench (and nothing else).
 
-Everything is generated: business-style PDFs with 7-9 pt type and ruled tables written
-as PDF bytes with the standard fonts (so the source text is known exactly), a photo PDF
-(continuous-tone image), plain text and a grey "scan" of a text page.
+Everything is generated: the legibility corpus of bench/text_corpus.py (many typefaces,
+sizes, styles, forms and scanned pages, with a held-out split), business-style PDFs with
+7-9 pt type and ruled tables written as PDF bytes with the standard fonts (so the source
+text is known exactly), a photo PDF (continuous-tone image), plain text and a grey "scan" of a text page.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class Doc:
     content: bytes
     pages: int
     text: list[str]  # source text per page (for OCR accuracy), "" when not text
+    cls: str = ""  # page class of the legibility table (bench/text_corpus.py); "" for none
+    split: str = "tune"  # "tune" or "held" (held out from tuning)
 
 
 def _esc(s: str) -> str:
@@ -158,7 +161,7 @@ def business_pdf(seed: int, pages: int, size: tuple[float, float]) -> Doc:
     made = [business_page(rng, size) for _ in range(pages)]
     return Doc(name=f"business-{seed}.pdf", kind="text",
                content=write_pdf([(size, c) for c, _ in made]), pages=pages,
-               text=[t for _, t in made])
+               text=[t for _, t in made], cls="business")
 
 
 def photo_image(seed: int, w: int, h: int) -> Image.Image:
@@ -220,8 +223,17 @@ def scan(seed: int) -> Doc:
                text=["\n".join(text)])
 
 
-def corpus(text_pages: int = 20) -> list[Doc]:
-    docs = [business_pdf(1, text_pages // 2, A4), business_pdf(2, text_pages - text_pages // 2,
-                                                                LETTER)]
+def corpus(business_pages: int = 4, pages_per_class: int = 4) -> list[Doc]:
+    """The bench's documents: the legibility corpus (bench/text_corpus.py, ``pages_per_class``
+    pages of each class), the original business pages (7-9 pt Helvetica and Times with
+    ruled tables, half A4 and half Letter; tuned on), a photo, plain text and a grey scan."""
+    from bench.text_corpus import text_corpus
+
+    docs = [Doc(name=d.name, kind="text", content=d.content, pages=1, text=d.text, cls=d.cls,
+                split=d.split) for d in text_corpus(pages_per_class)]
+    if business_pages:
+        docs += [business_pdf(1, (business_pages + 1) // 2, A4)]
+        if business_pages > 1:
+            docs += [business_pdf(2, business_pages // 2, LETTER)]
     docs += [photo_pdf(3), plain_text(4), scan(5)]
     return docs
