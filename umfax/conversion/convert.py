@@ -40,6 +40,7 @@ from umfax.conversion.pages import (
 )
 from umfax.conversion.raster import (
     Gray,
+    aliased_bitmap,
     crisp_bitmap,
     is_blank,
     pack,
@@ -69,6 +70,8 @@ class _Rendered:
     raster_input: bool = False
     page: FaxPage | None = None
     crisp: Gray | None = None
+    aliased: bool = False
+    """``gray`` has its text drawn aliased (see :func:`aliased_bitmap`)."""
 
 
 def _nothing() -> None:
@@ -144,7 +147,8 @@ def _plan(name: str, content: bytes, options: ConversionOptions) -> _Plan:
                 f"{name} has {pdf.page_count:,} pages, more than the limit of "
                 f"{limits.max_pages:,} per fax; split it into smaller faxes")
         return _Plan(name, pdf.page_count,
-                     lambda: (_Rendered(gray=p.gray, detect_photos=p.has_images, crisp=p.crisp)
+                     lambda: (_Rendered(gray=p.gray, detect_photos=p.has_images, crisp=p.crisp,
+                                        aliased=p.aliased)
                               for p in pdf.pages(paper, res)), pdf.close)
     if kind == "text":
         text = TextSource(name, content, paper)
@@ -189,11 +193,13 @@ def _guard(name: str, work: Callable[[], T]) -> T:
 
 def _finish(gray: Gray | None, detect_photos: bool, options: ConversionOptions,
             trim: bool, raster_input: bool = False,
-            crisp: Gray | None = None) -> tuple[Bitmap, bool]:
+            crisp: Gray | None = None, aliased: bool = False) -> tuple[Bitmap, bool]:
     res: Resolution = options.resolution
     assert gray is not None
     if crisp is not None:
         black = crisp_bitmap(crisp, gray, detect_photos)
+    elif aliased:
+        black = aliased_bitmap(gray, LINES_PER_INCH[res], detect_photos)
     else:
         black = to_fax_bitmap(gray, res, detect_photos, raster_input)
     packed = pack(black)
@@ -243,7 +249,7 @@ def _convert(plans: list[_Plan], planned: int, options: ConversionOptions,
                     pages.append(item.page)
                 else:
                     packed, blank = _finish(item.gray, item.detect_photos, options, True,
-                                            item.raster_input, item.crisp)
+                                            item.raster_input, item.crisp, item.aliased)
                     page = page_from_bitmap(packed, options.encoding, y_res)
                     if blank and options.drop_blank_pages:
                         blanks.append(page)

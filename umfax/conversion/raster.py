@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from umfax.conversion.edges import cheaper_edges
 from umfax.conversion.model import (
     FAX_WIDTH,
     LINES_PER_INCH,
@@ -51,11 +50,14 @@ pure black, so the cut only matters for coloured or grey text (kept down to ligh
 and for anti-aliased line art (a 0.5 pt rule split over two rows stays a rule)."""
 BRIDGE_THRESHOLD = 150
 """A white pixel of the crisp frame turns black where the anti-aliased render is darker
-than this and the pixel joins black neighbours (see :func:`bridge_dropouts`)."""
+than this and the pixel joins black neighbours (see :func:`bridge_dropouts`, which the
+conversion no longer applies: on the broader bench corpus it cost legibility)."""
+BRIDGE_ACROSS = False
+"""Whether :func:`bridge_dropouts` in the conversion also fills pixels between left and
+right or upper and lower neighbours (and not only diagonal joins)."""
 CRISP_GAP = 1
-"""Widest white gap, in pixels along a row, that :func:`close_gaps` fills on crisp text.
-Closing two-pixel gaps too saves another 4-5 % of bytes but merges letters and table
-cells enough to cost tesseract 0.07 of character accuracy on the bench's pages."""
+"""Widest white gap, in pixels along a row, that :func:`close_gaps` fills (a byte-saving
+step the conversion no longer applies: it merged letters of small print and forms)."""
 PHOTO_BLOCK = 24
 """Side, in pixels, of the blocks classified as photo or text."""
 
@@ -162,6 +164,39 @@ def _screen_frame(rows: int, lines_per_inch: float) -> Gray:
     reps = (rows // cell.shape[0] + 1, FAX_WIDTH // cell.shape[1] + 1)
     tiled = np.tile(cell, reps)[:rows, :FAX_WIDTH]
     return np.ascontiguousarray(tiled)
+
+
+PAPER_SHARE = 0.3
+"""Fraction of a page's pixels within :data:`PAPER_SPREAD` levels of its commonest light
+level above which that level is taken as the paper (see :func:`paper_white_point`)."""
+PAPER_SPREAD = 12
+"""Grey levels either side of the paper's level that still count as paper (scanner noise)."""
+
+
+def paper_white_point(gray: Gray) -> int | None:
+    """The grey level that should print as white on a page whose paper is toned (a scan on
+    grey or yellowed paper), or None when the paper is white already or cannot be told.
+
+    The paper is the commonest level in the light half, if at least :data:`PAPER_SHARE` of
+    the page lies within :data:`PAPER_SPREAD` levels of it (a photograph spreads its tones
+    wider); the white point is that level plus the spread, so that the paper's noise goes
+    white too.  Without this, toned paper is mid-grey: the photo detector halftones the
+    whole page (text in a dot screen reads worst of all) and a threshold turns the noise
+    into specks."""
+    sample = gray[::4, ::4]
+    counts = np.bincount(sample.ravel(), minlength=256)
+    level = 128 + int(np.argmax(counts[128:]))
+    near = int(counts[max(0, level - PAPER_SPREAD):level + PAPER_SPREAD + 1].sum())
+    white = level + PAPER_SPREAD
+    if white >= 250 or near < PAPER_SHARE * sample.size:
+        return None
+    return white
+
+
+def whiten_paper(gray: Gray, white: int) -> Gray:
+    """Stretch grey levels linearly so that ``white`` and lighter become 255 (paper)."""
+    lut = np.minimum(255, (np.arange(256) * 255 + white // 2) // white).astype(np.uint8)
+    return lut[gray]
 
 
 def photo_mask(gray: Gray) -> Mask | None:
@@ -318,7 +353,8 @@ def close_notches(black: Mask) -> Mask:
     return out
 
 
-def bridge_dropouts(black: Mask, gray: Gray, threshold: int = BRIDGE_THRESHOLD) -> Mask:
+def bridge_dropouts(black: Mask, gray: Gray, threshold: int = BRIDGE_THRESHOLD,
+                    across: bool = True) -> Mask:
     """Turn black the white pixels that the anti-aliased render ``gray`` (same geometry)
     shows well covered and that join two opposite black neighbours (left and right,
     above and below, or either diagonal).
@@ -339,7 +375,9 @@ def bridge_dropouts(black: Mask, gray: Gray, threshold: int = BRIDGE_THRESHOLD) 
         return padded[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols]
 
     up, down, left, right = at(-1, 0), at(1, 0), at(0, -1), at(0, 1)
-    joins = (left & right) | (up & down) | (at(-1, -1) & at(1, 1)) | (at(-1, 1) & at(1, -1))
+    joins = (at(-1, -1) & at(1, 1)) | (at(-1, 1) & at(1, -1))
+    if across:
+        joins |= (left & right) | (up & down)
     return black | (joins & (gray[:rows, :cols] < threshold))
 
 
@@ -349,26 +387,49 @@ def crisp_bitmap(crisp: Gray, gray: Gray, detect_photos: bool) -> Mask:
 
     Aliased glyphs are hinted to the pixel grid by the font engine: stems, bars and
     counters land whole on pixels, where a threshold of an anti-aliased render smears
-    them over two rows and either drops a bar or closes a counter.  Strokes that the
-    aliased render dropped are restored from the anti-aliased one
-    (:func:`bridge_dropouts`), then narrow gaps are closed (:func:`close_gaps`), which
-    saves more runs than it costs legibility, and edges that the anti-aliased render
-    leaves undecided move to where MH codes them shorter
-    (:func:`umfax.conversion.edges.cheaper_edges`).  Photo regions of ``gray`` are halftoned
-    as in :func:`to_fax_bitmap`.
+    them over two rows and either drops a bar or closes a counter.  Thin rules that the
+    aliased render dropped are put back from the anti-aliased one (:func:`restore_rules`).
+    Nothing else is changed: every pixel trick that saved bytes here (bridging dropouts,
+    closing narrow gaps and notches, moving edges where MH codes them shorter) cost
+    tesseract legibility on the bench's broader corpus (bench/text_corpus.py: small print
+    0.03 and forms 0.01 of character accuracy below Ghostscript's), for 8-10 % of bytes.
+    On pages with images the paper is whitened first (:func:`paper_white_point`) and photo
+    regions of ``gray`` are halftoned as in :func:`to_fax_bitmap`.
     """
     folded = fold_rows(gray)
+    if detect_photos:
+        white = paper_white_point(folded)
+        if white is not None:
+            folded, crisp = whiten_paper(folded, white), whiten_paper(crisp, white)
     rows = min(folded.shape[0], crisp.shape[0])
     black = np.zeros(crisp.shape, dtype=bool)
-    black[:rows] = bridge_dropouts(crisp[:rows] < CRISP_THRESHOLD, folded[:rows])
-    black[:rows] = restore_rules(black[:rows], folded[:rows])
-    black = close_notches(close_gaps(black))
-    black[:rows] = cheaper_edges(black[:rows], folded[:rows])
+    black[:rows] = restore_rules(bridge_dropouts(crisp[:rows] < CRISP_THRESHOLD, folded[:rows],
+                                                 across=BRIDGE_ACROSS), folded[:rows])
     if detect_photos:
         mask = photo_mask(folded[:rows])
         if mask is not None:
             screen = _screen_frame(rows, LINES_PER_INCH["standard"])
             black[:rows] = np.where(mask, folded[:rows] < screen, black[:rows])
+    return black
+
+
+def aliased_bitmap(gray: Gray, lines_per_inch: float, detect_photos: bool) -> Mask:
+    """Bilevel page from a render drawn with aliased text at the output resolution (PDF
+    pages at fine and superfine): glyphs arrive black on white, hinted to the grid, and
+    are kept as drawn (:data:`CRISP_THRESHOLD`); smoothing and re-thresholding them, as
+    :func:`binarize` does for anti-aliased frames, thinned 6-7 pt type until tesseract
+    read 0.90 of it against Ghostscript's 0.99.  On pages with images the paper is
+    whitened (:func:`paper_white_point`) and photo regions are halftoned."""
+    if detect_photos:
+        white = paper_white_point(gray)
+        if white is not None:
+            gray = whiten_paper(gray, white)
+    black: Mask = gray < CRISP_THRESHOLD
+    if detect_photos:
+        mask = photo_mask(gray)
+        if mask is not None:
+            screen = _screen_frame(gray.shape[0], lines_per_inch)
+            black = np.where(mask, gray < screen, black)
     return black
 
 
@@ -401,8 +462,13 @@ def to_fax_bitmap(gray: Gray, resolution: Resolution, detect_photos: bool,
     (the same as drawing at 98 lines/inch with area coverage: true photo tone, and the
     hairlines of small type keep some grey), smoothed along the rows only, and cut at a
     higher threshold.  Folding by "darker wins" or blurring vertically were tried and
-    read worse: they close the counters of e and a at 7-8 pt.
+    read worse: they close the counters of e and a at 7-8 pt.  Where photos are looked
+    for (raster inputs, PDF pages with images), toned paper is whitened first.
     """
+    if detect_photos:
+        white = paper_white_point(gray)
+        if white is not None:
+            gray = whiten_paper(gray, white)
     if resolution == "standard":
         folded = fold_rows(gray)
         return binarize(folded, LINES_PER_INCH["standard"], detect_photos,

@@ -2,8 +2,10 @@
 
 Each page is rendered directly into a 1728-pixel-wide grey frame of the target paper,
 with a non-uniform matrix (204 dpi across, 196 or 391 lines/inch down), centred and, for
-landscape pages, turned to portrait.  At standard resolution the page is also drawn
-at 98 lines/inch with aliased text (the "crisp" frame, see
+landscape pages, turned to portrait.  At fine and superfine resolution text is drawn
+aliased (hinted to the pixel grid, see :func:`umfax.conversion.raster.aliased_bitmap`);
+at standard resolution the page is drawn anti-aliased at 196 lines/inch and also at 98
+lines/inch with aliased text (the "crisp" frame, see
 :func:`umfax.conversion.raster.crisp_bitmap`).
 """
 
@@ -51,12 +53,14 @@ _MAX_PAGE_INCHES = 200.0  # PDF allows 200 in (14400 pt) at user unit 1
 
 @dataclass
 class RenderedPage:
-    """``gray``: anti-aliased frame at the render resolution; ``crisp``: frame at the
-    output resolution with aliased text, at standard resolution only."""
+    """``gray``: frame at the render resolution, anti-aliased unless ``aliased`` (text
+    drawn aliased, at fine and superfine); ``crisp``: frame at the output resolution with
+    aliased text, at standard resolution only."""
 
     gray: Gray
     has_images: bool
     crisp: Gray | None = None
+    aliased: bool = False
 
 
 def check_pdf_bytes(name: str, content: bytes) -> None:
@@ -131,6 +135,12 @@ class PdfSource:
         has_images = any(True for _ in page.get_objects(
             filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_SHADING],
             max_depth=4))
+        if resolution != "standard":
+            # Aliased, hinted glyphs read better than any threshold of anti-aliased ones at
+            # fine too (tesseract on bench/text_corpus.py: small print 0.90 -> 0.99, as
+            # Ghostscript), and images are drawn the same either way.
+            gray = self._draw(page, w_pt, h_pt, paper, resolution, None, _CRISP_FLAGS)
+            return RenderedPage(gray=gray, has_images=has_images, aliased=True)
         gray = self._draw(page, w_pt, h_pt, paper, resolution, None, _RENDER_FLAGS)
         crisp_lpi = crisp_lines_per_inch(resolution)
         crisp = (None if crisp_lpi is None else
