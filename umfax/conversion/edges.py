@@ -28,6 +28,11 @@ narrow gaps without ink there, or thinning runs whatever the grey says, saves mo
 costs 0.01 to 0.02 of accuracy: those are the counters and the gaps between letters.
 The edges of a row are decided on its runs as they stand, the even edges first and then
 the odd ones, so that no run changes from both sides at once.
+
+The conversion no longer applies these moves (nor :mod:`umfax.conversion.raster`'s
+gap closing): on the broader legibility corpus of bench/text_corpus.py they cost
+tesseract accuracy on small print and forms, and legibility comes before bytes.
+:func:`mh_bits` and the code-length tables remain useful for measuring.
 """
 
 from __future__ import annotations
