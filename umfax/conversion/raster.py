@@ -177,7 +177,8 @@ def paper_white_point(gray: Gray) -> int | None:
     """The grey level that should print as white on a page whose paper is toned (a scan on
     grey or yellowed paper), or None when the paper is white already or cannot be told.
 
-    The paper is the commonest level in the light half, if at least :data:`PAPER_SHARE` of
+    The paper is the commonest level in the light half short of pure white (the frame
+    around content of another paper size is 255), if at least :data:`PAPER_SHARE` of
     the page lies within :data:`PAPER_SPREAD` levels of it (a photograph spreads its tones
     wider); the white point is that level plus the spread, so that the paper's noise goes
     white too.  Without this, toned paper is mid-grey: the photo detector halftones the
@@ -185,7 +186,7 @@ def paper_white_point(gray: Gray) -> int | None:
     into specks."""
     sample = gray[::4, ::4]
     counts = np.bincount(sample.ravel(), minlength=256)
-    level = 128 + int(np.argmax(counts[128:]))
+    level = 128 + int(np.argmax(counts[128:255]))  # 255: the frame's margins, not the paper
     near = int(counts[max(0, level - PAPER_SPREAD):level + PAPER_SPREAD + 1].sum())
     white = level + PAPER_SPREAD
     if white >= 250 or near < PAPER_SHARE * sample.size:
