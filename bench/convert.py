@@ -458,8 +458,10 @@ def legibility(results: list[Result]) -> list[str]:
             ok_all &= bytes_ok
             cost = "" if bytes_ok or not ok else (
                 f"; legibility first: it costs {ratio / 0.9 - 1:.1%} over the 0.9x target")
+            vector = _bytes_ratio(results, resolution, encoding, lambda r: r.cls != "scanned")
             verdicts.append(f"verdict {resolution} {encoding}: bytes <= 0.9x Ghostscript's: "
-                            f"{'met' if bytes_ok else 'NOT MET'} ({ratio:.3f}x){cost}")
+                            f"{'met' if bytes_ok else 'NOT MET'} ({ratio:.3f}x; "
+                            f"{vector or 0:.3f}x without the scanned pages){cost}")
     verdicts.append(f"verdict: {'all targets met' if ok_all else 'targets NOT all met'}")
     return [*lines, "", *verdicts]
 
