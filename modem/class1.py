@@ -8,19 +8,12 @@ Usage::
     call = driver.wait_for_call(timeout=60)         # IncomingCall (caller ID) or None
     result = driver.receive(call, ReceiveOptions(), on_page, progress)
 
-Each T.30 action maps to T.31 commands: frames -> ``+FTH=3`` (the DCE adds flags and
-FCS) / ``+FRH=3`` (frame + 2 FCS octets, then OK or ERROR); TCF and image data ->
-``+FTM=<mod>`` / ``+FRM=<mod>`` (DLE-transparent, LSB first; ECM frames are framed by
-us with zero insertion).  After ``ATD`` the DCE is already receiving HDLC (``CONNECT`` on
-the callee's flags); after ``ATA`` it is already transmitting.
-
-Turnarounds (T.30 5.3.2.4: 75 +- 20 ms of silence between the end of one signal and the
-next): after *receiving*, the line is already silent when the DCE reports the end (the
-frame's OK, or NO CARRIER after data), so the driver only lets the rest of the 75 ms pass
-on its own clock before the next ``+FTH``/``+FTM`` (as HylaFAX's ``Class1SendMsgDelay``)
-and spends no command round trip on it.  After *transmitting*, the DCE may release its
-carrier after its OK, so the silence is the modem's: ``+FTS=7``.  ``speed`` scales those
-deliberate pauses for a simulated line running ``speed`` times faster than real time.
+The T.31 logic (which command for which T.30 action, retries after ``+FCERROR``,
+``ERROR`` or ``NO CARRIER``, turnaround pauses, deadlines) is the sans-IO machine
+:class:`modem.t31.T31`; this driver is the loop around it that does the port I/O
+(:class:`modem.pump.ATPort`) and tells it the time.  ``speed`` scales the machine's
+deliberate pauses and data deadlines for a simulated line running ``speed`` times faster
+than real time.
 
 Hardware flow control: pass ``port_factory=lambda u: ATPort.open(u, rtscts=True)``.
 """
@@ -30,11 +23,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from modem import at
+from modem import at, t31
 from modem.api import (
     AbortCall,
     CallResult,
@@ -50,16 +43,15 @@ from modem.api import (
     ReceiveOptions,
     SendOptions,
 )
-from modem.errors import HDLCError, ModemError, ModemTimeout, PortError
-from modem.hdlc import FCF, Frame, build_frame, parse_frame
+from modem.errors import ModemError, ModemTimeout, PortError
+from modem.hdlc import FCF, build_frame
 from modem.pump import ATPort
 from modem.t30 import messages as m
 from modem.t30.engine import Engine, T30Receiver, T30Sender
 
 log = logging.getLogger(__name__)
 
-V21_OCTETS_PER_S = 300 / 8
-TURNAROUND_MS = 75  # T.30 5.3.2.4: silence between the end of a signal and the next
+TURNAROUND_MS = t31.TURNAROUND_MS  # T.30 5.3.2.4: silence between two signals
 
 _DIAL_CAUSES = {
     at.Result.BUSY: (HangupCause.BUSY, "line busy"),
@@ -97,12 +89,11 @@ class Class1Driver:
         self.command_timeout = command_timeout
         self._port_factory = port_factory
         self._port: ATPort | None = None
-        self._connected: str | None = None  # "rx"/"tx": a CONNECT already in hand
         self._cancel = threading.Event()
         if speed <= 0:
             raise ValueError(f"speed must be positive, not {speed}")
         self.speed = speed  # line seconds per wall second (a simulated line's speed factor)
-        self._rx_ended: float | None = None  # when the last received signal ended
+        self.t31 = t31.T31(name=url, speed=speed, command_timeout=command_timeout)
         self._notes: list[Progress] = []  # progress not yet handed to the owner
         self._progress: ProgressCallback = _ignore
 
@@ -194,7 +185,7 @@ class Class1Driver:
                     r, (HangupCause.MODEM_ERROR, f"dial: {r}"))
                 return result
             result.connected_at = _now()
-            self._connected = "rx"
+            self.t31.dialled()
             engine = T30Sender(pages, options)
             self._run(engine, progress, None)
         except (_Cancelled, AbortCall):
@@ -213,33 +204,18 @@ class Class1Driver:
         if not self._ready:
             self._init()
         p = self.port
-        deadline = time.monotonic() + timeout
-        fields: dict[str, str] = {}
-        rings = 0
+        watch = t31.CallWatch(p.clock() + timeout)
         while True:
-            while p.unsolicited:
-                ev = p.unsolicited.popleft()
-                if isinstance(ev, at.CallerId):
-                    fields[ev.key] = ev.value
-                elif isinstance(ev, at.Ring):
-                    rings += 1
-            if rings:
-                # caller ID lines may follow the RING closely: give them a moment
-                grace = time.monotonic() + 0.5
-                while time.monotonic() < grace:
-                    ev2 = p.next_event(grace)
-                    if isinstance(ev2, at.CallerId):
-                        fields[ev2.key] = ev2.value
-                        p.unsolicited.clear()
-                    elif isinstance(ev2, at.Timeout):
-                        break
-                return IncomingCall(caller_number=fields.get("NMBR", ""),
-                                    caller_name=fields.get("NAME", ""),
-                                    called_number=fields.get("NDID", fields.get("DDI", "")),
-                                    rings=rings)
-            if time.monotonic() >= deadline:
-                return None
-            p.next_event(deadline)
+            if watch.state is t31.Watch.WAITING:
+                while p.unsolicited:
+                    watch.event(p.unsolicited.popleft())
+            watch.tick(p.clock())
+            if watch.state is t31.Watch.DONE:
+                return watch.call
+            ev = p.next_event(watch.deadline)
+            if watch.state is t31.Watch.GRACE and isinstance(ev, at.CallerId):
+                watch.event(ev)
+                p.unsolicited.clear()
 
     def receive(self, call: IncomingCall, options: ReceiveOptions, on_page: PageSink,
                 progress: ProgressCallback) -> CallResult:
@@ -263,7 +239,7 @@ class Class1Driver:
                 result.message = f"answer: {r}"
                 return result
             result.connected_at = _now()
-            self._connected = "tx"
+            self.t31.answered()
             engine = T30Receiver(options)
             self._run(engine, progress, on_page)
         except (_Cancelled, AbortCall):
@@ -304,9 +280,9 @@ class Class1Driver:
             if self._cancel.is_set():
                 log.info("class1 cancelled", extra={"port": self.url})
                 with contextlib.suppress(ModemError):  # tell the far end, best effort
-                    self._send_frames((build_frame(FCF.DCN, x=engine.is_caller),))
+                    self.perform(m.SendFrames((build_frame(FCF.DCN, x=engine.is_caller),)))
                 raise _Cancelled
-            ev = self._perform(action)
+            ev = self.perform(action)
             self._flush_progress()  # if the action did not
             action = engine.step(ev)
 
@@ -318,170 +294,51 @@ class Class1Driver:
         except AbortCall:
             self._cancel.set()  # acted on at the next protocol step
 
-    def _perform(self, action: m.Action) -> m.Event:
+    def perform(self, action: m.Action) -> m.Event:
+        """Carry out one T.30 action on the port and return what happened.
+
+        The :class:`~modem.t31.T31` machine decides every step; this loop does its I/O
+        and tells it the time.  Raises :class:`ModemTimeout` when the modem stops
+        answering.
+        """
         log.debug("class1 action", extra={"port": self.url, "action": type(action).__name__})
-        if isinstance(action, m.SendFrames):
-            return self._send_frames(action.frames)
-        if isinstance(action, m.ReceiveFrames):
-            return self._receive_frames(action.timeout)
-        if isinstance(action, m.Silence):
-            if self._rx_ended is not None and self._connected is None:
-                self._turnaround(action.ms)  # we were receiving: the line is silent already
-                return m.Done()
-            self._connected = None
-            r = self._cmd(f"AT+FTS={max(1, action.ms // 10)}")
-            return m.Done() if r is at.Result.OK else m.LineLost(f"+FTS: {r}")
-        if isinstance(action, m.SendTCF):
-            return self._send_high_speed(action.modulation, action.bit_rate, bytes(action.octets))
-        if isinstance(action, m.SendImage):
-            return self._send_high_speed(action.modulation, action.bit_rate, action.data)
-        if isinstance(action, m.ReceiveTCF):
-            return self._receive_high_speed(action.modulation, action.timeout, idle=3.0)
-        if isinstance(action, m.ReceiveImage):
-            return self._receive_high_speed(action.modulation, action.timeout, idle=10.0)
-        raise ModemError(f"unknown action {action!r}")  # pragma: no cover
-
-    def _received(self) -> None:
-        """The signal we were receiving has ended (now, on our clock)."""
-        self._rx_ended = time.monotonic()
-
-    def _turnaround(self, ms: int = TURNAROUND_MS) -> None:
-        """Let ``ms`` of line time pass since the end of the last received signal."""
-        if self._rx_ended is None:
-            return
-        left = ms / 1000 / self.speed - (time.monotonic() - self._rx_ended)
-        self._rx_ended = None
-        if left > 0:
-            time.sleep(left)
-
-    def _send_frames(self, frames: tuple[bytes, ...]) -> m.Event:
         p = self.port
-        if self._connected != "tx":
-            self._connected = None
-            self._turnaround()
-            r = self._cmd("AT+FTH=3", 10.0, after_connect="tx")
-            if r is not at.Result.CONNECT:
-                return m.LineLost(f"+FTH=3: {r}")
-        self._connected = None
-        self._flush_progress()  # the V.21 preamble (1 s of flags) is on the line
-        for i, frame in enumerate(frames):
-            last = i == len(frames) - 1
-            log.info("class1 tx frame", extra={"port": self.url, "frame": _name(frame),
-                                               "octets": len(frame)})
-            p.send_data(frame)
-            timeout = 5.0 + (len(frame) + 40) / V21_OCTETS_PER_S
-            r = p.wait_final(timeout, what="HDLC frame").result
-            if r is at.Result.CONNECT and not last:
-                continue
-            if r is at.Result.OK and last:
-                return m.Done()
-            if r is at.Result.OK:
-                # the DCE ended the carrier early: reopen for the rest
-                r2 = self._cmd("AT+FTH=3", 10.0, after_connect="tx")
-                if r2 is at.Result.CONNECT:
-                    continue
-            return m.LineLost(f"sending HDLC: {r}")
-        return m.Done()  # pragma: no cover
-
-    def _receive_frames(self, timeout: float) -> m.Event:
-        p = self.port
-        deadline = time.monotonic() + timeout
-        frames: list[Frame] = []
-        bad = 0
+        machine = self.t31
+        todo = deque(machine.perform(action, p.clock()))
         while True:
-            if self._connected == "rx":
-                self._connected = None
-            else:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                try:
-                    r = self._cmd("AT+FRH=3", left, after_connect="rx")
-                except ModemTimeout:
+            while todo:
+                out = todo.popleft()
+                if isinstance(out, t31.Finished):
+                    return out.event
+                if isinstance(out, t31.Stalled):
+                    raise ModemTimeout(out.message)
+                if isinstance(out, t31.Command):
+                    p.send_command(out.text, out.after_connect)
+                elif isinstance(out, t31.SendData):
+                    try:
+                        p.send_data(out.data, deadline=out.deadline, flow_control=out.flow_control)
+                    except ModemTimeout as exc:
+                        todo.extend(machine.stalled(str(exc), p.clock()))
+                    else:
+                        todo.extend(machine.written(p.clock()))
+                elif isinstance(out, t31.AbortReceive):
                     p.abort_receive()
-                    break
-                if r is at.Result.NO_CARRIER:
-                    self._received()
-                if r is at.Result.NO_CARRIER and not frames:
-                    continue  # carrier came and went: keep listening until the deadline
-                if r is at.Result.FCERROR:
-                    continue
-                if r is not at.Result.CONNECT:
-                    if r is at.Result.ERROR:
-                        continue
-                    break
-            data, complete = p.receive_data(idle_timeout=5.0)
-            if not complete:
-                bad += 1
-                break
-            try:
-                res = p.wait_final(5.0, what="+FRH").result
-            except ModemTimeout:
-                bad += 1
-                break
-            if res is not at.Result.OK or len(data) < 5:
-                bad += 1
-                log.info("class1 rx bad frame", extra={"port": self.url, "result": str(res),
-                                                       "octets": len(data)})
-                deadline = max(deadline, time.monotonic() + 3.0) if frames else deadline
+                elif isinstance(out, t31.CarrierUp):
+                    self._flush_progress()  # the preamble or training is on the line
+            deadline = machine.deadline
+            if deadline is None:  # pragma: no cover - every state but IDLE has one
+                raise ModemError(f"T.31 machine stopped in {machine.state.value}")
+            if not machine.awaiting:
+                p.pause_until(deadline)
+                todo.extend(machine.timeout(p.clock()))
                 continue
-            try:
-                frame = parse_frame(data[:-2])
-            except HDLCError:
-                bad += 1
-                continue
-            log.info("class1 rx frame", extra={"port": self.url, "frame": frame.name,
-                                               "octets": len(data) - 2})
-            frames.append(frame)
-            if frame.final:
-                self._received()
-                break
-            deadline = time.monotonic() + 3.0
-        if frames:
-            return m.FramesReceived(tuple(frames), bad)
-        return m.FrameError() if bad else m.TimedOut()
-
-    def _send_high_speed(self, modulation: int, bit_rate: int, data: bytes) -> m.Event:
-        self._connected = None
-        self._turnaround()
-        r = self._cmd(f"AT+FTM={modulation}", 10.0, after_connect="tx")
-        if r is not at.Result.CONNECT:
-            return m.LineLost(f"+FTM={modulation}: {r}")
-        self._flush_progress()  # training is on the line, and the DCE buffers our data
-        log.info("class1 tx data", extra={"port": self.url, "modulation": modulation,
-                                          "octets": len(data)})
-        duration = len(data) * 8 / bit_rate
-        try:
-            self.port.send_data(data, timeout=30.0 + 2 * duration)
-        except ModemTimeout as exc:
-            return m.LineLost(f"modem stopped taking data: {exc}")
-        r = self.port.wait_final(30.0 + duration, what=f"+FTM={modulation} data").result
-        return m.Done() if r is at.Result.OK else m.LineLost(f"after image data: {r}")
-
-    def _receive_high_speed(self, modulation: int, timeout: float, idle: float) -> m.Event:
-        p = self.port
-        self._connected = None
-        try:
-            r = self._cmd(f"AT+FRM={modulation}", timeout, after_connect="rx")
-        except ModemTimeout:
-            p.abort_receive()
-            return m.TimedOut()
-        if r is at.Result.FCERROR:
-            return m.WrongCarrier()
-        if r is not at.Result.CONNECT:
-            return m.TimedOut() if r is at.Result.NO_CARRIER else m.LineLost(f"+FRM: {r}")
-        data, complete = p.receive_data(idle_timeout=idle)
-        if complete:
-            with contextlib.suppress(ModemTimeout):
-                p.wait_final(5.0, what="+FRM end")
-            self._received()
-        log.info("class1 rx data", extra={"port": self.url, "modulation": modulation,
-                                          "octets": len(data), "complete": complete})
-        return m.DataReceived(data)
+            ev = p.next_event(deadline)
+            if isinstance(ev, at.Timeout):
+                p.expire()
+            todo.extend(machine.receive(ev, p.clock()))
 
     def _hangup(self) -> None:
-        self._connected = None
-        self._rx_ended = None
+        self.t31.hung_up()
         if self._port is None:
             return
         p = self._port
@@ -489,7 +346,7 @@ class Class1Driver:
             if p.at.mode is at.Mode.DATA_RX:
                 p.abort_receive()
             elif p.at.mode is at.Mode.DATA_TX:
-                p.write(at.END_OF_DATA)
+                p.end_data_now()  # drops what a stalled DCE did not take: never blocks
                 p.at.reset()
             p.at.reset()
             p.command("ATH0", max(self.command_timeout, 1.0))
@@ -517,13 +374,6 @@ class Class1Driver:
 
 def _ignore(note: Progress) -> None:
     pass
-
-
-def _name(frame: bytes) -> str:
-    try:
-        return parse_frame(frame).name
-    except HDLCError:
-        return "?"
 
 
 def _conforms(driver: Class1Driver) -> FaxLineDriver:  # pragma: no cover - type check only
