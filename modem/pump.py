@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 WRITE_POLL = 0.05  # while the port is full, look at what the DCE says this often
+FLOW_CHUNK = 256  # octets written between two looks for XOFF
 
 
 @dataclass(slots=True)
@@ -47,6 +48,7 @@ class ATPort:
         self.clock = clock
         self.sleep = sleep
         self._xoff = False  # the DCE said XOFF during the current transmit data block
+        self.xoff_count = 0  # XOFFs honoured so far (for logs and tests)
         self.name = name or str(getattr(port, "port", "") or "")
         self.unsolicited: deque[at.Event] = deque()  # RING / caller ID, for the driver
         self._pending: deque[at.Event] = deque()
@@ -165,6 +167,8 @@ class ATPort:
         looked at, so 0x11/0x13 in received data are never touched.
         """
         out = at.escape(data) + at.END_OF_DATA
+        if flow_control:  # a DCE says XOFF with about 1 kB of room left: stay well inside it
+            chunk = min(chunk, FLOW_CHUNK)
         if deadline is None and timeout is not None:
             deadline = self.clock() + timeout
         self._xoff = False
@@ -227,6 +231,7 @@ class ATPort:
         on, off = data.rfind(bytes((at.XON,))), data.rfind(bytes((at.XOFF,)))
         if on != off:
             self._xoff = off > on
+            self.xoff_count += self._xoff
             log.debug("modem flow", extra={"port": self.name, "xoff": self._xoff})
         self._pending.extend(self.at.receive_data(data))
 
