@@ -26,7 +26,8 @@ from modem.api import (
     SendOptions,
 )
 from modem.class1 import Class1Driver
-from tests.modem.pages import decode, drawing, encode, pixels
+from modem.t30 import messages as m
+from tests.modem.pages import WIDTH, decode, drawing, encode, pixels
 from tests.peers.efax import EfaxSendResult, efax_receive, efax_send
 from tests.peers.faximage import compare_pages, load_fax_image, load_fax_pages, make_test_page
 from tests.peers.fixtures import skip_unless_installed
@@ -35,6 +36,14 @@ from tests.peers.iaxmodem import IaxModemPair
 from tests.peers.procs import PeerError
 
 pytestmark = [pytest.mark.iaxmodem, pytest.mark.slow, pytest.mark.timeout(420)]
+
+
+@pytest.fixture(autouse=True)
+def _long_calls_when_asked(request: pytest.FixtureRequest) -> None:
+    """Tests marked ``long_call`` (minutes of real time) run only when ``-m`` names them."""
+    if (request.node.get_closest_marker("long_call")
+            and "long_call" not in (request.config.option.markexpr or "")):
+        pytest.skip("a long real-time call: run with -m long_call")
 
 
 def page_from_tiff(path: Path) -> PageImage:
@@ -250,3 +259,102 @@ def test_umfax_sends_two_pages_to_hylafax(
     for g, img in zip(got, images, strict=True):
         cmp = compare_pages(pixels(img), g, max_leading_rows=0)
         assert cmp.identical, str(cmp)
+
+
+def dense_page(octets: int, seed: int = 1, rows: int = 2292) -> tuple[Image.Image, PageImage]:
+    """A fine A4 page of text-like glyphs whose MH coding is about ``octets`` long
+    (within 3 %): as many lines of "text" as it takes, from the top."""
+
+    def page(lines: int) -> tuple[Image.Image, PageImage]:
+        rng = np.random.default_rng(seed)
+        ink = np.zeros((rows, WIDTH), bool)
+        for n in range(lines):
+            y = 40 + 24 * n
+            x = 80
+            while x < WIDTH - 100:
+                w = int(rng.integers(3, 12))
+                top, bottom = y + int(rng.integers(0, 6)), y + int(rng.integers(12, 18))
+                ink[top:bottom, x:x + w] = True
+                if w > 6:  # a counter, as in "o"
+                    ink[top + 3:bottom - 3, x + 2:x + w - 2] = False
+                x += w + int(rng.integers(1, 4))
+        img = Image.fromarray(~ink).convert("1")
+        return img, encode(img, "mh", 196.0)
+
+    most = (rows - 80) // 24
+    lo, hi = 1, most
+    while True:  # the size grows with the number of lines: bisect
+        mid = (lo + hi) // 2
+        img, coded = page(mid)
+        if abs(len(coded.data) - octets) <= 0.03 * octets or lo >= hi:
+            return img, coded
+        if len(coded.data) < octets:
+            lo = mid + 1
+        else:
+            hi = mid - 1
+
+
+class _Recording(Class1Driver):
+    """Class1Driver that notes the size of each page it sends (the line time)."""
+
+    sent: list[int]
+
+    def perform(self, action: m.Action) -> m.Event:
+        if isinstance(action, m.SendImage):
+            self.sent.append(len(action.data))
+        return super().perform(action)
+
+
+@pytest.mark.parametrize("bit_rate,seconds", [
+    pytest.param(14400, 30, id="14400-30s"),
+    pytest.param(9600, 30, id="9600-30s"),
+    pytest.param(14400, 60, id="14400-60s", marks=pytest.mark.long_call),
+    pytest.param(9600, 60, id="9600-60s", marks=pytest.mark.long_call),
+])
+def test_umfax_sends_a_long_non_ecm_page_to_efax(
+        iaxmodem_pair: IaxModemPair, peers_workdir: Path,  # noqa: F811
+        bit_rate: int, seconds: int) -> None:
+    """A dense page without ECM, far longer than pyserial's old 10 s write timeout: the
+    DCE takes it at line rate (issue 15 item 1: these calls ended with 'Write timeout')."""
+    skip_unless_installed("efax")
+    img, page = dense_page(seconds * bit_rate // 8)
+    failures: list[str] = []
+    for attempt in range(2):
+        if attempt:
+            iaxmodem_pair.restart()
+        notes: list[Progress] = []
+        with efax_receive(iaxmodem_pair.b.device, peers_workdir / f"rx{attempt}") as rx:
+            driver = _Recording(str(iaxmodem_pair.a.device))
+            driver.sent = []
+            t0 = time.monotonic()
+            try:
+                result = driver.send("5551002", [page], SendOptions(
+                    local_id="5551001", ecm=False, max_bit_rate=bit_rate), notes.append)
+            finally:
+                driver.close()
+            took = time.monotonic() - t0
+            try:
+                rc = rx.wait(60.0 if result.ok else 15.0)
+            except PeerError as exc:
+                rc = -1
+                failures.append(str(exc))
+            files = rx.pages()
+        line = [n * 8 / (result.bit_rate or bit_rate) for n in driver.sent]
+        report = (f"attempt {attempt}: {bit_rate} bit/s, page {len(page.data)} octets coded, "
+                  f"sent {driver.sent} octets = {[round(t, 1) for t in line]} s of line, "
+                  f"call {took:.1f} s: {result}")
+        print(report)
+        if result.ok and rc == 0 and files and result.bit_rate == bit_rate:
+            cmp = compare_pages(pixels(img), load_fax_image(files[-1]), max_leading_rows=0)
+            if cmp.identical:
+                break
+            failures.append(f"{report}, page differs: {cmp}")
+        else:
+            failures.append(f"{report}, efax rc={rc}\n{rx.log()}")
+    else:
+        pytest.fail("\n".join(failures))
+    assert result.pages_done == 1 and not result.ecm and result.encoding == "mh"
+    assert max(line) >= seconds * 0.9  # the page really took that long on the line
+    assert cmp.sent_ink > 100_000
+    if failures:
+        print("\n".join(failures))
