@@ -43,6 +43,7 @@ from modem.api import (
     ReceiveOptions,
     SendOptions,
 )
+from modem.callwatch import CallWatch, Watch
 from modem.errors import ModemError, ModemTimeout, PortError
 from modem.hdlc import FCF, build_frame
 from modem.pump import ATPort
@@ -204,16 +205,16 @@ class Class1Driver:
         if not self._ready:
             self._init()
         p = self.port
-        watch = t31.CallWatch(p.clock() + timeout)
+        watch = CallWatch(p.clock() + timeout)
         while True:
-            if watch.state is t31.Watch.WAITING:
+            if watch.state is Watch.WAITING:
                 while p.unsolicited:
                     watch.event(p.unsolicited.popleft())
             watch.tick(p.clock())
-            if watch.state is t31.Watch.DONE:
+            if watch.state is Watch.DONE:
                 return watch.call
             ev = p.next_event(watch.deadline)
-            if watch.state is t31.Watch.GRACE and isinstance(ev, at.CallerId):
+            if watch.state is Watch.GRACE and isinstance(ev, at.CallerId):
                 watch.event(ev)
                 p.unsolicited.clear()
 

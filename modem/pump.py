@@ -1,6 +1,6 @@
 """Thin I/O pump: moves bytes between a pyserial port and :class:`modem.at.ATMachine`.
 
-All protocol decisions live in the machine (and above it in the driver); the pump only
+All protocol decisions live in the machines (:mod:`modem.at`, :mod:`modem.t31`); the pump only
 reads, writes and keeps time (monotonic deadlines, passed to the machine as timeouts).
 """
 

@@ -5,9 +5,12 @@ No modem, pty, thread or clock: time is a number passed in.
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
-from modem import at, t31
+from modem import at, callwatch, t31
 from modem.hdlc import FCF, build_frame, fcs_bytes
 from modem.t30 import messages as m
 from modem.t31 import (
@@ -282,18 +285,30 @@ def test_every_state_with_a_deadline_handles_it() -> None:
 
 
 def test_call_watch_collects_caller_id_after_the_ring() -> None:
-    w = t31.CallWatch(deadline=60.0)
+    w = callwatch.CallWatch(deadline=60.0)
     w.event(at.CallerId("NMBR", "5551001"))
     w.tick(1.0)
-    assert w.state is t31.Watch.WAITING
+    assert w.state is callwatch.Watch.WAITING
     w.event(at.Ring())
     w.tick(2.0)
-    assert w.state is t31.Watch.GRACE and w.deadline == 2.0 + t31.RING_GRACE
+    assert w.state is callwatch.Watch.GRACE and w.deadline == 2.0 + callwatch.RING_GRACE
     w.event(at.CallerId("NAME", "Peer A"))
     w.event(at.Ring())  # a second RING inside the grace is not counted
     w.tick(2.5)
-    assert w.state is t31.Watch.DONE and w.call is not None
+    assert w.state is callwatch.Watch.DONE and w.call is not None
     assert (w.call.caller_number, w.call.caller_name, w.call.rings) == ("5551001", "Peer A", 1)
-    quiet = t31.CallWatch(deadline=5.0)
+    quiet = callwatch.CallWatch(deadline=5.0)
     quiet.tick(5.0)
-    assert quiet.state is t31.Watch.DONE and quiet.call is None
+    assert quiet.state is callwatch.Watch.DONE and quiet.call is None
+
+
+@pytest.mark.parametrize("module", ["t31", "callwatch"])
+def test_the_machines_import_no_clock_thread_socket_or_serial(module: str) -> None:
+    source = Path(__file__).parents[2] / "modem" / f"{module}.py"
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert not imported & {"time", "threading", "socket", "serial", "select", "os", "asyncio"}
