@@ -12,7 +12,7 @@ The T.31 logic (which command for which T.30 action, retries after ``+FCERROR``,
 ``ERROR`` or ``NO CARRIER``, turnaround pauses, deadlines) is the sans-IO machine
 :class:`modem.t31.T31`; this driver is the loop around it that does the port I/O
 (:class:`modem.pump.ATPort`) and tells it the time.  ``speed`` scales the machine's
-deliberate pauses and data deadlines for a simulated line running ``speed`` times faster
+deliberate pauses (turnarounds) for a simulated line running ``speed`` times faster
 than real time.
 
 Hardware flow control: pass ``port_factory=lambda u: ATPort.open(u, rtscts=True)``.

@@ -30,9 +30,9 @@ next): after *receiving*, the line is already silent when the DCE reports the en
 frame's OK, or NO CARRIER after data), so the machine only lets the rest of the 75 ms
 pass before the next ``+FTH``/``+FTM`` (a pause, as HylaFAX's ``Class1SendMsgDelay``)
 and spends no command round trip on it.  After *transmitting*, the DCE may release its
-carrier after its OK, so the silence is the modem's: ``+FTS``.  ``speed`` scales the
-deliberate pauses and the data deadlines for a simulated line running ``speed`` times
-faster than real time.
+carrier after its OK, so the silence is the modem's: ``+FTS``.  ``speed`` scales those
+deliberate pauses for a simulated line running ``speed`` times faster than real time;
+deadlines stay at real-time line rates (generous for a simulated line, never short).
 
 The transitions are the table :data:`TRANSITIONS`: (state, input) -> handler; an input
 a state has no row for is ignored (stray lines, echoes).
@@ -351,9 +351,10 @@ class T31:
         data = bytes(action.octets) if isinstance(action, m.SendTCF) else action.data
         return action.modulation, action.bit_rate, data
 
-    def line_time(self, octets: int, bit_rate: int) -> float:
-        """Wall seconds ``octets`` take on the line at ``bit_rate``."""
-        return octets * 8 / bit_rate / self.speed
+    @staticmethod
+    def line_time(octets: int, bit_rate: int) -> float:
+        """Seconds ``octets`` take on the line at ``bit_rate``."""
+        return octets * 8 / bit_rate
 
     def _ftm_connect(self, r: at.Result, now: float) -> list[Output]:
         modulation, bit_rate, data = self._data()
