@@ -180,6 +180,10 @@ class ATPort:
                                    f"({pos} of {len(out)} octets written)")
             if flow_control:
                 self._watch_flow(block=False)
+                if self.at.mode is not at.Mode.DATA_TX:
+                    log.info("modem ended transmit data mode early", extra={
+                        "port": self.name, "written": pos, "octets": len(out)})
+                    return  # its result (ERROR, NO CARRIER) is pending for the owner
                 if self._xoff or self._queued() > chunk:
                     self._watch_flow(block=True)  # waits up to the read timeout
                     continue

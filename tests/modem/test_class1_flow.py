@@ -253,3 +253,16 @@ def test_xoff_stops_the_writing_until_xon() -> None:
     port2.at.mode = at.Mode.DATA_TX
     port2.send_data(data, deadline=1.0, flow_control=False)  # frames: no flow control
     assert unheeded.overrun > 0 and port2.xoff_count == 0
+
+
+def test_a_dce_that_ends_transmit_data_mode_stops_the_writing() -> None:
+    fake = FlowPort(every=10**9)
+    port = ATPort(fake, clock=lambda: 0.0)
+    port.at.send_command("AT+FTM=146", "tx")
+    port.at.receive_data(b"\r\nCONNECT\r\n")
+    assert port.at.mode is at.Mode.DATA_TX
+    fake.inbox += b"\r\nERROR\r\n"  # the DCE gives up (say, the far end hung up)
+    port.send_data(bytes(50_000), deadline=1.0, flow_control=True)
+    assert len(fake.written) < 50_000
+    final = port.next_event(1.0)
+    assert isinstance(final, at.Final) and final.result is at.Result.ERROR
