@@ -312,7 +312,7 @@ class _Recording(Class1Driver):
     pytest.param(9600, 60, id="9600-60s", marks=pytest.mark.long_call),
 ])
 def test_umfax_sends_a_long_non_ecm_page_to_efax(
-        iaxmodem_pair: IaxModemPair, peers_workdir: Path,  # noqa: F811
+        iaxmodem_pair: IaxModemPair, peers_workdir: Path,
         bit_rate: int, seconds: int) -> None:
     """A dense page without ECM, far longer than pyserial's old 10 s write timeout: the
     DCE takes it at line rate (issue 15 item 1: these calls ended with 'Write timeout')."""
