@@ -54,7 +54,7 @@ from exchangelib.protocol import BaseProtocol
 from connectors.intake_thread import IntakeThread, RetrySchedule
 from umfax.config import EwsAccountConfig, ExchangeConnectorConfig, ExchangeDeliveryConfig, secret
 from umfax.errors import ConnectorError, UmfaxError
-from umfax.mail.intake import IntakeResult, MailRef
+from umfax.mail.ports import IntakeResult, MailRef
 
 logger = logging.getLogger(__name__)
 

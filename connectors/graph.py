@@ -42,7 +42,7 @@ from connectors.exchange import FAX_ITEM_CLASS, Accept
 from connectors.intake_thread import IntakeThread
 from umfax.config import GraphAccountConfig, GraphConnectorConfig, GraphDeliveryConfig, secret
 from umfax.errors import ConnectorError, StoreError, UmfaxError
-from umfax.mail.intake import MailRef
+from umfax.mail.ports import MailRef
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ INLINE_BUDGET = 2 * 1024 * 1024  # attachments up to this total ride in the crea
 
 
 class PositionStore(Protocol):
-    """Where a connector keeps its place (``umfax.store.connector_state``)."""
+    """Where a connector keeps its place (the store's connector state, handed in by ``umfax.composition``)."""
 
     def get(self, key: str) -> str: ...
     def put(self, key: str, value: str) -> None: ...

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from umfax.errors import StoreError, UmfaxError
-from umfax.mail.intake import IntakeResult
+from umfax.mail.ports import IntakeResult
 
 logger = logging.getLogger(__name__)
 

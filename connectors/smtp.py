@@ -39,7 +39,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from umfax.config import SmtpConnectorConfig, secret
 from umfax.errors import ConfigError, ConnectorError
-from umfax.mail.intake import IntakeResult, MailRef, Outcome
+from umfax.mail.ports import IntakeResult, MailRef, Outcome
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Text messages through Twilio's Messages API, with the twilio library's own Client.
 
-``deliver`` sends one "sms" outbox row.  Twilio's answer decides what happens next: a
+``deliver`` sends one "sms" notice.  Twilio's answer decides what happens next: a
 message accepted is done; 429 and 5xx (and network trouble) are retried with backoff;
 other 4xx (an invalid or unreachable number, 21211/21614...) are final.  The auth token
 comes from the environment and is never logged: errors are reported by Twilio's code and
@@ -18,8 +18,7 @@ from twilio.rest import Client
 
 from umfax.config import TwilioConfig, secret
 from umfax.errors import ConnectorError
-from umfax.notifications.dispatch import Undeliverable
-from umfax.store.models import Outbox
+from umfax.notifications.ports import TextNotice, Undeliverable
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +57,5 @@ class TwilioSms:
         logger.info("text message sent", extra={"to": to, "sid": message.sid})
         return str(message.sid)
 
-    def deliver(self, item: Outbox) -> None:
-        payload = item.payload or {}
-        self.send(item.target, str(payload["body"]))
+    def deliver(self, notice: TextNotice) -> None:
+        self.send(notice.to, notice.body)

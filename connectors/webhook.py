@@ -19,10 +19,8 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from umfax.errors import ConnectorError
-from umfax.notifications.dispatch import Undeliverable
+from umfax.notifications.ports import TwilioFaxNotice, Undeliverable, WebhookNotice
 from umfax.sealing import Sealer, SealError
-from umfax.store import Store
-from umfax.store.models import Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -56,19 +54,18 @@ def verify_signature(
 
 
 class WebhookSender:
-    """Delivers "webhook" outbox rows; ``secrets`` resolves a row's secret reference."""
+    """Delivers "webhook" notices; ``secrets`` resolves a notice's secret reference."""
 
     def __init__(self, secrets: Callable[[str], str], timeout: float = 10.0) -> None:
         self.secrets = secrets
         self.timeout = timeout
         self.session = requests.Session()
 
-    def deliver(self, item: Outbox) -> None:
-        payload = item.payload or {}
-        event = payload["event"]
+    def deliver(self, notice: WebhookNotice) -> None:
+        event = notice.event
         body = json.dumps(event, separators=(",", ":"), sort_keys=True).encode()
         try:
-            secret = self.secrets(str(payload.get("secret", "")))
+            secret = self.secrets(notice.secret_ref)
         except Exception as exc:
             raise Undeliverable(f"no signing secret for this webhook: {exc}") from exc
         timestamp = int(time.time())
@@ -82,52 +79,47 @@ class WebhookSender:
         }
         try:
             response = self.session.post(
-                item.target, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+                notice.url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
             )
         except requests.RequestException as exc:
-            raise WebhookError(f"POST {item.target} failed: {exc}") from exc
+            raise WebhookError(f"POST {notice.url} failed: {exc}") from exc
         status = response.status_code
         if 200 <= status < 300:
             return
         if 400 <= status < 500 and status not in (408, 409, 425, 429):
-            raise Undeliverable(f"POST {item.target} was refused with HTTP {status}; not retried")
-        raise WebhookError(f"POST {item.target} answered HTTP {status}; will retry")
+            raise Undeliverable(f"POST {notice.url} was refused with HTTP {status}; not retried")
+        raise WebhookError(f"POST {notice.url} answered HTTP {status}; will retry")
 
 
 class TwilioFaxCallback:
-    """Delivers "twilio_fax" rows: Twilio Fax's StatusCallback, a form POST signed with
+    """Delivers "twilio_fax" notices: Twilio Fax's StatusCallback, a form POST signed with
     X-Twilio-Signature under the API key the fax was sent with (kept sealed on the job)."""
 
-    def __init__(self, store: Store, sealer: Sealer, timeout: float = 10.0) -> None:
-        self.store = store
+    def __init__(self, sealer: Sealer, timeout: float = 10.0) -> None:
         self.sealer = sealer
         self.timeout = timeout
         self.session = requests.Session()
 
-    def deliver(self, item: Outbox) -> None:
-        payload = item.payload or {}
-        params = {str(k): str(v) for k, v in payload["params"].items()}
-        job = self.store.get_job(int(payload["job"]))
-        sealed = (job.notify or {}).get("twilio", {}).get("key", "")
+    def deliver(self, notice: TwilioFaxNotice) -> None:
+        params = dict(notice.params)
         try:
-            key = self.sealer.open(sealed)
+            key = self.sealer.open(notice.sealed_key)
         except SealError as exc:
             raise Undeliverable(str(exc)) from exc
-        signature = RequestValidator(key).compute_signature(item.target, params)
+        url = notice.url
+        signature = RequestValidator(key).compute_signature(url, params)
         try:
             response = self.session.post(
-                item.target,
+                url,
                 data=params,
                 headers={"X-Twilio-Signature": signature, "User-Agent": USER_AGENT},
                 timeout=self.timeout,
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
-            raise WebhookError(f"POST {item.target} failed: {exc}") from exc
+            raise WebhookError(f"POST {url} failed: {exc}") from exc
         if 200 <= response.status_code < 300:
             return
         if 400 <= response.status_code < 500 and response.status_code not in (408, 409, 425, 429):
-            raise Undeliverable(
-                f"POST {item.target} was refused with HTTP {response.status_code}; not retried"
-            )
-        raise WebhookError(f"POST {item.target} answered HTTP {response.status_code}; will retry")
+            raise Undeliverable(f"POST {url} was refused with HTTP {response.status_code}; not retried")
+        raise WebhookError(f"POST {url} answered HTTP {response.status_code}; will retry")

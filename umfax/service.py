@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from umfax import composition
 from umfax.config import Config
 from umfax.errors import UmfaxError
 from umfax.lines.drivers import SimulatedPorts, open_line
@@ -115,7 +116,7 @@ class Server:
             self.store, self.config, f"{self.prefix}convert", self.stop, self.wake_converter
         )
         self.converter.start()
-        self.mail = MailServices(self.config, self.store, self.prefix)
+        self.mail = composition.mail_services(self.config, self.store, self.prefix)
         self.mail.start()
         if self.config.api.enabled:
             from umfax.api.server import ApiServer

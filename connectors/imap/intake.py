@@ -39,7 +39,7 @@ from connectors.imap.mailbox import DONE_KEYWORD, SelectedFolder, same_folder, s
 from connectors.intake_thread import IntakeThread, RetrySchedule
 from umfax.config import ImapConnectorConfig, secret
 from umfax.errors import ConfigError, ConnectorError, UmfaxError
-from umfax.mail.intake import IntakeResult, MailRef
+from umfax.mail.ports import IntakeResult, MailRef
 
 logger = logging.getLogger(__name__)
 

@@ -87,7 +87,7 @@ def test_send_fetch_list_cancel_and_signed_callback(
     # the fax is done: its status callback goes out through the outbox
     relay.step()
     dispatcher = Dispatcher(api.store, api.config, "test/outbox")
-    dispatcher.register("twilio_fax", TwilioFaxCallback(api.store, Sealer(api.config)).deliver)
+    dispatcher.register("twilio_fax", TwilioFaxCallback(Sealer(api.config)).deliver)
     assert dispatcher.run_once() == 1
     [(params, signature)] = got
     assert params["FaxSid"] == fax["sid"] and params["FaxStatus"] == "canceled"

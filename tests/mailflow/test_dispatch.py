@@ -15,6 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from connectors.folder import FolderDelivery
 from connectors.imap import ImapDelivery
 from connectors.mail_out import SmtpSender
 from tests.servers.dovecot import DovecotServer
@@ -174,7 +175,7 @@ def test_received_fax_lands_in_a_folder_as_mail_and_pdf(store: Store, tmp_path: 
     for seq, page in enumerate(fax_pages(2), start=1):
         store.add_inbound_page(fax.id, seq, page)
     store.finish_inbound(fax.id, result="ok", remote_id="ACME FAX", deliver_to=["folk"])
-    Dispatcher(store, cfg, "test/outbox").run_once()
+    Dispatcher(store, cfg, "test/outbox", folder=FolderDelivery()).run_once()
     files = sorted(p.suffix for p in (tmp_path / "folk").iterdir())
     assert files == [".eml", ".pdf"]
     pdf = pypdfium2.PdfDocument(next((tmp_path / "folk").glob("*.pdf")).read_bytes())

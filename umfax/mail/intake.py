@@ -13,18 +13,17 @@ UIDVALIDITY and UID, or same Message-ID from the same sender) returns
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
-from enum import StrEnum
 
 from umfax.config import Config, MailIntakeConfig, SmtpConnectorConfig
 from umfax.errors import InvalidNumber, MailError
 from umfax.mail.addresses import FaxAddress, parse_fax_address
 from umfax.mail.authorize import Authorizer, Verdict
 from umfax.mail.message import MailFax, parse_message
+from umfax.mail.ports import IntakeResult, MailRef, Outcome
 from umfax.store import DocumentIn, JobSpec, Store
 from umfax.store.mail import MailRecord, MailStore
 from umfax.store.models import MailMessage
@@ -40,54 +39,6 @@ NO_RECIPIENT = (
     "no fax recipient: address the fax as NUMBER@{domain} (e.g. 12125550110@{domain}), "
     "or pick a fax contact in Outlook"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class MailRef:
-    """Where a message came from."""
-
-    connector: str  # the connector's label
-    mailbox: str = ""  # e.g. "fax@mail.example.com/INBOX"; empty for SMTP
-    uidvalidity: int = 0
-    uid: int = 0
-    item_id: str = ""  # a server's own stable id for the message (EWS ItemId, Graph id), instead of a UID
-    envelope_from: str | None = None  # SMTP MAIL FROM ("" for a bounce)
-    envelope_to: tuple[str, ...] = ()  # SMTP RCPT TO, the recipients when given
-    peer: str = ""  # the client's address, for logs
-
-    @property
-    def key(self) -> str | None:
-        """The mailbox position that identifies this message across restarts."""
-        if self.item_id:
-            return f"{self.connector}|{self.mailbox}|{self.item_id}"[:700]
-        if not self.uid:
-            return None
-        return f"{self.connector}|{self.mailbox}|{self.uidvalidity}|{self.uid}"
-
-
-class Outcome(StrEnum):
-    QUEUED = "queued"  # jobs committed
-    REFUSED = "refused"  # the sender may not fax (told why, when that is safe)
-    INVALID = "invalid"  # nothing faxable: no recipient, bad attachment… (sender told why)
-    DUPLICATE = "duplicate"  # handled before; nothing new committed
-
-
-@dataclass(frozen=True, slots=True)
-class IntakeResult:
-    outcome: Outcome
-    job_ids: tuple[int, ...] = ()
-    reason: str = ""  # for REFUSED/INVALID: what the sender was told
-
-    @property
-    def accepted(self) -> bool:
-        return self.outcome in (Outcome.QUEUED, Outcome.DUPLICATE) and bool(self.job_ids)
-
-    @property
-    def refused(self) -> bool:
-        """The message goes to the refused folder: refused, invalid, or refused before."""
-        return self.outcome in (Outcome.REFUSED, Outcome.INVALID) or (
-            self.outcome == Outcome.DUPLICATE and not self.job_ids
-        )
 
 
 class MailIntake:

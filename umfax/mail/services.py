@@ -1,97 +1,48 @@
 """The mail side of ``umfax serve``: connectors taking faxes in by mail, and the
-dispatcher delivering reports and received faxes."""
+dispatcher delivering reports and received faxes.
+
+Nothing here knows a connector class: :mod:`umfax.composition` builds the dispatcher
+with its destinations and says how to open the connector each ``[[connectors]]`` entry
+names; this module runs them (threads, start, stop, health).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from umfax.config import (
-    Config,
-    ExchangeConnectorConfig,
-    GraphConnectorConfig,
-    ImapConnectorConfig,
-    SmtpConnectorConfig,
-    secret,
-)
+from umfax.config import Config, ConnectorConfig
 from umfax.mail.intake import MailIntake
+from umfax.mail.ports import IntakeConnector
 from umfax.notifications.dispatch import Dispatcher
+from umfax.notifications.relay import EventRelay
 from umfax.store import Store
 
 logger = logging.getLogger(__name__)
 
+#: Makes the (not yet started) connector for one ``[[connectors]]`` entry, feeding ``intake``.
+OpenIntake = Callable[[ConnectorConfig, MailIntake], IntakeConnector]
+
 
 class MailServices:
-    def __init__(self, config: Config, store: Store, worker_prefix: str) -> None:
+    def __init__(self, config: Config, store: Store, dispatcher: Dispatcher, open_intake: OpenIntake) -> None:
         self.config = config
         self.store = store
         self.stop_event = threading.Event()
-        self.connectors: list[Any] = []
-        smtp_out = None
-        if config.mail.smtp_host:
-            from connectors.mail_out import SmtpSender
-
-            smtp_out = SmtpSender(config.mail, ca_file=config.mail.smtp_ca_file)
-        imap_out = None
-        if config.mail.imap is not None:
-            from connectors.imap import ImapDelivery
-
-            imap_out = ImapDelivery(config.mail.imap)
-        exchange_out = None
-        if config.mail.exchange is not None:
-            from connectors.exchange import ExchangeDelivery
-
-            exchange_out = ExchangeDelivery(config.mail.exchange)
-        graph_out = None
-        if config.mail.graph is not None:
-            from connectors.graph import GraphDelivery
-
-            graph_out = GraphDelivery(config.mail.graph)
-        self.dispatcher = Dispatcher(
-            store,
-            config,
-            f"{worker_prefix}outbox",
-            smtp=smtp_out,
-            imap=imap_out,
-            exchange=exchange_out,
-            graph=graph_out,
-        )
+        self.connectors: list[IntakeConnector] = []
+        self.dispatcher = dispatcher
+        self._open_intake = open_intake
         self._dispatch_thread = threading.Thread(
             target=self.dispatcher.run, args=(self.stop_event,), name="outbox", daemon=True
         )
         self._relay_thread: threading.Thread | None = None
-        from umfax.notifications.relay import EventRelay
-
         if EventRelay.wanted(config):
-            from connectors.webhook import WebhookSender
-
-            sender = WebhookSender(self._webhook_secret, timeout=config.webhooks.timeout)
-            self.dispatcher.register("webhook", sender.deliver)
-            if config.twilio is not None:
-                from connectors.twilio_sms import TwilioSms
-
-                self.dispatcher.register("sms", TwilioSms(config.twilio).deliver)
-            if config.api.enabled:
-                from connectors.webhook import TwilioFaxCallback
-                from umfax.sealing import Sealer
-
-                callbacks = TwilioFaxCallback(store, Sealer(config), timeout=config.webhooks.timeout)
-                self.dispatcher.register("twilio_fax", callbacks.deliver)
             relay = EventRelay(store, config)
             self._relay_thread = threading.Thread(
                 target=relay.run, args=(self.stop_event, self.dispatcher.wake), name="webhooks", daemon=True
             )
-
-    def _webhook_secret(self, reference: str) -> str:
-        """The secret a webhook notice names: "callback", or "subscription:N"."""
-        hooks = self.config.webhooks
-        if reference.startswith("subscription:"):
-            index = int(reference.split(":")[1])
-            return secret(
-                hooks.subscriptions[index].secret_env, f"webhooks.subscriptions[{index}].secret_env"
-            )
-        return secret(hooks.signing_secret_env, "webhooks.signing_secret_env")
 
     def start(self) -> None:
         self.store.sync_users(
@@ -113,37 +64,9 @@ class MailServices:
             if not connector.enabled:
                 continue
             intake = MailIntake(self.store, self.config, connector, connector.label)
-            if isinstance(connector, ImapConnectorConfig):
-                from connectors.imap import ImapIntake
-
-                imap = ImapIntake(connector, intake.accept)
-                imap.start()
-                self.connectors.append(imap)
-            elif isinstance(connector, SmtpConnectorConfig):
-                from connectors.smtp import SmtpIntake
-
-                smtp = SmtpIntake(
-                    connector,
-                    check_recipient=intake.check_recipient,
-                    accept=intake.accept,
-                    hostname=connector.hostname or self.config.server.node_name,
-                )
-                smtp.start()
-                self.connectors.append(smtp)
-            elif isinstance(connector, ExchangeConnectorConfig):
-                from connectors.exchange import ExchangeIntake
-
-                ews = ExchangeIntake(connector, intake.accept)
-                ews.start()
-                self.connectors.append(ews)
-            elif isinstance(connector, GraphConnectorConfig):
-                from connectors.graph import GraphIntake
-                from umfax.store.connector_state import ConnectorStateStore
-
-                positions = ConnectorStateStore(self.store, connector.label)
-                graph = GraphIntake(connector, intake.accept, positions=positions)
-                graph.start()
-                self.connectors.append(graph)
+            running = self._open_intake(connector, intake)
+            running.start()
+            self.connectors.append(running)
             logger.info("connector started", extra={"connector": connector.label})
 
     def wake(self) -> None:
@@ -161,7 +84,4 @@ class MailServices:
             self._dispatch_thread.join(timeout=10)
 
     def health(self) -> dict[str, Any]:
-        return {
-            getattr(c, "label", type(c).__name__): (c.health().as_dict() if hasattr(c, "health") else {})
-            for c in self.connectors
-        }
+        return {c.label: c.health().as_dict() for c in self.connectors}

@@ -1,21 +1,33 @@
-"""The dispatcher: delivers outbox rows (reports, received faxes, replies) at least once."""
+"""The dispatcher: delivers outbox rows (reports, received faxes, replies) at least once.
+
+It reads what each row needs from the store and hands its destination plain data
+(:mod:`~umfax.notifications.ports`): destinations are given to it, never imported here
+(:mod:`umfax.composition` wires them from the configuration).
+"""
 
 from __future__ import annotations
 
 import logging
-import os
-import re
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from email.message import EmailMessage
-from pathlib import Path
-from typing import Protocol
+from typing import Any, Literal, overload
 
 from umfax.config import Config, UserConfig
 from umfax.conversion import ConversionError
 from umfax.errors import ConnectorError, UmfaxError
 from umfax.notifications import reports
+from umfax.notifications.facts import CallFacts, InboundFacts, JobFacts, JobReport, ReceivedFax
+from umfax.notifications.ports import (
+    FolderDrop,
+    FolderWriter,
+    MailboxAppender,
+    MailSender,
+    TextNotice,
+    TwilioFaxNotice,
+    Undeliverable,
+    WebhookNotice,
+)
 from umfax.store import Store
 from umfax.store.models import Outbox, utcnow
 from umfax.store.outbox import OutboxStore
@@ -26,17 +38,61 @@ logger = logging.getLogger(__name__)
 RETRY_DELAYS = (10.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 3 * 3600.0)
 LEASE = 300.0
 
+__all__ = [
+    "LEASE",
+    "NOTICES",
+    "RETRY_DELAYS",
+    "Dispatcher",
+    "MailSender",
+    "MailboxAppender",
+    "Undeliverable",
+    "load_job_report",
+    "load_received_fax",
+]
 
-class MailSender(Protocol):
-    def send(self, message: EmailMessage, *, envelope_from: str | None = None) -> object: ...
+
+def _webhook(store: Store, item: Outbox) -> WebhookNotice:
+    payload = item.payload or {}
+    return WebhookNotice(item.target, payload["event"], str(payload.get("secret", "")))
 
 
-class MailboxAppender(Protocol):
-    def deliver(self, email: str, message: bytes, *, folder: str = "INBOX") -> object: ...
+def _text(store: Store, item: Outbox) -> TextNotice:
+    payload = item.payload or {}
+    return TextNotice(item.target, str(payload["body"]))
 
 
-class Undeliverable(UmfaxError):
-    """A notice that cannot be delivered as configured (no retry helps)."""
+def _twilio_fax(store: Store, item: Outbox) -> TwilioFaxNotice:
+    payload = item.payload or {}
+    params = {str(k): str(v) for k, v in payload["params"].items()}
+    job = store.get_job(int(payload["job"]))
+    sealed = (job.notify or {}).get("twilio", {}).get("key", "")
+    return TwilioFaxNotice(item.target, params, sealed)
+
+
+#: Registered channels: outbox channel -> how its plain notice is read from a row.
+NOTICES: dict[str, Callable[[Store, Outbox], Any]] = {
+    "webhook": _webhook,
+    "sms": _text,
+    "twilio_fax": _twilio_fax,
+}
+
+
+def load_job_report(store: Store, job_id: int) -> JobReport:
+    """What a status report on ``job_id`` shows, read from the store."""
+    job = store.get_job(job_id)
+    calls = [CallFacts.of(a) for a in store.attempts(job_id)]
+    pages = store.pages(job_id)
+    return JobReport(
+        JobFacts.of(job, message_id=str((job.notify or {}).get("message_id", ""))),
+        calls,
+        pages[0].data if pages else None,
+    )
+
+
+def load_received_fax(store: Store, inbound_id: int) -> ReceivedFax:
+    """A received fax and its pages, read from the store."""
+    fax = store.get_inbound(inbound_id)
+    return ReceivedFax(InboundFacts.of(fax), [page.data for page in store.inbound_pages(fax.id)])
 
 
 class Dispatcher:
@@ -50,6 +106,7 @@ class Dispatcher:
         imap: MailboxAppender | None = None,
         exchange: MailboxAppender | None = None,
         graph: MailboxAppender | None = None,
+        folder: FolderWriter | None = None,
         poll_interval: float = 0.5,
     ) -> None:
         self.store = store
@@ -57,6 +114,7 @@ class Dispatcher:
         self.config = config
         self.worker = worker
         self.smtp = smtp
+        self.folder = folder
         # delivery = "imap", "exchange" (EWS), "graph": where users' messages are created
         self.mailboxes: dict[str, MailboxAppender | None] = {
             "imap": imap,
@@ -69,11 +127,21 @@ class Dispatcher:
         self._wake = threading.Event()
         self._channels: dict[str, Callable[[Outbox], None]] = {}
 
-    def register(self, channel: str, deliver: Callable[[Outbox], None]) -> None:
-        """Deliver outbox rows of ``channel`` with ``deliver`` (webhooks, SMS...): it returns
-        when the row is delivered, or raises ``Undeliverable`` (no retry helps) or another
-        ``UmfaxError``/``OSError`` (retried with backoff, see ``RETRY_DELAYS``)."""
-        self._channels[channel] = deliver
+    @overload
+    def register(self, channel: Literal["webhook"], deliver: Callable[[WebhookNotice], None]) -> None: ...
+    @overload
+    def register(self, channel: Literal["sms"], deliver: Callable[[TextNotice], None]) -> None: ...
+    @overload
+    def register(
+        self, channel: Literal["twilio_fax"], deliver: Callable[[TwilioFaxNotice], None]
+    ) -> None: ...
+    def register(self, channel: str, deliver: Callable[[Any], None]) -> None:
+        """Deliver outbox rows of ``channel`` with ``deliver`` (webhooks, SMS...), given the
+        row's plain notice: it returns when the notice is delivered, or raises
+        ``Undeliverable`` (no retry helps) or another ``UmfaxError``/``OSError`` (retried
+        with backoff, see ``RETRY_DELAYS``)."""
+        load = NOTICES[channel]
+        self._channels[channel] = lambda item: deliver(load(self.store, item))
 
     def wake(self) -> None:
         """Something was added: look now instead of at the next poll."""
@@ -133,14 +201,15 @@ class Dispatcher:
         payload = item.payload or {}
         if item.channel == "report":
             user = self.users_by_email.get(item.target.lower())
-            out = reports.job_report(self.store, self.config, int(payload["job"]), item.target, item.id)
+            report = load_job_report(self.store, int(payload["job"]))
+            out = reports.job_report(self.config, report, item.target, item.id)
             self._to_user(user, item.target, out, item)
         elif item.channel == "inbound":
             user = self.users_by_name.get(item.target)
             if user is None:
                 raise Undeliverable(f"user {item.target!r} is no longer in [[users]]")
-            fax = self.store.get_inbound(int(payload["inbound"]))
-            out = reports.inbound_fax(self.store, self.config, fax, user.email, item.id)
+            received = load_received_fax(self.store, int(payload["inbound"]))
+            out = reports.inbound_fax(self.config, received, user.email, item.id)
             self._to_user(user, user.email, out, item)
         elif item.channel == "smtp":
             out = reports.refusal(self.config, payload, item.id)
@@ -162,7 +231,9 @@ class Dispatcher:
             appender.deliver(user.email, bytes(out.message), folder=getattr(user, f"{delivery}_folder"))
         elif delivery == "folder":
             assert user is not None and user.folder is not None
-            self._folder(user.folder, out, item)
+            if self.folder is None:
+                raise Undeliverable("delivery = 'folder' has no folder writer")
+            self.folder.deliver(FolderDrop(user.folder, out.message, item.origin, item.created_at))
         else:
             self._smtp(out)
 
@@ -170,18 +241,3 @@ class Dispatcher:
         if self.smtp is None:
             raise Undeliverable("no outgoing mail server: set [mail] smtp_host")
         self.smtp.send(out.message, envelope_from=out.envelope_from)
-
-    @staticmethod
-    def _folder(folder: Path, out: reports.Outgoing, item: Outbox) -> None:
-        """Write the message (and its PDF) into ``folder``, atomically, named by the
-        outbox row so that a repeated delivery overwrites instead of duplicating."""
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = f"{item.created_at:%Y%m%d-%H%M%S}-{re.sub(r'[^A-Za-z0-9]+', '-', item.origin).strip('-')}"
-        files = {f"{stem}.eml": bytes(out.message)}
-        for part in out.message.iter_attachments():
-            if part.get_content_type() == "application/pdf":
-                files[f"{stem}.pdf"] = part.get_payload(decode=True)  # type: ignore[assignment]
-        for name, data in files.items():
-            temp = folder / f".{name}.tmp"
-            temp.write_bytes(data)
-            os.replace(temp, folder / name)

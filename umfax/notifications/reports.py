@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -16,10 +16,9 @@ from email.utils import format_datetime, make_msgid
 from umfax.config import Config
 from umfax.conversion import ConversionError, pages_to_pdf, preview_png, tiff_to_pages
 from umfax.lifecycle import CAUSE_TEXT, FailureCause, JobState
+from umfax.notifications.facts import CallFacts, JobFacts, JobReport, ReceivedFax
 from umfax.numbers import display
 from umfax.states import InboundState
-from umfax.store import Store
-from umfax.store.models import Attempt, Inbound, Job, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ def _base(config: Config, to: str, subject: str, outbox_id: int, kind: str) -> E
     message["From"] = Address(config.mail.from_name, addr_spec=config.mail.from_address)
     message["To"] = to
     message["Subject"] = subject
-    message["Date"] = format_datetime(utcnow())
+    message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = _msgid(kind, outbox_id, config) if outbox_id else make_msgid()
     return message
 
@@ -67,10 +66,10 @@ def _duration(start: datetime | None, end: datetime | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def job_report(store: Store, config: Config, job_id: int, to: str, outbox_id: int) -> Outgoing:
+def job_report(config: Config, report: JobReport, to: str, outbox_id: int) -> Outgoing:
     """A status report on a finished job to its sender, threaded to their message."""
-    job = store.get_job(job_id)
-    attempts = store.attempts(job_id)
+    job = report.job
+    attempts = report.calls
     state = JobState(job.state)
     who = display(job.number) + (f" ({job.recipient_name})" if job.recipient_name else "")
     if state is JobState.SENT:
@@ -81,19 +80,19 @@ def job_report(store: Store, config: Config, job_id: int, to: str, outbox_id: in
         headline = f"Fax to {who} FAILED"
     subject = headline + (f" — {job.subject}" if job.subject else "")
     message = _base(config, to, subject, outbox_id, "report")
-    _thread(message, str((job.notify or {}).get("message_id", "")))
+    _thread(message, job.message_id)
     message["X-Fax-Job"] = str(job.id)
     message["X-Fax-Status"] = state.value
     message["X-Fax-Number"] = job.number
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(_report_text(job, attempts, state, headline))
-    thumbnail = _first_page_png(store, job)
+    thumbnail = _first_page_png(report.first_page, job)
     if thumbnail is not None:
         message.add_attachment(thumbnail, maintype="image", subtype="png", filename=f"fax-{job.id}-page1.png")
     return Outgoing(message)
 
 
-def _report_text(job: Job, attempts: list[Attempt], state: JobState, headline: str) -> str:
+def _report_text(job: JobFacts, attempts: list[CallFacts], state: JobState, headline: str) -> str:
     lines = [headline, ""]
     if state is JobState.SENT:
         lines.append(f"All {job.page_count} page(s) were received by the remote fax machine.")
@@ -130,7 +129,7 @@ def _report_text(job: Job, attempts: list[Attempt], state: JobState, headline: s
     return "\n".join(lines) + "\n"
 
 
-def _next_step(cause: FailureCause | None, job: Job) -> str:
+def _next_step(cause: FailureCause | None, job: JobFacts) -> str:
     if cause is FailureCause.BAD_DOCUMENT:
         return "What to do: send the document as PDF, or fix what the reason above names, and fax again."
     if cause in (FailureCause.INVALID_NUMBER, FailureCause.BLOCKED_NUMBER):
@@ -143,20 +142,20 @@ def _next_step(cause: FailureCause | None, job: Job) -> str:
     )
 
 
-def _first_page_png(store: Store, job: Job) -> bytes | None:
+def _first_page_png(first_page: bytes | None, job: JobFacts) -> bytes | None:
+    if first_page is None:
+        return None
     try:
-        pages = store.pages(job.id)
-        if not pages:
-            return None
-        return preview_png(tiff_to_pages(pages[0].data)[0], max_width=400)
+        return preview_png(tiff_to_pages(first_page)[0], max_width=400)
     except ConversionError as exc:
         logger.warning("no thumbnail for the report", extra={"job": job.id, "error": str(exc)})
         return None
 
 
-def inbound_fax(store: Store, config: Config, fax: Inbound, to: str, outbox_id: int) -> Outgoing:
+def inbound_fax(config: Config, received: ReceivedFax, to: str, outbox_id: int) -> Outgoing:
     """A received fax as a mail message: PDF, first-page preview, the call's facts."""
-    pages = [p for page in store.inbound_pages(fax.id) for p in tiff_to_pages(page.data)]
+    fax = received.fax
+    pages = [p for data in received.pages for p in tiff_to_pages(data)]
     sender = (
         fax.caller_name or fax.remote_id.strip() or (display(fax.caller_number) if fax.caller_number else "")
     )
@@ -196,7 +195,7 @@ def inbound_fax(store: Store, config: Config, fax: Inbound, to: str, outbox_id: 
     ]
     message.set_content("\n".join(line for line in facts if line is not None) + "\n")
     if pages:
-        stamp = (fax.started_at or utcnow()).strftime("%Y%m%d-%H%M%S")
+        stamp = (fax.started_at or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
         message.add_attachment(
             pages_to_pdf(pages, title=subject),
             maintype="application",
