@@ -1,6 +1,9 @@
 """Telling people what happened: status reports, received faxes, refusal replies.
 
 Producers add rows to the store's outbox in the transaction that decided them; the
-:class:`~umfax.notifications.dispatch.Dispatcher` builds each message
-(:mod:`~umfax.notifications.reports`) and delivers it (IMAP APPEND, SMTP, a folder).
+:class:`~umfax.notifications.dispatch.Dispatcher` loads what each row needs, builds the
+message (:mod:`~umfax.notifications.reports`, from the plain records of
+:mod:`~umfax.notifications.facts`) and hands it to a destination implementing one of
+:mod:`~umfax.notifications.ports` (IMAP APPEND, SMTP, a folder, a webhook...), which
+:mod:`umfax.composition` chose from the configuration.
 """
