@@ -1,0 +1,79 @@
+"""The whole configuration: every section, the checks across sections, and the database URL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from umfax.config.api import ApiConfig, TwilioConfig, WebhooksConfig
+from umfax.config.connectors import ConnectorConfig
+from umfax.config.dial_rules import DialRulesConfig
+from umfax.config.lines import DEFAULT_SIM_LINES, LineConfig, SimulatorConfig
+from umfax.config.mail import MailConfig
+from umfax.config.section import _Section
+from umfax.config.server import ConversionConfig, FaxConfig, QueueConfig, ServerConfig, StoreConfig
+from umfax.config.users import RoutingConfig, UserConfig
+from umfax.errors import ConfigError
+
+
+class Config(_Section):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    fax: FaxConfig = Field(default_factory=FaxConfig)
+    queue: QueueConfig = Field(default_factory=QueueConfig)
+    conversion: ConversionConfig = Field(default_factory=ConversionConfig)
+    dial_rules: DialRulesConfig = Field(default_factory=DialRulesConfig)
+    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
+    lines: list[LineConfig] = Field(default_factory=lambda: list(DEFAULT_SIM_LINES))
+    connectors: list[ConnectorConfig] = []
+    users: list[UserConfig] = []
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    mail: MailConfig = Field(default_factory=MailConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
+    twilio: TwilioConfig | None = None
+    source: Path | None = Field(default=None, exclude=True)  # the file this came from
+
+    @model_validator(mode="after")
+    def _unique_lines(self) -> Config:
+        seen: set[str] = set()
+        for line in self.lines:
+            if line.name in seen:
+                raise ValueError(f"two lines are named {line.name!r}; names must be unique")
+            seen.add(line.name)
+        names = {user.name for user in self.users}
+        if len(names) != len(self.users):
+            raise ValueError("two [[users]] have the same name; names must be unique")
+        emails = [user.email.lower() for user in self.users]
+        if len(set(emails)) != len(emails):
+            raise ValueError("two [[users]] have the same email")
+        for route in [*self.routing.routes, None]:
+            wanted = route.users if route else self.routing.default
+            for name in wanted:
+                if name not in names:
+                    raise ValueError(f"routing names user {name!r}, which is not in [[users]]")
+        labels = [c.label for c in self.connectors]
+        if len(set(labels)) != len(labels):
+            raise ValueError("two [[connectors]] have the same name; give them distinct `name`s")
+        if any(u.delivery == "imap" for u in self.users) and self.mail.imap is None:
+            raise ValueError("a user has delivery = 'imap' but [mail.imap] is not configured")
+        if any(u.delivery == "exchange" for u in self.users) and self.mail.exchange is None:
+            raise ValueError("a user has delivery = 'exchange' but [mail.exchange] is not configured")
+        if any(u.delivery == "graph" for u in self.users) and self.mail.graph is None:
+            raise ValueError("a user has delivery = 'graph' but [mail.graph] is not configured")
+        return self
+
+    def database_url(self) -> str:
+        if self.store.url_env:
+            value = os.environ.get(self.store.url_env)
+            if not value:
+                raise ConfigError(
+                    f"store.url_env names the environment variable {self.store.url_env!r}, "
+                    "which is not set; export it with the database URL"
+                )
+            return value
+        if self.store.url:
+            return self.store.url
+        return f"sqlite:///{self.server.data_dir / 'umfax.db'}"
