@@ -16,6 +16,12 @@ New items are announced by an EWS pull subscription on the folder (events fetche
 ids only); a full search runs every ``full_scan_interval`` anyway, so a lost event costs
 latency, never a message.  Without a subscription the folder is searched every
 ``poll_interval``.  exchangelib is blocking: one thread per connector.
+
+Events come in pages (Exchange answers ``MoreEvents=true`` after 50 or so); each GetEvents
+is sent here with the last watermark the server returned, as EWS requires.  exchangelib's
+``Folder.get_events`` re-sends the first watermark instead, which on a paging server reads
+the same page forever.  At most :data:`EVENTS_PER_PASS` events are read per pass: a longer
+backlog is left behind (a new subscription replaces the old one) and the folder is scanned.
 """
 
 from __future__ import annotations
@@ -50,10 +56,12 @@ from exchangelib import (
 from exchangelib import errors as ews_errors
 from exchangelib.folders import Folder
 from exchangelib.protocol import BaseProtocol
+from exchangelib.services import GetEvents
 
 from connectors.intake_thread import IntakeThread, RetrySchedule
 from umfax.config import EwsAccountConfig, ExchangeConnectorConfig, ExchangeDeliveryConfig, secret
-from umfax.errors import ConnectorError, UmfaxError
+from umfax.errors import MAX_ERROR_TEXT, ConnectorError, UmfaxError, shorten
+from umfax.errors import describe_error as describe_any_error
 from umfax.mail.ports import IntakeResult, MailRef
 
 logger = logging.getLogger(__name__)
@@ -64,6 +72,8 @@ Accept = Callable[[bytes, MailRef], IntakeResult]
 FAX_ITEM_CLASS = "IPM.Note.Microsoft.Fax.CA"
 WAIT_TICK = 0.25  # how often a waiting thread looks whether stop() was called
 PAGE_SIZE = 100  # item ids per FindItem page
+DETAIL_TEXT = 120  # characters of a library's message inside one of our sentences
+EVENTS_PER_PASS = 500  # events read per pass at most; past that a full scan is cheaper
 
 _AUTH = {"ntlm": NTLM, "basic": BASIC, "oauth": OAUTH2}
 
@@ -150,7 +160,17 @@ def open_account(cfg: EwsAccountConfig, mailbox: str, key: str) -> Account:
 
 
 def describe_error(exc: BaseException, cfg: EwsAccountConfig | None = None) -> str:
-    """A short, plain description of an EWS error (never a secret)."""
+    """A short, plain description of an EWS error (never a secret), bounded as
+    :func:`umfax.errors.describe_error` bounds any error text."""
+    return shorten(_explain(exc, cfg), MAX_ERROR_TEXT)
+
+
+def _detail(exc: BaseException) -> str:
+    """The library's own words, short enough to leave room for the advice around them."""
+    return shorten(str(exc), DETAIL_TEXT)
+
+
+def _explain(exc: BaseException, cfg: EwsAccountConfig | None) -> str:
     who = ""
     if cfg is not None:
         who = cfg.client_id if cfg.auth == "oauth" else cfg.username
@@ -167,22 +187,21 @@ def describe_error(exc: BaseException, cfg: EwsAccountConfig | None = None) -> s
             "(see docs/exchange.md), or set impersonation = false and grant it full access"
         )
     if isinstance(exc, ews_errors.ErrorAccessDenied | ews_errors.ErrorNonExistentMailbox):
-        return f"access denied or no such mailbox ({exc})"
+        return f"access denied or no such mailbox ({_detail(exc)})"
     if isinstance(exc, ews_errors.AutoDiscoverFailed):
-        return f"autodiscover failed ({exc}); set url to the EWS endpoint"
+        return f"autodiscover failed ({_detail(exc)}); set url to the EWS endpoint"
     if _tls_failure(exc):
         return (
-            f"TLS certificate not trusted ({exc}); set ca_file to the CA that signed the server's certificate"
+            f"TLS certificate not trusted ({_detail(exc)}); "
+            "set ca_file to the CA that signed the server's certificate"
         )
     if isinstance(exc, requests.exceptions.ConnectionError):
         return "connection failed (is the EWS url right and the server up?)"
     if isinstance(exc, requests.exceptions.Timeout | TimeoutError):
         return "timed out waiting for the server"
     if type(exc) is ews_errors.TransportError:
-        return f"transport error: {exc}"
-    if isinstance(exc, ews_errors.EWSError):  # the server's ResponseCode is the class name
-        return f"{exc.__class__.__name__}: {exc}"
-    return f"{exc.__class__.__name__}: {exc}"
+        return f"transport error: {_detail(exc)}"
+    return describe_any_error(exc)  # an EWSError's class name is the server's ResponseCode
 
 
 def _tls_failure(exc: BaseException) -> bool:
@@ -357,7 +376,12 @@ class ExchangeIntake(IntakeThread):
                 wait = min(wait, max(0.0, self._next_retry - time.monotonic()))
             if self._stop.wait(wait):
                 return
-            news = subscription is not None and self._events(folders, subscription)
+            if subscription is None:
+                continue
+            news, backlog = self._events(account, folders, subscription)
+            if backlog:
+                subscription = self._resubscribe(folders, subscription)
+                news = True
 
     def _subscribe(self, folders: _Folders) -> _Subscription | None:
         """A pull subscription on the watched folder, or None when the server offers none."""
@@ -375,21 +399,54 @@ class ExchangeIntake(IntakeThread):
             return None
         return _Subscription(str(subscription_id), str(watermark))
 
-    def _events(self, folders: _Folders, subscription: _Subscription) -> bool:
-        """Fetch the events since the last watermark; True when an item may have arrived.
+    def _resubscribe(self, folders: _Folders, old: _Subscription) -> _Subscription:
+        """A new subscription in place of one with a backlog too long to read (made before
+        the full scan that follows, so nothing arriving meanwhile goes unannounced)."""
+        new = self._subscribe(folders)
+        if new is None:
+            raise ConnectorError("the pull subscription could not be renewed")
+        logger.info(
+            "event backlog left for a full scan",
+            extra={"connector": self.label, "events_per_pass": self.events_per_pass},
+        )
+        try:
+            folders.watched.unsubscribe(old.id)
+        except Exception as exc:  # it expires by itself in a few minutes
+            logger.debug(
+                "old subscription not ended", extra={"connector": self.label, "error": describe_error(exc)}
+            )
+        return new
+
+    #: At most this many events per pass (an attribute so a test can lower it).
+    events_per_pass = EVENTS_PER_PASS
+
+    def _events(self, account: Account, folders: _Folders, subscription: _Subscription) -> tuple[bool, bool]:
+        """Read the events since the subscription's watermark, page by page: (news, backlog).
+
+        ``news``: an item may have arrived in the watched folder.  Each GetEvents asks from
+        the last watermark returned (the subscription's watermark advances with every
+        event).  ``backlog``: more events wait than one pass reads (or the server said
+        MoreEvents without moving the watermark); the caller scans the folder instead.
         Raises when the subscription is gone (the session then starts over)."""
-        news = False
-        for notification in folders.watched.get_events(subscription.id, subscription.watermark):
-            if isinstance(notification, Exception):
-                raise notification
+        service = GetEvents(account=account)
+        news, read = False, 0
+        while True:
+            start = subscription.watermark
+            notification = service.get(subscription_id=subscription.id, watermark=start)
             for event in notification.events or ():
+                read += 1
                 if event.watermark:
                     subscription.watermark = event.watermark
                 if type(event).__name__ in _EVENT_TYPES:
                     parent = getattr(event, "parent_folder_id", None)
                     if parent is None or parent.id == folders.watched.id:
                         news = True
-        return news
+            if not notification.more_events:
+                return news, False
+            if self._stop.is_set():
+                return news, False
+            if read >= self.events_per_pass or subscription.watermark == start:
+                return news, True
 
     # -- finding and handling items ---------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -21,9 +22,11 @@ from tests.mail import corpus
 from tests.mailflow.messages import fax_mail
 from tests.mailflow.test_dispatch import fax_pages
 from tests.servers.ews import EwsServer, MailboxState
+from tests.servers.ews_mailbox import Folder
 from tests.servers.umfax_site import UmfaxSite, fax_mailbox_site
 from umfax.config import Config, ExchangeConnectorConfig, parse_config
-from umfax.errors import ConnectorError
+from umfax.errors import MAX_ERROR_TEXT, ConnectorError
+from umfax.logs import TextFormatter
 from umfax.mail.intake import IntakeResult, MailIntake, MailRef
 from umfax.notifications.dispatch import Dispatcher
 from umfax.store import CallOutcome, Store
@@ -301,6 +304,130 @@ def test_a_lost_subscription_is_made_anew_and_nothing_is_missed(store: Store, ew
         intake.stop()
     assert ews.operations().count("Subscribe") >= 2
     assert "ErrorSubscriptionNotFound" in intake.health().last_error
+
+
+BURST = 200
+
+
+def burst_site(store: Store, ews: EwsServer, **connector: Any) -> tuple[MailboxState, ExchangeIntake]:
+    """A connector idle in pull mode (its first scan done) on an empty fax mailbox."""
+    ews.add_user(SERVICE, PASSWORD, "svc-fax@allowed.example", impersonator=True)
+    box = ews.mailbox(FAX_BOX)
+    intake = intake_for(store, config(ews, full_scan_interval=600, **connector))
+    intake.start()
+    wait_for(lambda: intake.health().mode == "pull" and ews.operations().count("GetEvents") >= 1)
+    return box, intake
+
+
+def deliver_burst(box: MailboxState, count: int = BURST) -> None:
+    """``count`` messages at once (their NewMail events queue up before the next GetEvents)."""
+    with box.lock:
+        for n in range(count):
+            box.deliver(
+                fax_mail(
+                    to=f"1212555{n:04d}@fax.example.com",
+                    sender=ALICE,
+                    subject=f"burst {n}",
+                    message_id=f"<burst{n}@allowed.example>",
+                )
+            )
+
+
+def assert_each_message_one_job(store: Store, box: MailboxState, count: int = BURST) -> None:
+    assert box.items_in("Inbox") == [] and len(box.items_in("Faxed")) == count
+    jobs = store.list_jobs()
+    assert sorted(j.number for j in jobs) == sorted(f"+1212555{n:04d}" for n in range(count))
+
+
+@pytest.mark.slow
+def test_a_burst_is_read_in_pages_each_from_the_last_watermark(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EWS pages events (MoreEvents); every GetEvents must name the last watermark returned.
+    Re-sending the first one (exchangelib's Folder.get_events) reads page one forever."""
+    monkeypatch.setenv("UMFAX_TEST_EWS_PASSWORD", PASSWORD)
+    with EwsServer(auth="basic") as ews:
+        box, intake = burst_site(store, ews, poll_interval=0.5)
+        try:
+            before = len(ews.event_reads)
+            deliver_burst(box)
+            wait_for(
+                lambda: len(box.items_in("Faxed")) == BURST or len(ews.event_reads) - before > 100, 120
+            )
+            wait_for(lambda: sum(r.returned for r in ews.event_reads) >= 2 * BURST, 30)
+        finally:
+            intake.stop()
+        reads = ews.event_reads[before:]
+    assert_each_message_one_job(store, box)
+    paged = [r for r in reads if r.returned]
+    # 200 NewMail events, then 200 Moved events (into Faxed): 4 pages each, each event read once
+    assert sum(r.returned for r in paged) == 2 * BURST
+    assert len({(r.subscription, r.start) for r in paged}) == len(paged)
+    assert len(paged) == 8 and sum(r.more for r in paged) == 6
+    assert len(reads) <= len(paged) + 60, len(reads)  # the rest are idle polls every 0.5 s
+    assert intake.health().handled == BURST and intake.health().failures == 0
+
+
+@pytest.mark.slow
+def test_a_backlog_longer_than_a_pass_is_left_to_a_full_scan(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``events_per_pass`` events the rest is not read: a new subscription replaces the
+    old one and the folder is scanned (which finds every message)."""
+    monkeypatch.setenv("UMFAX_TEST_EWS_PASSWORD", PASSWORD)
+    count = 60
+    with EwsServer(auth="basic") as ews:
+        ews.events_page = 10
+        box, intake = burst_site(store, ews, poll_interval=0.5)
+        intake.events_per_pass = 30
+        try:
+            before, scans = len(ews.event_reads), ews.operations().count("FindItem")
+            deliver_burst(box, count)
+            wait_for(
+                lambda: len(box.items_in("Faxed")) == count or len(ews.event_reads) - before > 100, 120
+            )
+            wait_for(lambda: ews.operations().count("Subscribe") >= 3, 30)  # the moves' backlog too
+        finally:
+            intake.stop()
+        reads = ews.event_reads[before:]
+        operations = ews.operations()
+    assert_each_message_one_job(store, box, count)
+    paged = [r for r in reads if r.returned]
+    assert paged[:3] == [r for r in paged[:3] if r.more] and [r.start for r in paged[:3]] == [0, 10, 20]
+    assert len(paged) <= 6  # 3 pages of NewMail events, then (after the scan) 3 of Moved ones
+    assert operations.count("Subscribe") == 3 and operations.count("Unsubscribe") == 2
+    assert operations.count("FindItem") - scans == 2  # one scan after each backlog
+
+
+def failures(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.getMessage().startswith("exchange intake failed")]
+
+
+def test_a_huge_library_error_reaches_health_and_logs_bounded(
+    store: Store, ews: EwsServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Several folders with one name: exchangelib raises MultipleObjectsReturned with the
+    repr of every folder found (about 10 kB); /healthz and the log say it in a few hundred."""
+    box = ews.mailbox(FAX_BOX)
+    top = box.distinguished("msgfolderroot")
+    for _ in range(40):
+        twin = Folder(f"twin-{len(box.folders)}-{FAX_BOX}", "Faxed", top.id)
+        box.folders[twin.id] = twin
+    intake = intake_for(store, config(ews))
+    with caplog.at_level(logging.DEBUG, logger="umfax.errors"):
+        intake.start()
+        try:
+            wait_for(lambda: len(failures(caplog)) >= 2)  # the same error on every reconnect
+        finally:
+            intake.stop()
+    error = intake.health().as_dict()["last_error"]
+    assert len(error) <= MAX_ERROR_TEXT and "\n" not in error
+    assert f"mailbox {FAX_BOX}: MultipleObjectsReturned: Expected result length 1, but got [" in error
+    for record in failures(caplog):
+        line = TextFormatter().format(record)
+        assert len(line) < MAX_ERROR_TEXT + 300 and "MultipleObjectsReturned" in line
+    details = [r.detail for r in caplog.records if r.name == "umfax.errors"]  # type: ignore[attr-defined]
+    assert details and max(len(d) for d in details) > 8_000  # the whole text, at DEBUG only
 
 
 def test_without_subscriptions_the_folder_is_polled(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:

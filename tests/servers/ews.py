@@ -6,7 +6,7 @@ It answers the operations exchangelib sends for what umfax does: ConvertId (the
 version probe), GetFolder, FindFolder, CreateFolder, FindItem, GetItem (with
 MimeContent), MoveItem (the item gets a new id, as in Exchange), CreateItem
 (MimeContent, SavedItemFolderId, the message class as PidTagMessageClass), Subscribe
-(pull) and GetEvents (NewMail/Created/Moved events, watermarks), with responses shaped
+(pull), Unsubscribe and GetEvents (NewMail/Created/Moved events, watermarks), with responses shaped
 like Exchange 2019 CU12's (the ServerVersionInfo header, the ResponseMessages wrapper,
 error ResponseCodes such as ErrorItemNotFound, SOAP faults for ErrorImpersonateUserDenied).
 Access rules: a login reaches its own mailbox; another mailbox through
@@ -15,6 +15,11 @@ without it a delegate grant (``delegates``); ids name the mailbox they belong to
 ``failures[op] = n`` makes the next n calls of an operation fail (ErrorInternalServerError);
 ``pull=False`` offers no subscriptions; ``tls=True`` serves https with a certificate from
 a private CA (``ca_file``).
+
+GetEvents pages as Exchange does: at most ``events_page`` events an answer (50 by default),
+``MoreEvents=true`` while more wait, each answer starting at the watermark the request
+names (the watermark of an event is the position after it).  A client that re-sends an
+old watermark gets the same events again.  ``event_reads`` records every answer.
 
 Usage::
 
@@ -27,6 +32,7 @@ Usage::
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import shutil
 import tempfile
@@ -44,8 +50,10 @@ from tests.servers.ews_operations import (
     NS,
     OPERATIONS,
     PATH,
+    EventRead,
     error,
     ok,
+    op_get_events,
     soap_envelope,
     soap_fault,
     text_at,
@@ -81,6 +89,8 @@ class EwsServer:
         self.mailboxes: dict[str, MailboxState] = {}
         self.calls: list[Call] = []
         self.failures: dict[str, int] = {}  # operation -> how many next calls answer ErrorInternalServerError
+        self.events_page = 50  # events per GetEvents answer at most
+        self.event_reads: list[EventRead] = []
         self._dir = tempfile.mkdtemp(prefix="umfax-ews-")
         self._users_file = Path(self._dir) / "ntlm-users"
         self._users_file.write_text("")
@@ -292,7 +302,9 @@ class _Handler(BaseHTTPRequestHandler):
         named = box_el.text if box_el is not None and box_el.text else _owner(self.ews, op_el)
         ews = self.ews
         handler = OPERATIONS.get(operation)
-        if operation in ("Subscribe", "GetEvents") and not ews.pull:
+        if operation == "GetEvents":
+            handler = functools.partial(op_get_events, page=ews.events_page, reads=ews.event_reads)
+        if operation in ("Subscribe", "Unsubscribe", "GetEvents") and not ews.pull:
             handler = None
         name = operation.removesuffix("Request") if operation.endswith("Request") else operation
         if handler is None:

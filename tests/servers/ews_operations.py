@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from tests.servers.ews_mailbox import (
@@ -356,7 +357,29 @@ def op_subscribe(box: MailboxState, op: ET.Element) -> list[str]:
     ]
 
 
-def op_get_events(box: MailboxState, op: ET.Element) -> list[str]:
+def op_unsubscribe(box: MailboxState, op: ET.Element) -> list[str]:
+    if box.subscriptions.pop(text_at(op, "m:SubscriptionId") or "", None) is None:
+        fault = EwsFault("ErrorSubscriptionNotFound", "The subscription was not found.")
+        return [error("Unsubscribe", fault)]
+    return [""]
+
+
+@dataclass(frozen=True)
+class EventRead:
+    """One GetEvents answer: where it started in the subscription's events, how many it
+    returned, and whether more were waiting."""
+
+    subscription: str
+    start: int
+    returned: int
+    more: bool
+
+
+def op_get_events(
+    box: MailboxState, op: ET.Element, *, page: int = 50, reads: list[EventRead] | None = None
+) -> list[str]:
+    """The events from the watermark the request names: at most ``page``, MoreEvents
+    while more wait (as Exchange pages them); each answer is added to ``reads``."""
     sub = box.subscriptions.get(text_at(op, "m:SubscriptionId") or "")
     if sub is None:
         return [error("GetEvents", EwsFault("ErrorSubscriptionNotFound", "The subscription was not found."))]
@@ -367,8 +390,10 @@ def op_get_events(box: MailboxState, op: ET.Element) -> list[str]:
         start, owner = -1, ""
     if owner != sub.id or not 0 <= start <= len(sub.events):
         return [error("GetEvents", EwsFault("ErrorInvalidWatermark", "The watermark is invalid."))]
-    events = sub.events[start : start + 50]
-    more = "true" if start + len(events) < len(sub.events) else "false"
+    events = sub.events[start : start + max(1, page)]
+    more = start + len(events) < len(sub.events)
+    if reads is not None:
+        reads.append(EventRead(sub.id, start, len(events), more))
     body = (
         "".join(events)
         or f"<t:StatusEvent><t:Watermark>{watermark(sub.id, start)}</t:Watermark></t:StatusEvent>"
@@ -376,7 +401,7 @@ def op_get_events(box: MailboxState, op: ET.Element) -> list[str]:
     return [
         f"<m:Notification><t:SubscriptionId>{sub.id}</t:SubscriptionId>"
         f"<t:PreviousWatermark>{watermark(sub.id, start)}</t:PreviousWatermark>"
-        f"<t:MoreEvents>{more}</t:MoreEvents>{body}</m:Notification>"
+        f"<t:MoreEvents>{str(more).lower()}</t:MoreEvents>{body}</m:Notification>"
     ]
 
 
@@ -390,5 +415,6 @@ OPERATIONS: dict[str, Callable[[MailboxState, ET.Element], list[str]]] = {
     "CreateItem": op_create_item,
     "ConvertId": op_convert_id,
     "Subscribe": op_subscribe,
+    "Unsubscribe": op_unsubscribe,
     "GetEvents": op_get_events,
 }
