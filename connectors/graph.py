@@ -41,7 +41,7 @@ import requests
 from connectors.exchange import FAX_ITEM_CLASS, Accept
 from connectors.intake_thread import IntakeThread
 from umfax.config import GraphAccountConfig, GraphConnectorConfig, GraphDeliveryConfig, secret
-from umfax.errors import ConnectorError, StoreError, UmfaxError
+from umfax.errors import ConnectorError, StoreError, UmfaxError, describe_error
 from umfax.mail.ports import MailRef
 
 logger = logging.getLogger(__name__)
@@ -149,7 +149,8 @@ class GraphSession:
             raise ConnectorError(f"{urlsplit(where).netloc}: {exc.__class__.__name__}") from exc
         except ValueError as exc:  # msal: the tenant's OpenID configuration could not be read
             raise GraphError(
-                f"Entra ID tenant {cfg.tenant_id} not found at {where} ({str(exc)[:160]}): check tenant_id"
+                f"Entra ID tenant {cfg.tenant_id} not found at {where} ({describe_error(exc)}): "
+                "check tenant_id"
             ) from exc
         token = result.get("access_token") if isinstance(result, dict) else None
         if not isinstance(token, str) or not token:
@@ -341,7 +342,8 @@ class GraphIntake(IntakeThread):
         try:
             return self._positions.get(key)
         except UmfaxError as exc:  # only a shortcut: list the folder anew
-            logger.warning("delta link not read", extra={"connector": self.label, "error": str(exc)})
+            error = describe_error(exc)
+            logger.warning("delta link not read", extra={"connector": self.label, "error": error})
             return ""
 
     def _save(self, state: _State) -> None:
@@ -352,7 +354,8 @@ class GraphIntake(IntakeThread):
         try:
             self._positions.put(state.position_key, state.delta_link)
         except UmfaxError as exc:
-            logger.warning("delta link not kept", extra={"connector": self.label, "error": str(exc)})
+            error = describe_error(exc)
+            logger.warning("delta link not kept", extra={"connector": self.label, "error": error})
             return
         state.saved_link = state.delta_link
 
@@ -569,7 +572,8 @@ class GraphDelivery:
             except GraphError as exc:
                 if exc.status == 404:
                     self._folders.pop((email.lower(), folder.lower()), None)
-                raise ConnectorError(f"Graph delivery to {email} folder {folder!r}: {exc}") from exc
+                error = describe_error(exc)
+                raise ConnectorError(f"Graph delivery to {email} folder {folder!r}: {error}") from exc
         logger.info(
             "mail delivered by Graph",
             extra={

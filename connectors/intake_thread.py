@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from umfax.errors import StoreError, UmfaxError
+from umfax.errors import StoreError, UmfaxError, describe_error, shorten
 from umfax.mail.ports import IntakeResult
 
 logger = logging.getLogger(__name__)
@@ -165,8 +165,8 @@ class IntakeThread:
         raise NotImplementedError
 
     def _describe(self, exc: BaseException) -> str:
-        """A plain sentence for an error of a session (never a secret)."""
-        return str(exc) if isinstance(exc, UmfaxError) else f"{exc.__class__.__name__}: {exc}"
+        """A plain sentence for an error of a session (never a secret), bounded."""
+        return describe_error(exc)
 
     def _expected(self, exc: BaseException) -> bool:
         """Errors of the service or the network (logged without a traceback)."""
@@ -281,5 +281,5 @@ class IntakeThread:
 
     def _note_error(self, error: str) -> None:
         with self._lock:
-            self._last_error = error
+            self._last_error = shorten(error)  # /healthz and ``umfax status`` show it
             self._last_error_at = datetime.now(UTC)

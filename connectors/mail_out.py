@@ -26,7 +26,7 @@ from email.utils import getaddresses
 from pathlib import Path
 
 from umfax.config import MailConfig, secret
-from umfax.errors import ConfigError, ConnectorError
+from umfax.errors import ConfigError, ConnectorError, describe_error
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class SmtpSender:
                 "mail out: not sent",
                 extra=facts
                 | {
-                    "error": str(exc),
+                    "error": describe_error(exc),
                     "code": exc.code,
                     "temporary": exc.temporary,
                     "elapsed_ms": round((time.monotonic() - started) * 1000),
@@ -232,7 +232,7 @@ class SmtpSender:
                 code=exc.smtp_code,
             ) from exc
         except smtplib.SMTPNotSupportedError as exc:  # e.g. no AUTH offered
-            raise SendError(f"{where}: {exc}", temporary=True) from exc
+            raise SendError(f"{where}: {describe_error(exc)}", temporary=True) from exc
         except ssl.SSLCertVerificationError as exc:
             raise SendError(
                 f"{where}: the server's certificate is not trusted ({exc.verify_message}); "
@@ -240,15 +240,16 @@ class SmtpSender:
                 temporary=True,
             ) from exc
         except ssl.SSLError as exc:
-            raise SendError(f"{where}: TLS failed: {exc}", temporary=True) from exc
+            raise SendError(f"{where}: TLS failed: {describe_error(exc)}", temporary=True) from exc
         except smtplib.SMTPServerDisconnected as exc:
-            raise SendError(f"{where} closed the connection: {exc}", temporary=True) from exc
+            raise SendError(f"{where} closed the connection: {describe_error(exc)}", temporary=True) from exc
         except TimeoutError as exc:
             raise SendError(f"{where} did not answer within {self.timeout:g} s", temporary=True) from exc
         except OSError as exc:  # refused, unreachable, name not found…
-            raise SendError(f"cannot reach the mail server {where}: {exc}", temporary=True) from exc
+            error = describe_error(exc)
+            raise SendError(f"cannot reach the mail server {where}: {error}", temporary=True) from exc
         except smtplib.SMTPException as exc:
-            raise SendError(f"{where}: {exc}", temporary=True) from exc
+            raise SendError(f"{where}: {describe_error(exc)}", temporary=True) from exc
         finally:
             if client is not None:
                 _quit(client)

@@ -38,7 +38,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from umfax.config import SmtpConnectorConfig, secret
-from umfax.errors import ConfigError, ConnectorError
+from umfax.errors import ConfigError, ConnectorError, describe_error
 from umfax.mail.ports import IntakeResult, MailRef, Outcome
 
 logger = logging.getLogger(__name__)
@@ -396,9 +396,9 @@ class SmtpIntake:
             executor.shutdown(wait=False)
             self._close_failed(controller)
             with self._lock:
-                self._health.last_error = str(exc)
+                self._health.last_error = describe_error(exc)
             raise ConnectorError(
-                f"SMTP connector {self.label}: cannot listen on {self.config.listen}: {exc}"
+                f"SMTP connector {self.label}: cannot listen on {self.config.listen}: {describe_error(exc)}"
             ) from exc
         self._controller = controller
         with self._lock:
@@ -461,7 +461,8 @@ class SmtpIntake:
             context.load_cert_chain(certfile=cert, keyfile=key)
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(
-                f"connector {self.label}: cannot load tls_cert {str(cert)!r} / tls_key {str(key)!r}: {exc}"
+                f"connector {self.label}: cannot load tls_cert {str(cert)!r} / tls_key {str(key)!r}: "
+                f"{describe_error(exc)}"
             ) from exc
         return context
 
@@ -508,7 +509,7 @@ class SmtpIntake:
             with self._lock:
                 self._health.messages += 1
                 self._health.failed += 1
-                self._health.last_error = f"{type(exc).__name__}: {exc}"
+                self._health.last_error = describe_error(exc)
             logger.error(
                 "smtp: message not queued, the client will retry",
                 exc_info=True,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 import requests
 from twilio.request_validator import RequestValidator
 
-from umfax.errors import ConnectorError
+from umfax.errors import ConnectorError, describe_error
 from umfax.notifications.ports import TwilioFaxNotice, Undeliverable, WebhookNotice
 from umfax.sealing import Sealer, SealError
 
@@ -67,7 +67,7 @@ class WebhookSender:
         try:
             secret = self.secrets(notice.secret_ref)
         except Exception as exc:
-            raise Undeliverable(f"no signing secret for this webhook: {exc}") from exc
+            raise Undeliverable(f"no signing secret for this webhook: {describe_error(exc)}") from exc
         timestamp = int(time.time())
         headers = {
             "Content-Type": "application/json",
@@ -82,7 +82,7 @@ class WebhookSender:
                 notice.url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
             )
         except requests.RequestException as exc:
-            raise WebhookError(f"POST {notice.url} failed: {exc}") from exc
+            raise WebhookError(f"POST {notice.url} failed: {describe_error(exc)}") from exc
         status = response.status_code
         if 200 <= status < 300:
             return
@@ -105,7 +105,7 @@ class TwilioFaxCallback:
         try:
             key = self.sealer.open(notice.sealed_key)
         except SealError as exc:
-            raise Undeliverable(str(exc)) from exc
+            raise Undeliverable(describe_error(exc)) from exc
         url = notice.url
         signature = RequestValidator(key).compute_signature(url, params)
         try:
@@ -117,7 +117,7 @@ class TwilioFaxCallback:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
-            raise WebhookError(f"POST {url} failed: {exc}") from exc
+            raise WebhookError(f"POST {url} failed: {describe_error(exc)}") from exc
         if 200 <= response.status_code < 300:
             return
         if 400 <= response.status_code < 500 and response.status_code not in (408, 409, 425, 429):

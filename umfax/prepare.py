@@ -16,6 +16,7 @@ from umfax.conversion import (
     convert_documents,
 )
 from umfax.conversion.isolated import IsolatedConverter
+from umfax.errors import describe_error
 from umfax.lifecycle import FailureCause
 from umfax.numbers import display
 from umfax.store import PageIn, Store
@@ -121,8 +122,8 @@ class ConversionWorker(threading.Thread):
             self.store.recover(worker_prefix=self.worker_id, reason="the server stopped while converting")
             return False
         except ConversionError as exc:
-            logger.warning("conversion failed", extra={"job": job.id, "reason": str(exc)})
-            self.store.fail_job(job.id, self.worker_id, FailureCause.BAD_DOCUMENT, str(exc))
+            logger.warning("conversion failed", extra={"job": job.id, "reason": describe_error(exc)})
+            self.store.fail_job(job.id, self.worker_id, FailureCause.BAD_DOCUMENT, describe_error(exc))
             return True
         except Exception as exc:  # a converter bug must not stop the queue
             logger.exception("conversion crashed", extra={"job": job.id})
@@ -130,7 +131,7 @@ class ConversionWorker(threading.Thread):
                 job.id,
                 self.worker_id,
                 FailureCause.BAD_DOCUMENT,
-                f"internal error while converting: {type(exc).__name__}: {exc}",
+                f"internal error while converting: {describe_error(exc)}",
             )
             return True
         self.store.finish_conversion(job.id, self.worker_id, pages)

@@ -16,7 +16,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from umfax.config import Config
-from umfax.errors import ConfigError, UmfaxError
+from umfax.errors import ConfigError, UmfaxError, describe_error
 
 
 class SealError(UmfaxError):
@@ -47,7 +47,7 @@ class Sealer:
         try:
             self._fernet = Fernet(_key(config))
         except ValueError as exc:
-            raise ConfigError(f"the sealing key is not a Fernet key: {exc}") from exc
+            raise ConfigError(f"the sealing key is not a Fernet key: {describe_error(exc)}") from exc
 
     def seal(self, value: str) -> str:
         return self._fernet.encrypt(value.encode()).decode()

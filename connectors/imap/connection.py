@@ -17,7 +17,8 @@ from imapclient import IMAPClient
 from imapclient import exceptions as imap_errors
 from imapclient.imapclient import SocketTimeout
 
-from umfax.errors import ConnectorError, UmfaxError
+from umfax.errors import ConnectorError, UmfaxError, shorten
+from umfax.errors import describe_error as describe_any_error
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +59,12 @@ def describe_error(exc: BaseException) -> str:
         return f"connection failed: {exc.strerror or exc.__class__.__name__}"
     if isinstance(exc, imap_errors.IMAPClientError):
         return f"server error: {server_text(exc)}"
-    return f"{exc.__class__.__name__}: {exc}"
+    return describe_any_error(exc)
 
 
 def server_text(exc: BaseException) -> str:
     """What the server said in an error (or the error's class name when it said nothing)."""
-    text = str(exc).strip()
+    text = shorten(str(exc))
     return text or exc.__class__.__name__
 
 
@@ -158,7 +159,8 @@ def ensure_folder(client: IMAPClient, folder: str) -> bool:
         if created or not client.list_sub_folders("", folder):
             client.subscribe_folder(folder)
     except imap_errors.IMAPClientError as exc:  # not fatal: the folder exists
-        logger.warning("could not subscribe to a folder", extra={"folder": folder, "error": str(exc)})
+        error = describe_any_error(exc)
+        logger.warning("could not subscribe to a folder", extra={"folder": folder, "error": error})
     return created
 
 

@@ -17,7 +17,7 @@ from umfax.api import faxes, inbound, status, twilio_fax, twilio_status
 from umfax.api.context import ApiContext
 from umfax.api.errors import ApiError
 from umfax.config import Config
-from umfax.errors import StoreError, UmfaxError
+from umfax.errors import StoreError, UmfaxError, describe_error
 from umfax.store import Store
 
 logger = logging.getLogger(__name__)
@@ -84,13 +84,13 @@ def create_app(
 
     @app.exception_handler(StoreError)
     async def store_error(_request: Request, exc: StoreError) -> JSONResponse:
-        logger.error("store error in the API", extra={"error": str(exc)})
+        logger.error("store error in the API", extra={"error": describe_error(exc)})
         error = ApiError(503, "the store is unavailable; retry shortly")
         return JSONResponse(error.body(), status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(UmfaxError)
     async def umfax_error(_request: Request, exc: UmfaxError) -> JSONResponse:
-        error = ApiError(422, str(exc))
+        error = ApiError(422, describe_error(exc))
         return JSONResponse(error.body(), status_code=422)
 
     @app.exception_handler(RequestValidationError)

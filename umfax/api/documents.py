@@ -13,6 +13,7 @@ import requests
 
 from umfax.api.errors import ApiError
 from umfax.config import ApiConfig
+from umfax.errors import describe_error
 from umfax.store import DocumentIn
 
 MAX_REDIRECTS = 3
@@ -55,7 +56,7 @@ def fetch(url: str, config: ApiConfig, limit: int) -> DocumentIn:
         try:
             response = requests.get(url, stream=True, timeout=config.fetch_timeout, allow_redirects=False)
         except requests.RequestException as exc:
-            raise ApiError(422, f"cannot fetch {url}: {exc}") from exc
+            raise ApiError(422, f"cannot fetch {url}: {describe_error(exc)}") from exc
         with response:
             if response.is_redirect:
                 url = urljoin(url, response.headers.get("location", ""))

@@ -19,7 +19,7 @@ from umfax.api import resources
 from umfax.api.auth import Caller, authenticate
 from umfax.api.context import ApiContext
 from umfax.api.errors import ApiError
-from umfax.errors import InvalidNumber, InvalidTransition, NotFound
+from umfax.errors import InvalidNumber, InvalidTransition, NotFound, describe_error
 from umfax.lifecycle import JobState
 from umfax.numbers import DialPlan
 from umfax.store import DocumentIn
@@ -112,7 +112,7 @@ async def _read_submission(request: Request, context: ApiContext) -> tuple[dict[
         try:
             body = json.loads(await request.body())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ApiError(400, f"the body is not JSON: {exc}") from exc
+            raise ApiError(400, f"the body is not JSON: {describe_error(exc)}") from exc
         try:
             schemas.validate("fax_submission", body)
         except jsonschema.ValidationError as exc:
@@ -203,7 +203,7 @@ async def submit(request: Request) -> JSONResponse:
     try:
         job = await run_in_threadpool(submit_fax, context.store, context.config, fax_request)
     except InvalidNumber as exc:
-        raise ApiError(422, str(exc), code="invalid_number") from exc
+        raise ApiError(422, describe_error(exc), code="invalid_number") from exc
     headers = {"Location": f"{base_url(request)}/api/v1/faxes/{job.id}"}
     if key and (job.notify or {}).get("request") != fingerprint:
         raise ApiError(
@@ -262,7 +262,7 @@ def list_faxes(
             plan = DialPlan(context.config.dial_rules, context.config.fax.default_country)
             number = plan.destination(to).address  # as jobs store it; no rules: blocked ones are found too
         except InvalidNumber as exc:
-            raise ApiError(422, str(exc)) from exc
+            raise ApiError(422, describe_error(exc)) from exc
     rows = context.store.list_jobs(
         states,
         limit=limit + 1,
@@ -288,7 +288,7 @@ def cancel(job_id: int, request: Request) -> dict[str, Any]:
     try:
         job = context.store.cancel(job_id, by=caller.user.email)
     except InvalidTransition as exc:
-        raise ApiError(409, str(exc), code="invalid_state") from exc
+        raise ApiError(409, describe_error(exc), code="invalid_state") from exc
     return resources.fax(job, base_url(request))
 
 
@@ -299,7 +299,7 @@ def retry(job_id: int, request: Request) -> dict[str, Any]:
     try:
         job = context.store.retry(job_id, by=caller.user.email)
     except InvalidTransition as exc:
-        raise ApiError(409, str(exc), code="invalid_state") from exc
+        raise ApiError(409, describe_error(exc), code="invalid_state") from exc
     return resources.fax(job, base_url(request))
 
 

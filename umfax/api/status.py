@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from umfax.api.faxes import authorized, context_of
-from umfax.errors import StoreError
+from umfax.errors import StoreError, describe_error
 from umfax.lifecycle import QUEUE_STATES, JobState
 from umfax.records import line_rows
 from umfax.states import IN_SERVICE
@@ -48,7 +48,7 @@ def healthz(request: Request) -> JSONResponse:
         }
     except StoreError as exc:
         healthy = False
-        checks["store"] = {"ok": False, "error": str(exc)}
+        checks["store"] = {"ok": False, "error": describe_error(exc)}
         checks["lines"] = {}
     checks["connectors"] = context.connector_health()
     lines_ok = [c["ok"] for c in checks["lines"].values()]

@@ -25,7 +25,7 @@ from umfax.api.auth import authenticate
 from umfax.api.context import ApiContext
 from umfax.api.errors import ApiError
 from umfax.api.faxes import base_url, context_of
-from umfax.errors import InvalidNumber, InvalidTransition, NotFound
+from umfax.errors import InvalidNumber, InvalidTransition, NotFound, describe_error
 from umfax.lifecycle import JobState
 from umfax.sealing import Sealer
 from umfax.store.models import Job
@@ -142,7 +142,8 @@ async def create(request: Request) -> JSONResponse:
     try:
         job = await run_in_threadpool(submit_fax, context.store, context.config, fax)
     except InvalidNumber as exc:
-        raise ApiError(400, f"The 'To' number {params['To']} is not valid: {exc}", code="21211") from exc
+        error = describe_error(exc)
+        raise ApiError(400, f"The 'To' number {params['To']} is not valid: {error}", code="21211") from exc
     return JSONResponse(resource(job, base_url(request)), status_code=201)
 
 
@@ -175,7 +176,7 @@ async def update(sid: str, request: Request) -> dict[str, Any]:
     try:
         job = await run_in_threadpool(context.store.cancel, job.id, caller.user.email)
     except InvalidTransition as exc:
-        raise ApiError(400, f"the fax cannot be canceled: {exc}", code="20001") from exc
+        raise ApiError(400, f"the fax cannot be canceled: {describe_error(exc)}", code="20001") from exc
     return resource(job, base_url(request))
 
 

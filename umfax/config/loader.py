@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from umfax.config.root import Config
-from umfax.errors import ConfigError
+from umfax.errors import ConfigError, describe_error
 
 CONFIG_ENV = "UMFAX_CONFIG"
 
@@ -59,6 +59,6 @@ def load_config(path: Path | str | None = None) -> Config:
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+        raise ConfigError(f"{path} is not valid TOML: {describe_error(exc)}") from exc
     config = parse_config(data, str(path))
     return config.model_copy(update={"source": path})

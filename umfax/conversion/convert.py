@@ -50,6 +50,7 @@ from umfax.conversion.raster import (
 from umfax.conversion.render_image import ImageSource
 from umfax.conversion.render_pdf import PdfSource
 from umfax.conversion.render_text import TextSource
+from umfax.errors import describe_error
 
 logger = logging.getLogger(__name__)
 
@@ -181,13 +182,13 @@ def _guard(name: str, work: Callable[[], T]) -> T:
     except ConversionError as exc:
         if name in str(exc):
             raise
-        raise type(exc)(f"{name}: {exc}") from exc
+        raise type(exc)(f"{name}: {describe_error(exc)}") from exc
     except MemoryError as exc:
         raise DocumentTooLarge(f"{name} needs more memory than the server has; "
                                "send a smaller or simpler document") from exc
     except Exception as exc:
         logger.exception("conversion failed", extra={"document": name})
-        raise ConversionError(f"{name} could not be converted ({type(exc).__name__}: {exc}); "
+        raise ConversionError(f"{name} could not be converted ({describe_error(exc)}); "
                               "send it as a PDF") from exc
 
 

@@ -23,6 +23,7 @@ from umfax.conversion.model import (
     Resolution,
 )
 from umfax.conversion.raster import MM_PER_INCH, Gray, frame_rows, render_lines_per_inch
+from umfax.errors import describe_error
 
 DEFAULT_TEMPLATE = Path(__file__).parent / "templates" / "default.json"
 FIELDS = ("to_name", "to_company", "to_fax", "to_voice", "from_name", "from_company",
@@ -41,7 +42,8 @@ def load_template(path: Path | None) -> dict[str, Any]:
         raise TemplateError(f"the cover page template {path} cannot be read: "
                             f"{exc.strerror or exc}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
-        raise TemplateError(f"the cover page template {path} is not valid JSON: {exc}") from exc
+        error = describe_error(exc)
+        raise TemplateError(f"the cover page template {path} is not valid JSON: {error}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("elements"), list):
         raise TemplateError(f"the cover page template {path} needs an \"elements\" list")
     for element in data["elements"]:
@@ -53,7 +55,7 @@ def load_template(path: Path | None) -> dict[str, Any]:
             names = {f for _, f, _, _ in string.Formatter().parse(str(text)) if f}
         except ValueError as exc:
             raise TemplateError(f"the cover page template {path} has bad braces in "
-                                f"{text!r:.60}: {exc}") from exc
+                                f"{text!r:.60}: {describe_error(exc)}") from exc
         unknown = names - set(FIELDS)
         if unknown:
             raise TemplateError(f"the cover page template {path} uses unknown field(s) "
@@ -137,7 +139,8 @@ def render_cover(info: CoverInfo, pages: int, paper: Paper, resolution: Resoluti
                         x -= width / 2
                     draw.text((x, px(el["y"]) + i * step), line, font=face, fill=0)
     except (KeyError, TypeError, ValueError) as exc:
-        raise TemplateError(f"the cover page template has a malformed element: {exc}") from exc
+        error = describe_error(exc)
+        raise TemplateError(f"the cover page template has a malformed element: {error}") from exc
     rows = frame_rows(paper, render_lines_per_inch(resolution))
     if (canvas_w, square_rows) != (FAX_WIDTH, rows):
         image = image.resize((FAX_WIDTH, rows), Image.Resampling.BILINEAR)

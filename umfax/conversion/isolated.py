@@ -29,6 +29,7 @@ from umfax.conversion.errors import (
     DocumentTooLarge,
 )
 from umfax.conversion.model import ConversionOptions, FaxPage
+from umfax.errors import describe_error
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class IsolatedConverter:
                 raise
             except Exception as exc:  # the worker failed in a way the converter did not expect
                 raise ConversionError(
-                    f"the converter failed ({type(exc).__name__}: {exc}); send the document as a PDF"
+                    f"the converter failed ({describe_error(exc)}); send the document as a PDF"
                 ) from exc
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ from umfax.conversion.errors import (
     DocumentTooLarge,
     ToolMissing,
 )
+from umfax.errors import describe_error
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def office_to_pdf(name: str, content: bytes, kind: str, timeout: float,
                                     cwd=tmp, start_new_session=True,
                                     env={**os.environ, "HOME": tmp})
         except OSError as exc:
-            raise ToolMissing(f"LibreOffice could not be started for {name}: {exc}") from exc
+            raise ToolMissing(f"LibreOffice could not be started for {name}: {describe_error(exc)}") from exc
         try:
             _, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:

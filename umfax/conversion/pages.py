@@ -12,6 +12,7 @@ from umfax.conversion import codec
 from umfax.conversion.errors import BrokenDocument, CodingError, ConversionError
 from umfax.conversion.model import FAX_WIDTH, X_DPI, Encoding, FaxPage
 from umfax.conversion.tiff import Ifd, build_tiff, build_tiff_page, read_tiff
+from umfax.errors import describe_error
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def _single_ifd(page: FaxPage) -> Ifd:
     try:
         ifds = read_tiff(page.data, max_ifds=1)
     except BrokenDocument as exc:
-        raise CodingError(f"the fax page is not a valid TIFF page: {exc}") from exc
+        raise CodingError(f"the fax page is not a valid TIFF page: {describe_error(exc)}") from exc
     return ifds[0]
 
 
@@ -162,7 +163,7 @@ def tiff_to_pages(data: bytes, max_pages: int = 10_000) -> list[FaxPage]:
         ifds = read_tiff(data, max_ifds=max_pages)
         return [_ifd_to_page(ifd, n + 1) for n, ifd in enumerate(ifds)]
     except ConversionError as exc:
-        raise BrokenDocument(f"the fax TIFF cannot be read: {exc}") from exc
+        raise BrokenDocument(f"the fax TIFF cannot be read: {describe_error(exc)}") from exc
     except Exception as exc:
         raise BrokenDocument(f"the fax TIFF cannot be read ({type(exc).__name__})") from exc
 

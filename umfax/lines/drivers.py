@@ -6,7 +6,7 @@ from typing import Protocol
 
 from modem.api import FaxLineDriver
 from umfax.config import LineConfig
-from umfax.errors import UmfaxError
+from umfax.errors import UmfaxError, describe_error
 
 
 class LineOpenError(UmfaxError):
@@ -36,6 +36,6 @@ def open_line(line: LineConfig, sim: SimulatedPorts | None = None) -> FaxLineDri
         try:
             url = sim.device_for(line.port)
         except ValueError as exc:
-            raise LineOpenError(f"line {line.name}: {exc}") from exc
+            raise LineOpenError(f"line {line.name}: {describe_error(exc)}") from exc
         speed = sim.speed  # the driver's deliberate pauses (turnarounds) run that much faster
     return Class1Driver(url, init=(*line.init, "AT+FCLASS=1"), speed=speed)

@@ -25,7 +25,7 @@ from modem.api import (
 )
 from umfax.config import Config, LineConfig
 from umfax.conversion import page_from_t4
-from umfax.errors import InvalidNumber, InvalidTransition, UmfaxError
+from umfax.errors import InvalidNumber, InvalidTransition, UmfaxError, describe_error
 from umfax.lifecycle import FailureCause
 from umfax.lines.pages import page_image, recode_image
 from umfax.numbers import DialPlan, display
@@ -186,7 +186,7 @@ class LineWorker(threading.Thread):
             if self.driver is None:
                 self.driver = self.open_driver(self.line)
         except (UmfaxError, OSError) as exc:
-            self._mark_failure(f"cannot open {self.line.port}: {exc}", force_down=True)
+            self._mark_failure(f"cannot open {self.line.port}: {describe_error(exc)}", force_down=True)
             return False
         return self._probe()
 
@@ -232,7 +232,7 @@ class LineWorker(threading.Thread):
         try:
             dial = self.dial_plan.dial_string(first.job.number)
         except InvalidNumber as exc:
-            self._finish(first, CallOutcome(cause=FailureCause.BLOCKED_NUMBER, message=str(exc)))
+            self._finish(first, CallOutcome(cause=FailureCause.BLOCKED_NUMBER, message=describe_error(exc)))
             return
         batch = [first]
         while len(batch) < self.line.batch_jobs:
@@ -281,12 +281,15 @@ class LineWorker(threading.Thread):
             result = self.driver.send(dial, pages, options, tracking)
         except AbortCall as exc:  # the driver let our abort through: hang up by closing the port
             self._close_driver()
-            result = CallResult(cause=HangupCause.CANCELLED, message=str(exc), pages_done=confirmed)
+            error = describe_error(exc)
+            result = CallResult(cause=HangupCause.CANCELLED, message=error, pages_done=confirmed)
         except Exception as exc:
             logger.exception("the driver failed during a call", extra={"line": self.line.name})
             self._close_driver()
             result = CallResult(
-                cause=HangupCause.MODEM_ERROR, message=f"driver error: {exc}", pages_done=confirmed
+                cause=HangupCause.MODEM_ERROR,
+                message=f"driver error: {describe_error(exc)}",
+                pages_done=confirmed,
             )
         finally:
             writer.close()

@@ -19,7 +19,7 @@ from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 
 from umfax.config import Config, MailIntakeConfig, SmtpConnectorConfig
-from umfax.errors import InvalidNumber, MailError
+from umfax.errors import InvalidNumber, MailError, describe_error
 from umfax.mail.addresses import FaxAddress, parse_fax_address
 from umfax.mail.authorize import Authorizer, Verdict
 from umfax.mail.message import MailFax, parse_message
@@ -64,7 +64,7 @@ class MailIntake:
         try:
             self.builder.destination(fax.number)
         except InvalidNumber as exc:
-            return str(exc)
+            return describe_error(exc)
         return None
 
     # -- the message ------------------------------------------------------------------------
@@ -77,7 +77,7 @@ class MailIntake:
                 envelope_recipients=ref.envelope_to or None,
             )
         except MailError as exc:
-            return self._unparsable(raw, ref, str(exc))
+            return self._unparsable(raw, ref, describe_error(exc))
         earlier = self.mail_store.seen(position=ref.key, sender=mail.sender, message_id=mail.message_id)
         if earlier is not None:
             return self._duplicate(earlier, ref)
@@ -113,7 +113,7 @@ class MailIntake:
             try:
                 spec = self._spec(mail, verdict, fax, documents, comments)
             except InvalidNumber as exc:
-                problems.append(f"{fax.written}: {exc}")
+                problems.append(f"{fax.written}: {describe_error(exc)}")
                 continue
             specs.append((spec, documents))
         if not specs or not documents:

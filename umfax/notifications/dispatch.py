@@ -15,7 +15,7 @@ from typing import Any, Literal, overload
 
 from umfax.config import Config, UserConfig
 from umfax.conversion import ConversionError
-from umfax.errors import ConnectorError, UmfaxError
+from umfax.errors import ConnectorError, UmfaxError, describe_error
 from umfax.notifications import reports
 from umfax.notifications.facts import CallFacts, InboundFacts, JobFacts, JobReport, ReceivedFax
 from umfax.notifications.ports import (
@@ -152,7 +152,7 @@ class Dispatcher:
             try:
                 worked = self.run_once()
             except UmfaxError as exc:
-                logger.error("outbox unavailable", extra={"error": str(exc)})
+                logger.error("outbox unavailable", extra={"error": describe_error(exc)})
                 worked = 0
             if not worked:
                 self._wake.wait(self.poll_interval)
@@ -175,7 +175,7 @@ class Dispatcher:
                 if (last or not temporary)
                 else utcnow() + timedelta(seconds=RETRY_DELAYS[item.tries - 1])
             )
-            self.outbox.failed(item.id, self.worker, str(exc), retry_at)
+            self.outbox.failed(item.id, self.worker, describe_error(exc), retry_at)
             log = logger.warning if retry_at else logger.error
             log(
                 "notice not delivered" + ("; will retry" if retry_at else "; gave up"),
@@ -185,7 +185,7 @@ class Dispatcher:
                     "channel": item.channel,
                     "target": item.target,
                     "tries": item.tries,
-                    "error": str(exc),
+                    "error": describe_error(exc),
                 },
             )
             return

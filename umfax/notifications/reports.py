@@ -15,6 +15,7 @@ from email.utils import format_datetime, make_msgid
 
 from umfax.config import Config
 from umfax.conversion import ConversionError, pages_to_pdf, preview_png, tiff_to_pages
+from umfax.errors import describe_error
 from umfax.lifecycle import CAUSE_TEXT, FailureCause, JobState
 from umfax.notifications.facts import CallFacts, JobFacts, JobReport, ReceivedFax
 from umfax.numbers import display
@@ -148,7 +149,7 @@ def _first_page_png(first_page: bytes | None, job: JobFacts) -> bytes | None:
     try:
         return preview_png(tiff_to_pages(first_page)[0], max_width=400)
     except ConversionError as exc:
-        logger.warning("no thumbnail for the report", extra={"job": job.id, "error": str(exc)})
+        logger.warning("no thumbnail for the report", extra={"job": job.id, "error": describe_error(exc)})
         return None
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from umfax.errors import StoreError
+from umfax.errors import StoreError, describe_error
 from umfax.lifecycle import DEFAULT_RULES, FailureCause, RetryRule
 from umfax.store import statements as sql
 from umfax.store.database import WRITE
@@ -54,7 +54,7 @@ class StoreBase:
             with self._write_gate, self._write.begin() as session:
                 yield session
         except SQLAlchemyError as exc:
-            raise StoreError(f"store write failed: {exc}") from exc
+            raise StoreError(f"store write failed: {describe_error(exc)}") from exc
 
     @contextmanager
     def _writing_core(self) -> Iterator[Connection]:
@@ -64,7 +64,7 @@ class StoreBase:
             with self._write_gate, self._write_engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise StoreError(f"store write failed: {exc}") from exc
+            raise StoreError(f"store write failed: {describe_error(exc)}") from exc
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -72,7 +72,7 @@ class StoreBase:
             with self._read() as session:
                 yield session
         except SQLAlchemyError as exc:
-            raise StoreError(f"store read failed: {exc}") from exc
+            raise StoreError(f"store read failed: {describe_error(exc)}") from exc
 
     def close(self) -> None:
         self.engine.dispose()

@@ -13,7 +13,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
-from umfax.errors import StoreError
+from umfax.errors import StoreError, describe_error
 
 logger = logging.getLogger(__name__)
 
@@ -91,4 +91,4 @@ def upgrade(engine: Engine) -> None:
     try:
         command.upgrade(_alembic_config(engine), "head")
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot migrate the store at {engine.url!r}: {exc}") from exc
+        raise StoreError(f"cannot migrate the store at {engine.url!r}: {describe_error(exc)}") from exc

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text
 
-from umfax.errors import StoreError
+from umfax.errors import StoreError, describe_error
 from umfax.lifecycle import JobState
 from umfax.store.models import Attempt, Inbound, Job, LineReport, Outbox, utcnow
 from umfax.store.store import Store
@@ -37,7 +37,7 @@ def ping(store: Store) -> None:
     except StoreError:
         raise
     except Exception as exc:  # a driver error outside SQLAlchemy's wrapping
-        raise StoreError(f"store unreachable: {exc}") from exc
+        raise StoreError(f"store unreachable: {describe_error(exc)}") from exc
 
 
 def collect(store: Store, now: datetime | None = None) -> StoreStats:
