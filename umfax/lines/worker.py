@@ -25,7 +25,7 @@ from modem.api import (
 )
 from umfax.config import Config, LineConfig
 from umfax.conversion import page_from_t4
-from umfax.errors import InvalidNumber, InvalidTransition, UmfaxError, describe_error
+from umfax.errors import InvalidNumber, InvalidTransition, UmfaxError, describe_error, shorten
 from umfax.lifecycle import FailureCause
 from umfax.lines.pages import page_image, recode_image
 from umfax.numbers import DialPlan, display
@@ -312,7 +312,7 @@ class LineWorker(threading.Thread):
                 claim,
                 CallOutcome(
                     cause=None if sent == own else (cause or FailureCause.PROTOCOL_ERROR),
-                    message=result.message,
+                    message=shorten(result.message),
                     remote_id=result.remote_id,
                     bit_rate=result.bit_rate,
                     encoding=result.encoding or "",
@@ -324,7 +324,7 @@ class LineWorker(threading.Thread):
                 ),
             )
         if result.cause in LINE_FAULTS:
-            self._mark_failure(f"{result.cause}: {result.message}")
+            self._mark_failure(f"{result.cause}: {shorten(result.message)}")
         else:
             self.failures = 0
         if self.down_since is None and self.driver is not None:
@@ -486,7 +486,7 @@ class LineWorker(threading.Thread):
         self.store.finish_inbound(
             fax.id,
             result="ok" if result.ok else result.cause.value,
-            message=result.message,
+            message=shorten(result.message),
             remote_id=result.remote_id,
             bit_rate=result.bit_rate,
             encoding=result.encoding or "",
