@@ -283,6 +283,7 @@ class ExchangeIntake(IntakeThread):
     and opens the folders once."""
 
     kind = "exchange"
+    events_per_pass = EVENTS_PER_PASS  # an attribute, so a test can lower it
 
     def __init__(
         self, config: ExchangeConnectorConfig, accept: Accept, *, backoff_start: float = 1.0
@@ -355,7 +356,9 @@ class ExchangeIntake(IntakeThread):
         The subscription is made before the first scan, so an item arriving during the
         scan is announced afterwards; a full scan still runs every ``full_scan_interval``
         in case an event was lost.  A lost subscription (expired, server restarted) ends
-        the session: the next one subscribes anew and scans."""
+        the session: the next one subscribes anew and scans.  A backlog of events longer
+        than one pass reads is not read: a new subscription replaces the old one and the
+        folder is scanned."""
         cfg = self.config
         subscription = self._subscribe(folders) if cfg.pull_notifications else None
         with self._lock:
@@ -416,9 +419,6 @@ class ExchangeIntake(IntakeThread):
                 "old subscription not ended", extra={"connector": self.label, "error": describe_error(exc)}
             )
         return new
-
-    #: At most this many events per pass (an attribute so a test can lower it).
-    events_per_pass = EVENTS_PER_PASS
 
     def _events(self, account: Account, folders: _Folders, subscription: _Subscription) -> tuple[bool, bool]:
         """Read the events since the subscription's watermark, page by page: (news, backlog).
