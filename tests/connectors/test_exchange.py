@@ -386,7 +386,11 @@ def test_a_backlog_longer_than_a_pass_is_left_to_a_full_scan(
             wait_for(
                 lambda: len(box.items_in("Faxed")) == count or len(ews.event_reads) - before > 100, 120
             )
-            wait_for(lambda: ews.operations().count("Subscribe") >= 3, 30)  # the moves' backlog too
+            wait_for(  # the moves' backlog too, and the scan after it
+                lambda: ews.operations().count("Subscribe") >= 3
+                and ews.operations().count("FindItem") - scans >= 2,
+                30,
+            )
         finally:
             intake.stop()
         reads = ews.event_reads[before:]
