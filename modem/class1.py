@@ -47,8 +47,8 @@ from modem.callwatch import CallWatch, Watch
 from modem.errors import ModemError, ModemTimeout, PortError
 from modem.hdlc import FCF, build_frame
 from modem.pump import ATPort
+from modem.t30 import Engine, T30Receiver, T30Sender
 from modem.t30 import messages as m
-from modem.t30.engine import Engine, T30Receiver, T30Sender
 
 log = logging.getLogger(__name__)
 

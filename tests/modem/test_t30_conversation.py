@@ -8,9 +8,10 @@ from PIL import Image
 
 from modem.api import HangupCause, PageImage, ProgressKind, ReceiveOptions, SendOptions
 from modem.hdlc import FCF, build_frame, parse_frame
+from modem.t30 import T30Receiver, T30Sender
 from modem.t30 import messages as m
 from modem.t30.dis import NonStandard, decode_nsf
-from modem.t30.engine import T30Receiver, T30Sender, ecm_preamble_flags
+from modem.t30.engine import ecm_preamble_flags
 from tests.modem.fakeline import Burst, FakeLine
 from tests.modem.pages import decode, drawing, encode, pixels
 
