@@ -1,6 +1,7 @@
 """Exception root of the modem layer.
 
-Everything the modem library raises on purpose derives from :class:`ModemError`.
+Everything the modem library raises on purpose derives from :class:`ModemError`; the
+simulator's errors (:mod:`modem.sim.errors`) derive from it too.
 """
 
 from __future__ import annotations
@@ -18,15 +19,6 @@ class ModemProtocolError(ModemError):
     """The modem said something the AT parser or driver did not expect."""
 
 
-class ModemCommandError(ModemError):
-    """A command ended with ERROR (or another failing final result)."""
-
-    def __init__(self, command: str, result: str) -> None:
-        super().__init__(f"{command!r} -> {result}")
-        self.command = command
-        self.result = result
-
-
 class PortError(ModemError):
     """The serial port could not be opened, read or written."""
 
@@ -37,7 +29,3 @@ class HDLCError(ModemError):
 
 class T30Error(ModemError):
     """Misuse of the T.30 engine (an event it cannot take in its state)."""
-
-
-class CodingError(ModemError):
-    """A T.4/T.6 coded page could not be parsed (e.g. EOL scan for fill bits)."""

@@ -163,6 +163,10 @@ def parse_frame_with_fcs(octets: bytes) -> Frame:
 
 
 # --- bit-level HDLC (flags, zero insertion) for ECM frames sent with +FTM / +FRM ---------
+#
+# The one implementation of HDLC bit stuffing and deframing in the library: the T.30
+# engine uses the whole-stream forms (hdlc_encode / hdlc_decode), the simulator's T.38
+# bridge the streaming ones (stuffed_bits / flag_bits to frame, HdlcDeframer to deframe).
 
 def _bits_lsb(data: bytes) -> np.ndarray:
     return np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
@@ -192,19 +196,30 @@ def _stuff(bits: np.ndarray) -> np.ndarray:
     return np.insert(bits, base + 5 * k, 0)
 
 
+def stuffed_bits(octets: bytes) -> np.ndarray:
+    """``octets`` as line bits (0/1, first sent first, LSB of each octet first), zero
+    inserted after every five ones: the body of a frame between flags."""
+    return _stuff(_bits_lsb(octets))
+
+
+def flag_bits(count: int = 1) -> np.ndarray:
+    """``count`` HDLC flags (01111110) as line bits."""
+    return np.tile(_FLAG, count)
+
+
 def hdlc_encode(frames: list[bytes], *, preamble_flags: int = 1, postamble_flags: int = 2,
                 flags_between: int = 1) -> bytes:
     """Frame octets -> a line bit stream (flags, FCS, zero insertion), packed LSB first.
 
     The result is what a Class 1 DTE sends after ``+FTM`` for ECM at high speed.
     """
-    parts: list[np.ndarray] = [np.tile(_FLAG, preamble_flags)]
-    between = np.tile(_FLAG, flags_between)
+    parts: list[np.ndarray] = [flag_bits(preamble_flags)]
+    between = flag_bits(flags_between)
     for i, frame in enumerate(frames):
         if i:
             parts.append(between)
-        parts.append(_stuff(_bits_lsb(frame + fcs_bytes(frame))))
-    parts.append(np.tile(_FLAG, postamble_flags))
+        parts.append(stuffed_bits(frame + fcs_bytes(frame)))
+    parts.append(flag_bits(postamble_flags))
     out = np.concatenate(parts)
     pad = (-len(out)) % 8
     if pad:
@@ -212,16 +227,17 @@ def hdlc_encode(frames: list[bytes], *, preamble_flags: int = 1, postamble_flags
     return np.packbits(out, bitorder="little").tobytes()
 
 
-def hdlc_decode(stream: bytes) -> list[bytes | None]:
-    """Line bit stream (LSB first) -> frames with FCS checked and stripped.
+def _deframe(bits: np.ndarray, open_at: int | None) -> tuple[list[bytes | None], int]:
+    """The frames between flags in ``bits``: their octets (FCS included), or ``None`` for
+    one that is not a whole number of octets; and the index of the last flag's closing 0
+    (-1 if no flag ended in ``bits``).
 
-    Frames with a bad FCS (or not a whole number of octets) come back as ``None`` so the
-    caller can count them; runs of flags and idle ones are skipped.  A run of seven or
-    more ones aborts the frame in progress (nothing is delivered until the next flag).
+    ``open_at``: the index of a flag's closing 0 a frame starts after (``None``: none,
+    the first flag opens one).  A run of seven or more ones aborts the frame in progress;
+    bodies of fewer than 32 bits (address, control, FCS) are skipped.
     """
-    bits = _bits_lsb(stream)
     if not len(bits):
-        return []
+        return [], -1
     starts, lengths = _runs_of_ones(bits)
     after = starts + lengths  # the zero (if any) that ends each run
     inside = after < len(bits)
@@ -231,7 +247,7 @@ def hdlc_decode(stream: bytes) -> list[bytes | None]:
     keep = np.ones(len(bits), dtype=bool)
     keep[stuffed] = False
     frames: list[bytes | None] = []
-    prev: int | None = None
+    prev = open_at
     for end in flag_ends.tolist():
         if prev is not None:
             lo, hi = prev + 1, end - 7  # between the last flag and this one's opening 0
@@ -242,7 +258,84 @@ def hdlc_decode(stream: bytes) -> list[bytes | None]:
                     if len(body) % 8:
                         frames.append(None)
                     else:
-                        octs = np.packbits(body, bitorder="little").tobytes()
-                        frames.append(octs[:-2] if fcs_ok(octs) else None)
+                        frames.append(np.packbits(body, bitorder="little").tobytes())
         prev = end
-    return frames
+    return frames, (flag_ends[-1].item() if len(flag_ends) else -1)
+
+
+def hdlc_decode(stream: bytes) -> list[bytes | None]:
+    """Line bit stream (LSB first) -> frames with FCS checked and stripped.
+
+    Frames with a bad FCS (or not a whole number of octets) come back as ``None`` so the
+    caller can count them; runs of flags and idle ones are skipped.  A run of seven or
+    more ones aborts the frame in progress (nothing is delivered until the next flag).
+    """
+    frames, _ = _deframe(_bits_lsb(stream), None)
+    return [None if f is None or not fcs_ok(f) else f[:-2] for f in frames]
+
+
+def _make_flag_scan() -> tuple[tuple[tuple[bool, int], ...], ...]:
+    """[ones before (0..7)][octet] -> (a flag's closing 0 is in the octet, ones after it)."""
+    table = []
+    for ones_in in range(8):
+        row = []
+        for octet in range(256):
+            ones, flag = ones_in, False
+            for j in range(8):
+                if octet >> j & 1:
+                    ones = min(ones + 1, 7)
+                else:
+                    flag = flag or ones == 6
+                    ones = 0
+            row.append((flag, ones))
+        table.append(tuple(row))
+    return tuple(table)
+
+
+_FLAG_SCAN = _make_flag_scan()
+
+
+class HdlcDeframer:
+    """:func:`hdlc_decode` for a bit stream that arrives in pieces.
+
+    :meth:`feed` returns the frames completed so far as ``(octets without FCS, FCS
+    good)``; frames that are not a whole number of octets are left out.  A frame still
+    open after ``max_octets`` (no closing flag) is dropped as a runaway, as a receiver
+    would, and the stream is searched for the next flag.
+
+    Pieces are short (a Class 1 modem passes ~50 ms of line at a time), so the bits since
+    the last flag are deframed only when a piece ends a flag, found by a table lookup per
+    octet with the run of ones at the end of the stream carried over.
+    """
+
+    def __init__(self, max_octets: int = 1100) -> None:
+        self._max_bits = max_octets * 8 * 6 // 5 + 16  # stuffed at worst, plus a flag
+        self._pieces: list[np.ndarray] = []  # bits not yet part of a finished frame
+        self._held = 0  # how many bits _pieces hold
+        self._open = False  # _pieces start with the closing 0 of the flag a frame follows
+        self._ones = 0  # ones at the end of the stream so far (7: seven or more)
+
+    def feed(self, data: bytes) -> list[tuple[bytes, bool]]:
+        new = _bits_lsb(data)
+        if not len(new):
+            return []
+        self._pieces.append(new)
+        self._held += len(new)
+        # does a flag end in this piece? (one table step per octet; most pieces hold none)
+        flag_here, ones, scan = False, self._ones, _FLAG_SCAN
+        for octet in data:
+            flag, ones = scan[ones][octet]
+            flag_here = flag_here or flag
+        self._ones = ones
+        frames: list[bytes | None] = []
+        if flag_here:
+            bits = np.concatenate(self._pieces)
+            frames, last = _deframe(bits, 0 if self._open else None)
+            if last >= 0:
+                self._pieces, self._held, self._open = [bits[last:]], len(bits) - last, True
+        if self._held > self._max_bits:
+            # runaway: give up the open frame; 8 bits are enough to find the next flag
+            # (they hold the zero before a run of up to 7 ones, or a run of 8 = abort)
+            tail = np.concatenate(self._pieces)[-8:]
+            self._pieces, self._held, self._open = [tail], len(tail), False
+        return [(f[:-2], fcs_ok(f)) for f in frames if f is not None]

@@ -12,8 +12,8 @@ import signal
 import sys
 import threading
 
-from modem.sim.exchange import SimModem
 from modem.sim.network import default_network
+from modem.sim.sim_modem import SimModem
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from modem.hdlc import fcs_bytes
+from modem.sim.errors import SimError
 from modem.sim.line import (
     HIGH_SPEED_CODES,
     MODULATIONS,
@@ -947,8 +948,8 @@ class Class1DCE:
         self._final("OK" if ev.fcs_ok else "ERROR")
 
 
-class _CmdError(Exception):
-    pass
+class _CmdError(SimError):
+    """A command line the modem answers with ERROR (caught in the command loop)."""
 
 
 __all__ = [

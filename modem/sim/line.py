@@ -19,10 +19,11 @@ Call control travels the same way: :class:`CallOffered` (to the called party),
 :class:`CallAnswered` (to the caller) and :class:`CallCleared` (to either).
 
 Also here: :class:`SimClock` (simulated time with a speed factor),
-:class:`Faults` (fault injection knobs), FCS-16 and a bit-level HDLC
-encoder/decoder used to carry ECM frames between Class 1 bit streams and
-T.38 HDLC fields, and :class:`T30Sniffer`, which watches V.21 frames to know
-when a high-speed carrier is TCF and whether ECM was negotiated.
+:class:`Faults` (fault injection knobs), a streaming bit-level HDLC
+encoder/decoder (over :mod:`modem.hdlc`'s stuffing and deframing) used to carry ECM
+frames between Class 1 bit streams and T.38 HDLC fields, and :class:`T30Sniffer`,
+which watches V.21 frames to know when a high-speed carrier is TCF and whether ECM
+was negotiated.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from modem.hdlc import HdlcDeframer, fcs_bytes, flag_bits, stuffed_bits
 from modem.hdlc import bit_reverse as bit_reverse
-from modem.hdlc import fcs_bytes
 from modem.hdlc import fcs_ok as fcs_ok
 
 # --- modulations ---------------------------------------------------------------------------
@@ -332,167 +335,46 @@ class Faults:
 # --- bits and HDLC ----------------------------------------------------------------------------
 
 
-def _make_stuff_table() -> list[list[tuple[int, int, int]]]:
-    """[ones before][octet] -> (stuffed bits LSB first, bit count, ones after)."""
-    table = []
-    for ones_in in range(5):
-        row = []
-        for b in range(256):
-            bits = n = 0
-            ones = ones_in
-            for j in range(8):
-                bit = (b >> j) & 1
-                bits |= bit << n
-                n += 1
-                if bit:
-                    ones += 1
-                    if ones == 5:
-                        n += 1  # a stuffed zero
-                        ones = 0
-                else:
-                    ones = 0
-            row.append((bits, n, ones))
-        table.append(row)
-    return table
-
-
-_STUFF = _make_stuff_table()
-_FLAG_BITS = 0x7E  # 0 1 1 1 1 1 1 0, symmetric
-
-
 class HdlcBitEncoder:
-    """Frames octets into an HDLC bit stream (flags, zero-bit stuffing, FCS), T.31 bit order.
+    """Frames octets into an HDLC bit stream (flags, zero-bit stuffing, FCS), T.31 bit order,
+    a piece at a time: what is not yet a whole octet waits for the next piece.
 
-    Table driven (one lookup per octet): ECM pages are tens of kilobytes.
+    The stuffing is :func:`modem.hdlc.stuffed_bits`, the same the T.30 engine sends with.
     """
 
     def __init__(self) -> None:
-        self._acc = 0  # pending bits, first-sent in bit 0
-        self._n = 0
+        self._pending = np.empty(0, dtype=np.uint8)  # bits short of an octet, first-sent first
 
-    def _put(self, bits: int, n: int) -> None:
-        self._acc |= bits << self._n
-        self._n += n
-
-    def _take(self) -> bytes:
-        whole = self._n // 8
-        if not whole:
-            return b""
-        out = (self._acc & ((1 << (whole * 8)) - 1)).to_bytes(whole, "little")
-        self._acc >>= whole * 8
-        self._n -= whole * 8
-        return out
+    def _emit(self, *parts: np.ndarray) -> bytes:
+        bits = np.concatenate((self._pending, *parts))
+        whole = len(bits) - len(bits) % 8
+        self._pending = bits[whole:]
+        return np.packbits(bits[:whole], bitorder="little").tobytes()
 
     def flags(self, count: int = 1) -> bytes:
-        for _ in range(count):
-            self._put(_FLAG_BITS, 8)
-        return self._take()
+        return self._emit(flag_bits(count))
 
     def frame(self, payload: bytes, good_fcs: bool = True) -> bytes:
         body = payload + (fcs_bytes(payload) if good_fcs else bytes(2))
-        acc = 0
-        n = 0
-        ones = 0
-        table = _STUFF
-        for b in body:
-            bits, nb, ones = table[ones][b]
-            acc |= bits << n
-            n += nb
-        self._put(acc, n)
-        self._put(_FLAG_BITS, 8)
-        return self._take()
+        return self._emit(stuffed_bits(body), flag_bits(1))
 
     def flush(self) -> bytes:
         """Closing flags, then idle ones up to an octet boundary; returns what is left."""
-        self._put(_FLAG_BITS, 8)
-        self._put(_FLAG_BITS, 8)
-        pad = -self._n % 8
-        self._put((1 << pad) - 1, pad)
-        return self._take()
-
-
-_EV_NONE, _EV_FLAG, _EV_ABORT = 0, 1, 2
-
-
-def _make_destuff_table() -> list[list[tuple[tuple[tuple[int, int, int], ...], int]]]:
-    """[ones before (0..7)][octet] -> (segments, ones after).
-
-    A segment is (data bits LSB first, count, event after them).  Ones are
-    pushed as data bits as they come; at a flag the last seven pushed bits
-    (the flag's leading zero and six ones) are taken back by the decoder.
-    """
-    table = []
-    for ones_in in range(8):
-        row = []
-        for b in range(256):
-            segs: list[tuple[int, int, int]] = []
-            bits = n = 0
-            ones = ones_in
-            for j in range(8):
-                bit = (b >> j) & 1
-                if bit:
-                    ones = min(ones + 1, 7)
-                    if ones == 7:
-                        segs.append((bits, n, _EV_ABORT))
-                        bits = n = 0
-                        continue
-                    bits |= 1 << n
-                    n += 1
-                    continue
-                prev, ones = ones, 0
-                if prev == 5:
-                    continue  # stuffed zero
-                if prev == 6:
-                    segs.append((bits, n, _EV_FLAG))
-                    bits = n = 0
-                    continue
-                n += 1  # a data zero
-            if n:
-                segs.append((bits, n, _EV_NONE))
-            row.append((tuple(segs), ones))
-        table.append(row)
-    return table
-
-
-_DESTUFF = _make_destuff_table()
+        pad = -(len(self._pending) + 16) % 8
+        return self._emit(flag_bits(2), np.ones(pad, dtype=np.uint8))
 
 
 class HdlcBitDecoder:
-    """Finds HDLC frames in a bit stream (T.31 bit order); yields (payload, fcs_ok)."""
+    """Finds HDLC frames in a bit stream (T.31 bit order); yields (payload, fcs_ok).
+
+    :class:`modem.hdlc.HdlcDeframer`, the deframing the T.30 engine receives with.
+    """
 
     def __init__(self) -> None:
-        self._ones = 0
-        self._acc = 0
-        self._n = 0
-        self._in_frame = False
+        self._deframer = HdlcDeframer()
 
     def feed(self, data: bytes) -> list[tuple[bytes, bool]]:
-        frames: list[tuple[bytes, bool]] = []
-        table = _DESTUFF
-        ones = self._ones
-        acc, n, in_frame = self._acc, self._n, self._in_frame
-        for b in data:
-            segs, ones = table[ones][b]
-            for bits, nb, ev in segs:
-                if in_frame and nb:
-                    acc |= bits << n
-                    n += nb
-                if ev == _EV_FLAG:
-                    if in_frame:
-                        total = n - 7
-                        if total >= 32 and total % 8 == 0:
-                            body = (acc & ((1 << total) - 1)).to_bytes(total // 8, "little")
-                            frames.append((body[:-2], fcs_ok(body)))
-                    in_frame = True
-                    acc = n = 0
-                elif ev == _EV_ABORT:
-                    in_frame = False
-                    acc = n = 0
-                if n > 8 * 1100:  # runaway: no flag for too long
-                    in_frame = False
-                    acc = n = 0
-        self._ones, self._acc, self._n, self._in_frame = ones, acc, n, in_frame
-        return frames
+        return self._deframer.feed(data)
 
 
 def flip_bits(data: bytes, rate: float, rng: random.Random) -> tuple[bytes, int]:

@@ -34,7 +34,12 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from modem.sim.exchange import Endpoint, SimExchange, SimModem, digits
+from modem.sim.endpoint import Endpoint, digits
+from modem.sim.errors import SimPortError
+from modem.sim.exchange import SimExchange
+from modem.sim.remotes import BASIC_REMOTES, RemoteFactory
+from modem.sim.sim_modem import SimModem
+from modem.sim.spandsp import SPANDSP_REMOTES, spandsp_available
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +65,18 @@ DEFAULT_SUBSCRIBERS: tuple[Subscriber, ...] = (
 )
 
 
-class SimPortError(ValueError):
-    """A ``sim:`` port that names no local line."""
+#: Every remote kind the simulator has: the basic ones and spandsp's fax machines.
+REMOTE_KINDS: Mapping[str, RemoteFactory] = {**BASIC_REMOTES, **SPANDSP_REMOTES}
+
+
+def build_exchange(speed: float = 1.0, seed: int = 1,
+                   remotes: Mapping[str, RemoteFactory] = REMOTE_KINDS) -> SimExchange:
+    """An exchange that knows ``remotes`` (all of :data:`REMOTE_KINDS` by default).
+
+    The exchange itself knows only the basic remotes: the fax machines are passed in
+    here, so :mod:`modem.sim.exchange` never imports :mod:`modem.sim.spandsp`.
+    """
+    return SimExchange(speed=speed, seed=seed, remotes=remotes)
 
 
 def parse_sim_port(port: str) -> str:
@@ -82,7 +97,7 @@ class SimNetwork:
     """An exchange plus its subscribers, with lookup by ``sim:`` port."""
 
     def __init__(self, speed: float = 1.0, seed: int = 1) -> None:
-        self.exchange = SimExchange(speed=speed, seed=seed)
+        self.exchange = build_exchange(speed=speed, seed=seed)
 
     def add_line(self, number: str, name: str | None = None) -> SimModem:
         return self.exchange.add_line(number, name)
@@ -136,8 +151,6 @@ def default_network(speed: float = 1.0,
     Remote fax machines need libspandsp2; without it they are left out (logged).
     """
     net = SimNetwork(speed=speed)
-    from modem.sim.spandsp import spandsp_available
-
     have_spandsp = spandsp_available()
     for sub in subscribers:
         if sub.kind == "line":
@@ -152,9 +165,11 @@ def default_network(speed: float = 1.0,
 
 __all__ = [
     "DEFAULT_SUBSCRIBERS",
+    "REMOTE_KINDS",
     "SimNetwork",
     "SimPortError",
     "Subscriber",
+    "build_exchange",
     "default_network",
     "is_sim_port",
     "parse_sim_port",

@@ -38,7 +38,7 @@ RECEIVER = "+15550110"
 
 @pytest.fixture
 def exchange() -> Iterator[object]:
-    with sim.SimExchange(speed=SPEED) as ex:
+    with sim.build_exchange(speed=SPEED) as ex:
         yield ex
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import random
+
 import pytest
 
 from modem.errors import HDLCError
 from modem.hdlc import (
     BITREV,
     FCF,
+    HdlcDeframer,
     bit_reverse,
     build_frame,
     fcs16,
@@ -18,6 +22,7 @@ from modem.hdlc import (
     parse_frame,
     parse_frame_with_fcs,
 )
+from modem.sim.line import HdlcBitDecoder, HdlcBitEncoder
 
 
 def test_fcs16_known_vectors() -> None:
@@ -96,3 +101,64 @@ def test_bit_stuffing_detects_damage() -> None:
     decoded = hdlc_decode(bytes(stream))
     assert decoded[0] == frames[0] and decoded[-1] == frames[2]
     assert None in decoded
+
+
+# --- the simulator's streaming codec is modem.hdlc's stuffing and deframing ------------------
+
+
+def _sample_frames() -> list[bytes]:
+    rng = random.Random(1234)
+    return [bytes(rng.choice((0xFF, 0x7E, 0x3F, rng.randrange(256))) for _ in range(n))
+            for n in (4, 64, 256, 260, 7)]
+
+
+def test_streaming_encoder_is_byte_exact_with_the_former_table_coder() -> None:
+    # The digest is of what the simulator's own table-driven encoder (before it reused
+    # modem.hdlc) produced for this very sequence; frame 3 goes out with a bad FCS.
+    enc = HdlcBitEncoder()
+    out = enc.flags(8)
+    for i, f in enumerate(_sample_frames()):
+        out += enc.frame(f, i != 3) + enc.flags(1)
+    out += enc.flush()
+    assert len(out) == 684
+    assert hashlib.sha256(out).hexdigest() == (
+        "a93815025f9cbc71a16c096551f60bff09eb35c28f9a79a2a20a8f911f29f21b")
+
+
+def test_streaming_encoder_matches_hdlc_encode() -> None:
+    frames = _sample_frames()
+    enc = HdlcBitEncoder()
+    pieces = enc.flags(3) + b"".join(enc.frame(f) for f in frames) + enc.flush()
+    whole = hdlc_encode(frames, preamble_flags=3, postamble_flags=3)
+    assert pieces[:-1] == whole[:-1]  # only the idle bits after the last flag may differ
+    assert hdlc_decode(pieces) == hdlc_decode(whole) == frames
+
+
+@pytest.mark.parametrize("piece", [1, 7, 37, 90, 4096])
+def test_deframer_in_pieces_matches_hdlc_decode(piece: int) -> None:
+    frames = _sample_frames()
+    rng = random.Random(piece)
+    enc = HdlcBitEncoder()
+    # noise without flags first (a frame of noise might not be whole octets: hdlc_decode
+    # gives None for it, the deframer leaves it out)
+    stream = bytes(rng.choice((0x00, 0x55, 0xAA)) for _ in range(21)) + enc.flags(8)
+    for i, f in enumerate(frames):
+        stream += enc.frame(f, i != 3) + enc.flags(1)
+    stream += enc.flush() + b"\xff" * 3
+    damaged = bytearray(stream)
+    damaged[200] ^= 0x10  # a bit error in frame 2
+    for data in (stream, bytes(damaged)):
+        dec, got = HdlcBitDecoder(), []
+        for i in range(0, len(data), piece):
+            got += dec.feed(data[i:i + piece])
+        assert [p if ok else None for p, ok in got] == hdlc_decode(data)
+        if data is stream:
+            assert got == [(f, i != 3) for i, f in enumerate(frames)]
+
+
+def test_deframer_drops_a_runaway_frame_and_recovers() -> None:
+    dec = HdlcDeframer(max_octets=300)
+    enc = HdlcBitEncoder()
+    assert dec.feed(enc.flags(2) + bytes(range(256)) * 4) == []  # no closing flag
+    frame = b"\xff\x13\x84"
+    assert dec.feed(enc.flags(1) + enc.frame(frame) + enc.flush()) == [(frame, True)]

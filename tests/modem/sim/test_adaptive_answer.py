@@ -9,14 +9,14 @@ from pathlib import Path
 
 from modem.api import HangupCause, ReceiveOptions
 from modem.class1 import Class1Driver
-from modem.sim import SimExchange
+from modem.sim import build_exchange
 from tests.modem.sim.conftest import ATPort, needs_spandsp
 
 SPEED = 10
 
 
 def test_the_dce_reports_fax_or_data(at_ports: list[ATPort]) -> None:
-    with SimExchange(speed=SPEED) as ex:
+    with build_exchange(speed=SPEED) as ex:
         callee = ATPort(ex.add_line("+15550101", "callee").device)
         caller = ATPort(ex.add_line("+15550100", "caller").device)
         at_ports += [callee, caller]
@@ -32,7 +32,7 @@ def test_the_dce_reports_fax_or_data(at_ports: list[ATPort]) -> None:
 
 
 def test_driver_hangs_up_on_a_data_call(at_ports: list[ATPort]) -> None:
-    with SimExchange(speed=SPEED) as ex:
+    with build_exchange(speed=SPEED) as ex:
         line = ex.add_line("+15550101", "callee")
         caller = ATPort(ex.add_line("+15550100", "caller").device)
         at_ports.append(caller)
@@ -56,7 +56,7 @@ def test_driver_hangs_up_on_a_data_call(at_ports: list[ATPort]) -> None:
 
 @needs_spandsp
 def test_driver_receives_a_fax_with_adaptive_answer(page_tiff: Path) -> None:
-    with SimExchange(speed=SPEED) as ex:
+    with build_exchange(speed=SPEED) as ex:
         line = ex.add_line("+15550101", "line2")
         sender = ex.add_remote("+15550120", "sender", ecm=True, ident="SPANDSP TX")
         driver = Class1Driver(line.device, speed=SPEED)

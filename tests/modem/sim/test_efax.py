@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from modem.sim import SimExchange, SimModem, default_network
+from modem.sim import SimModem, build_exchange, default_network
 from modem.sim.line import FCF_DCS, FCF_MCF
 from modem.sim.spandsp import SpandspFax
 from tests.modem.sim.conftest import (
@@ -64,7 +64,7 @@ def wait_ready(line: SimModem, timeout: float = 10) -> None:
 
 
 def test_efax_sends_to_spandsp_receiver(page_tiff: Path) -> None:
-    with SimExchange(speed=SPEED) as ex:
+    with build_exchange(speed=SPEED) as ex:
         line = ex.add_line("+15550100", "line1")
         rx = ex.add_remote("+15550110", "receiver", ident="SPANDSP RX")
         assert isinstance(rx, SpandspFax)
@@ -123,7 +123,7 @@ def test_efax_to_efax_between_local_lines(page_tiff: Path, tmp_path: Path) -> No
 
 
 def test_spandsp_sender_to_efax_inbound(page_tiff: Path, tmp_path: Path) -> None:
-    with SimExchange(speed=SPEED) as ex:
+    with build_exchange(speed=SPEED) as ex:
         line = ex.add_line("+15550101", "line2")
         tx = ex.add_remote("+15550120", "sender", ident="SPANDSP TX")
         assert isinstance(tx, SpandspFax)
@@ -148,7 +148,7 @@ def test_spandsp_sender_to_efax_inbound(page_tiff: Path, tmp_path: Path) -> None
 
 
 def test_efax_reports_failure_when_line_drops_mid_page(page_tiff: Path) -> None:
-    with SimExchange(speed=SPEED) as ex:
+    with build_exchange(speed=SPEED) as ex:
         line = ex.add_line("+15550100", "line1")
         ex.add_remote("+15550113", "drop_mid_page")
         p = efax_send(line, "15550113", page_tiff)

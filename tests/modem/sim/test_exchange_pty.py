@@ -7,14 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from modem.sim import SimExchange, default_network, parse_sim_port
+from modem.sim import SimExchange, build_exchange, default_network, parse_sim_port
 from modem.sim.network import DEFAULT_SUBSCRIBERS, SimPortError
 from tests.modem.sim.conftest import ATPort, needs_spandsp
 
 
 @pytest.fixture
 def exchange() -> Iterator[SimExchange]:
-    ex = SimExchange(speed=50)
+    ex = build_exchange(speed=50)
     yield ex
     ex.close()
 

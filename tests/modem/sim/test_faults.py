@@ -26,8 +26,7 @@ from modem.api import (
 )
 from modem.class1 import Class1Driver
 from modem.hdlc import FCF
-from modem.sim import SimExchange
-from modem.sim.exchange import Endpoint, SimModem
+from modem.sim import Endpoint, SimExchange, SimModem, build_exchange
 from modem.sim.spandsp import SpandspFax
 from tests.modem.pages import drawing, encode, tiff_wrap
 from tests.modem.sim.conftest import needs_spandsp
@@ -108,7 +107,7 @@ def _line_still_works(ex: SimExchange, driver: Class1Driver) -> None:
 @pytest.mark.parametrize("name", list(FAULTS))
 def test_send_fault(name: str) -> None:
     fault = FAULTS[name]
-    with SimExchange(speed=SPEED) as ex:
+    with build_exchange(speed=SPEED) as ex:
         line = ex.add_line(LINE, "line1")
         remote = ex.add_remote(FAULTY, fault.kind, "faulty", **fault.options)
         if fault.set_up is not None:
@@ -155,7 +154,7 @@ def _receive(ex: SimExchange, line: SimModem, tx: SpandspFax, tif: Path, options
 
 def test_receive_far_end_gives_up_after_rtn(tmp_path: Path) -> None:
     """Bad page data: we answer RTN; spandsp (0.0.6) as a sender then disconnects (DCN)."""
-    with SimExchange(speed=SPEED) as ex:
+    with build_exchange(speed=SPEED) as ex:
         line = ex.add_line(LINE, "line1")
         tx = ex.add_remote("+15550120", "sender", "sender")
         assert isinstance(tx, SpandspFax)
@@ -177,7 +176,7 @@ def test_receive_far_end_gives_up_after_rtn(tmp_path: Path) -> None:
 
 def test_receive_line_drops_mid_page_ecm(tmp_path: Path) -> None:
     """ECM reception, the line drops in page 2: page 1 is kept, the cause is LINE_DROPPED."""
-    with SimExchange(speed=SPEED) as ex:
+    with build_exchange(speed=SPEED) as ex:
         line = ex.add_line(LINE, "line1")
         tx = ex.add_remote("+15550120", "sender", "sender", ecm=True)
         assert isinstance(tx, SpandspFax)
@@ -196,7 +195,7 @@ def test_receive_line_drops_mid_page_ecm(tmp_path: Path) -> None:
 
 def test_receive_caller_sends_no_fax(tmp_path: Path) -> None:
     """An incoming call with no fax on it (the caller's modem stays silent): NO_CARRIER."""
-    with SimExchange(speed=SPEED) as ex:
+    with build_exchange(speed=SPEED) as ex:
         line = ex.add_line(LINE, "line1")
         caller = ex.add_line("+15550101", "line2")  # a modem that dials and says nothing
         driver = Class1Driver(line.device, speed=SPEED)
@@ -222,7 +221,7 @@ def test_receive_caller_sends_no_fax(tmp_path: Path) -> None:
 def test_receive_caller_never_speaks_t30() -> None:
     """A caller that connects (a fax modem whose host says nothing, or a person): we send
     DIS until T1 runs out and end with NO_CARRIER, not a hung line."""
-    with SimExchange(speed=SPEED) as ex:
+    with build_exchange(speed=SPEED) as ex:
         line = ex.add_line(LINE, "line1")
         caller = ex.add_line("+15550101", "line2")
         driver = Class1Driver(line.device, speed=SPEED)

@@ -28,7 +28,7 @@ from PIL import Image
 from modem.api import Encoding, HangupCause, ProgressKind, ReceivedPage, ReceiveOptions, SendOptions
 from modem.class1 import Class1Driver
 from modem.hdlc import FCF
-from modem.sim import SimExchange
+from modem.sim import SimExchange, build_exchange
 from modem.sim.spandsp import SpandspFax
 from tests.modem.pages import decode, drawing, encode, pixels, tiff_wrap
 from tests.modem.sim.conftest import needs_spandsp
@@ -90,7 +90,7 @@ def test_matrix(direction: str, pages: int, ecm: bool, coding: Encoding, mod: st
                 tmp_path: Path) -> None:
     modems, rate, codes = MODULATIONS[mod]
     images = _images(pages)
-    with SimExchange(speed=SPEED) as ex:
+    with build_exchange(speed=SPEED) as ex:
         line = ex.add_line(LINE, "line1")
         driver = Class1Driver(line.device, speed=SPEED)
         try:
@@ -166,7 +166,7 @@ def _receive(ex: SimExchange, driver: Class1Driver, images: list[Image.Image], e
 
 def test_mmr_without_ecm_is_refused() -> None:
     """MMR pages on a call without ECM: the sender refuses (no DCS), and says why."""
-    with SimExchange(speed=SPEED) as ex:
+    with build_exchange(speed=SPEED) as ex:
         line = ex.add_line(LINE, "line1")
         ex.add_remote(REMOTE, "receiver", ecm=True)
         driver = Class1Driver(line.device, speed=SPEED)

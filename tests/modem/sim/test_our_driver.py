@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from modem.api import ProgressKind, ReceiveOptions, SendOptions
-from modem.sim import SimExchange
+from modem.sim import build_exchange
 from modem.sim.spandsp import SpandspFax
 from tests.modem.sim.conftest import needs_spandsp, tiff_bitmap
 
@@ -28,7 +28,7 @@ SPEED = 10  # the driver's own timers run on the wall clock
 
 @pytest.mark.parametrize(("ecm", "encoding"), [(False, "mh"), (False, "mr"), (True, "mmr")])
 def test_driver_sends_to_spandsp(ecm: bool, encoding: str) -> None:
-    with SimExchange(speed=SPEED) as ex:
+    with build_exchange(speed=SPEED) as ex:
         line = ex.add_line("+15550100", "line1")
         rx = ex.add_remote("+15550110", "receiver", ecm=True, ident="SPANDSP RX")
         assert isinstance(rx, SpandspFax)
@@ -53,7 +53,7 @@ def test_driver_sends_to_spandsp(ecm: bool, encoding: str) -> None:
 
 @pytest.mark.parametrize("ecm", [False, True], ids=["non-ecm", "ecm"])
 def test_driver_receives_from_spandsp(page_tiff: Path, ecm: bool) -> None:
-    with SimExchange(speed=SPEED) as ex:
+    with build_exchange(speed=SPEED) as ex:
         line = ex.add_line("+15550101", "line2")
         tx = ex.add_remote("+15550120", "sender", ecm=True, ident="SPANDSP TX")
         assert isinstance(tx, SpandspFax)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from modem.hdlc import fcs_bytes
-from modem.sim import SimExchange
+from modem.sim import SimExchange, build_exchange
 from modem.sim.line import (
     FCF_MCF,
     FCF_PPR,
@@ -64,7 +64,7 @@ def _send(ex: SimExchange, page: Path, ecm: bool) -> tuple[SpandspFax, FaxSessio
 
 @pytest.mark.parametrize("ecm", [False, True], ids=["non-ecm", "ecm"])
 def test_spandsp_to_spandsp(page_tiff: Path, ecm: bool) -> None:
-    with SimExchange(speed=40) as ex:
+    with build_exchange(speed=40) as ex:
         _rx, sent, got = _send(ex, page_tiff, ecm)
         assert sent.ok, sent.completion_text
         assert got.ok, got.completion_text
@@ -88,7 +88,7 @@ def test_spandsp_to_spandsp(page_tiff: Path, ecm: bool) -> None:
 
 @pytest.mark.parametrize("ecm", [False, True], ids=["non-ecm", "ecm"])
 def test_two_pages(two_page_tiff: Path, ecm: bool) -> None:
-    with SimExchange(speed=40) as ex:
+    with build_exchange(speed=40) as ex:
         _rx, sent, got = _send(ex, two_page_tiff, ecm)
         assert sent.ok and got.ok and (sent.pages, got.pages) == (2, 2)
         assert got.tiff is not None
@@ -101,7 +101,7 @@ def test_two_pages(two_page_tiff: Path, ecm: bool) -> None:
 
 
 def test_bit_errors_force_rtn(page_tiff: Path) -> None:
-    with SimExchange(speed=40) as ex:
+    with build_exchange(speed=40) as ex:
         rx = ex.add_remote("+15550110", "receiver", ident="RECEIVER")
         tx = ex.add_remote("+15550120", "sender", ident="SENDER")
         assert isinstance(rx, SpandspFax) and isinstance(tx, SpandspFax)
@@ -121,7 +121,7 @@ def test_bit_errors_force_rtn(page_tiff: Path) -> None:
 
 
 def test_bit_errors_in_ecm_force_partial_page_retransmission(page_tiff: Path) -> None:
-    with SimExchange(speed=40) as ex:
+    with build_exchange(speed=40) as ex:
         rx = ex.add_remote("+15550110", "receiver", ecm=True)
         tx = ex.add_remote("+15550120", "sender", ecm=True)
         assert isinstance(rx, SpandspFax) and isinstance(tx, SpandspFax)
@@ -138,7 +138,7 @@ def test_bit_errors_in_ecm_force_partial_page_retransmission(page_tiff: Path) ->
 
 
 def test_drop_mid_page(page_tiff: Path) -> None:
-    with SimExchange(speed=40) as ex:
+    with build_exchange(speed=40) as ex:
         rx = ex.add_remote("+15550113", "drop_mid_page")
         tx = ex.add_remote("+15550120", "sender")
         assert isinstance(rx, SpandspFax) and isinstance(tx, SpandspFax)
@@ -153,7 +153,7 @@ def test_drop_mid_page(page_tiff: Path) -> None:
 
 
 def test_sender_to_busy_and_unanswered(page_tiff: Path) -> None:
-    with SimExchange(speed=40) as ex:
+    with build_exchange(speed=40) as ex:
         ex.add_remote("+15550111", "busy")
         ex.add_remote("+15550112", "no_answer")
         tx = ex.add_remote("+15550120", "sender")
@@ -173,7 +173,7 @@ def test_speed_changes_wall_time_not_simulated_time(page_tiff: Path) -> None:
     durations = []
     page_spans = []
     for speed in (10, 40):
-        with SimExchange(speed=speed) as ex:
+        with build_exchange(speed=speed) as ex:
             _rx, sent, got = _send(ex, page_tiff, ecm=False)
             assert sent.ok and got.ok
             call = ex.calls[-1]
