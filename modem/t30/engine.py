@@ -21,24 +21,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator
 
-from modem.api import (
-    HangupCause,
-    Progress,
-    ProgressKind,
-)
+from modem.api import HangupCause, Progress, ProgressKind
 from modem.errors import T30Error
-from modem.hdlc import (
-    FCF,
-    X_BIT,
-    Frame,
-    build_frame,
-)
-from modem.t30.dis import (
-    Y_RES_FINE,
-    Y_RES_STANDARD,
-    Y_RES_SUPERFINE,
-    Params,
-)
+from modem.hdlc import FCF, X_BIT, Frame, build_frame
+from modem.t30.dis import Y_RES_FINE, Y_RES_STANDARD, Y_RES_SUPERFINE, Params
 from modem.t30.messages import (
     Action,
     Event,
@@ -83,6 +69,7 @@ class HangupSignal(Exception):
 
 
 def y_res_class(y_res: float) -> float:
+    """The T.30 resolution class (standard, fine, superfine) ``y_res`` lines/inch falls in."""
     if y_res >= 300:
         return Y_RES_SUPERFINE
     if y_res >= 150:
