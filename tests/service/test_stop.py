@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.conftest import UmfaxSite
+from tests.servers.umfax_site import UmfaxSite
 
 pytestmark = pytest.mark.slow
 
