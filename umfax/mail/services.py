@@ -32,6 +32,7 @@ class MailServices:
         self.store = store
         self.stop_event = threading.Event()
         self.connectors: list[IntakeConnector] = []
+        self._stopped: list[IntakeConnector] = []  # kept for health() while the server winds down
         self.dispatcher = dispatcher
         self._open_intake = open_intake
         self._dispatch_thread = threading.Thread(
@@ -72,16 +73,36 @@ class MailServices:
     def wake(self) -> None:
         self.dispatcher.wake()
 
+    def stop_intake(self, timeout: float = 15.0) -> None:
+        """Connectors stop taking mail in, all at once: each may wait up to a second for
+        a blocked read (IDLE, a poll) before it is unblocked, and one after another they
+        would add those seconds up.  Idempotent."""
+        connectors, self.connectors = self.connectors, []
+        self._stopped.extend(connectors)
+        stoppers = [
+            threading.Thread(target=_stop_connector, args=(c,), name=f"stop:{c.label}", daemon=True)
+            for c in connectors
+        ]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join(timeout)
+
     def stop(self) -> None:
-        for connector in self.connectors:
-            try:
-                connector.stop()
-            except Exception:  # one connector failing to stop must not keep the others up
-                logger.exception("connector did not stop cleanly")
+        """Connectors first (no new faxes), then the dispatcher, which has delivered
+        what the last calls received by the time :class:`~umfax.service.Server` calls this."""
+        self.stop_intake()
         self.stop_event.set()
         self.dispatcher.wake()
         if self._dispatch_thread.is_alive():
             self._dispatch_thread.join(timeout=10)
 
     def health(self) -> dict[str, Any]:
-        return {c.label: c.health().as_dict() for c in self.connectors}
+        return {c.label: c.health().as_dict() for c in [*self.connectors, *self._stopped]}
+
+
+def _stop_connector(connector: IntakeConnector) -> None:
+    try:
+        connector.stop()
+    except Exception:  # one connector failing to stop must not keep the others up
+        logger.exception("connector did not stop cleanly", extra={"connector": connector.label})
