@@ -1,4 +1,4 @@
-"""Small mail messages for the intake tests (the client-shaped corpus is tests/mail/corpus.py)."""
+"""Small mail messages for the intake tests (the client-shaped corpus is tests/mail/corpus/)."""
 
 from __future__ import annotations
 

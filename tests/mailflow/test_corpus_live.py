@@ -1,4 +1,4 @@
-"""The whole message corpus (tests/mail/corpus.py: Outlook, Gmail, Apple Mail, S/MIME,
+"""The whole message corpus (tests/mail/corpus/: Outlook, Gmail, Apple Mail, S/MIME,
 forwarded mail, and the hostile ones: no attachment, a zip of PDFs, a 50 MB attachment,
 malformed MIME, a forged sender, bounces) through the live connectors with the real
 core: APPENDed to a real Dovecot for the IMAP connector, and sent over SMTP to the
