@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from connectors.mail_out import SendError, SmtpSender
-from tests.connectors.test_smtp import TlsFiles, make_self_signed
+from tests.connectors.smtp_helpers import TlsFiles, make_self_signed
 from tests.servers.ports import free_port
 from umfax.config import MailConfig
 from umfax.errors import ConfigError, ConnectorError
