@@ -9,7 +9,7 @@ from PIL import Image, ImageFilter
 
 from tests.conversion import makers
 from umfax.conversion import ConversionOptions, FaxPage, convert_documents, page_bitmap
-from umfax.conversion.raster import bridge_dropouts, close_gaps, smooth, trim_trailing_white
+from umfax.conversion.raster import bridge_dropouts, smooth, trim_trailing_white
 from umfax.conversion.render_pdf import PdfSource
 
 
@@ -25,44 +25,14 @@ def text(bitmap: npt.NDArray[np.bool_]) -> str:
     return "".join("#" if v else "." for v in bitmap[0])
 
 
-@pytest.mark.parametrize("before,after", [
-    ("##.##", "#####"),                # one-pixel gap beside a thick run
-    ("#.#", "#.#"),                    # between two one-pixel stems (ll, n): kept
-    ("..#.##..", "..####.."),          # one thin, one thick: closed
-    ("##..##", "##..##"),              # two pixels: kept by default
-    (".##.", ".##."),                  # the page edge is no black run
-    ("##.##..##.#", "#####..####"),
-])
-def test_close_gaps(before: str, after: str) -> None:
-    assert text(close_gaps(row(before))) == after
-
-
-@pytest.mark.parametrize("before,after", [
-    ("##..##", "######"),              # two pixels between thick runs
-    ("#..##", "#..##"),                # two pixels beside a one-pixel stem: kept
-    ("##...##", "##...##"),            # three pixels (a word space at 7 pt is wider)
-    ("##.##..##..#", "#########..#"),
-])
-def test_close_wider_gaps(before: str, after: str) -> None:
-    assert text(close_gaps(row(before), widest=2)) == after
-
-
-def test_close_gaps_works_row_by_row() -> None:
-    bitmap = np.zeros((3, 8), dtype=bool)
-    bitmap[0, :2] = bitmap[2, 3:5] = True  # the gap is across rows, not within one
-    assert np.array_equal(close_gaps(bitmap), bitmap)
-
-
-def test_bridge_dropouts_needs_cover_and_two_opposite_neighbours() -> None:
-    bitmap = np.array([[0, 0, 0, 0, 0],
-                       [1, 0, 1, 0, 0],
-                       [0, 0, 0, 1, 0],
-                       [0, 0, 1, 0, 0]], dtype=bool)
+def test_bridge_dropouts_fills_diagonal_joins_over_ink_only() -> None:
+    bitmap = np.array([[1, 0, 0, 0, 0, 0],
+                       [0, 0, 0, 1, 0, 1],
+                       [0, 0, 1, 0, 0, 0]], dtype=bool)
     dark = np.full(bitmap.shape, 60, dtype=np.uint8)
-    out = bridge_dropouts(bitmap, dark)
-    assert out[1, 1]  # between left and right
-    assert out[2, 2]  # between up and down: (1, 2) and (3, 2)
-    assert not out[0, 1] and not out[2, 4] and not out[3, 3]  # one neighbour side only
+    expected = bitmap.copy()
+    expected[1, 1] = True  # between (0, 0) and (2, 2); (1, 4), between left and right, stays white
+    assert np.array_equal(bridge_dropouts(bitmap, dark), expected)
     light = np.full(bitmap.shape, 200, dtype=np.uint8)
     assert np.array_equal(bridge_dropouts(bitmap, light), bitmap)  # not covered: kept white
 

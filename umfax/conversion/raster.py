@@ -5,12 +5,15 @@ Every renderer produces a grey frame (uint8, 255 = white) of exactly the fax pag
 resolution (98 lines/inch) is rendered at 196 lines/inch and folded, two rows into one
 (see :func:`to_fax_bitmap`).  PDF pages at standard resolution are also drawn straight
 at 98 lines/inch with aliased (hinted) text, which reads far better there than any
-threshold of an anti-aliased render (see :func:`crisp_bitmap`).
+threshold of an anti-aliased render (see :func:`crisp_bitmap`); at fine and superfine
+they are drawn aliased at the output resolution and kept as drawn (see
+:func:`aliased_bitmap`).
 
-Bilevel conversion: text and line art are smoothed, thresholded and despeckled (see
-:func:`binarize`), which keeps small type and thin rules legible; regions that look
-like photographs are halftoned with a clustered-dot ordered dither, whose regular dots
-code compactly in MH/MR/MMR (error diffusion codes larger than no compression at all).
+Bilevel conversion of anti-aliased frames (text files, images, scans): text and line art
+are smoothed, thresholded and despeckled (see :func:`binarize`), which keeps small type
+and thin rules legible.  In every frame, regions that look like photographs are
+halftoned with a clustered-dot ordered dither, whose regular dots code compactly in
+MH/MR/MMR (error diffusion codes larger than no compression at all).
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ Gray = npt.NDArray[np.uint8]
 Mask = npt.NDArray[np.bool_]
 
 TEXT_THRESHOLD = 150
-"""Grey levels below this (after smoothing) are black in text regions, fine and superfine
-(tesseract on the bench's business pages at fine: 0.903 at 130, 0.964 at 140, 0.971 at
-150, 0.923 at 165; paths drawn aliased)."""
+"""Grey levels below this (after smoothing) are black in text regions of anti-aliased
+frames (text files, images) at fine and superfine (measured when PDF pages were still
+drawn so: tesseract on the bench's business pages at fine read 0.903 at 130, 0.964 at
+140, 0.971 at 150, 0.923 at 165)."""
 STANDARD_THRESHOLD = 175
 """The same at standard resolution (rows averaged in pairs, smoothed along rows)."""
 RASTER_THRESHOLD = 170
@@ -46,18 +50,11 @@ already blurred by the scanner and by resampling, so a higher cut keeps i-dots a
 hairlines (tesseract on the bench scan: 0.992 at 140, 1.000 at 170)."""
 CRISP_THRESHOLD = 200
 """Grey levels below this are black in a render drawn with aliased text: glyphs arrive
-pure black, so the cut only matters for coloured or grey text (kept down to light grey)
-and for anti-aliased line art (a 0.5 pt rule split over two rows stays a rule)."""
+pure black, so the cut only matters for coloured or grey text and line art (kept down
+to light grey)."""
 BRIDGE_THRESHOLD = 150
 """A white pixel of the crisp frame turns black where the anti-aliased render is darker
-than this and the pixel joins black neighbours (see :func:`bridge_dropouts`, which the
-conversion no longer applies: on the broader bench corpus it cost legibility)."""
-BRIDGE_ACROSS = False
-"""Whether :func:`bridge_dropouts` in the conversion also fills pixels between left and
-right or upper and lower neighbours (and not only diagonal joins)."""
-CRISP_GAP = 1
-"""Widest white gap, in pixels along a row, that :func:`close_gaps` fills (a byte-saving
-step the conversion no longer applies: it merged letters of small print and forms)."""
+than this and the pixel joins two diagonal black neighbours (see :func:`bridge_dropouts`)."""
 PHOTO_BLOCK = 24
 """Side, in pixels, of the blocks classified as photo or text."""
 
@@ -261,36 +258,6 @@ def despeckle(black: Mask) -> Mask:
     return out
 
 
-def close_gaps(black: Mask, widest: int = CRISP_GAP) -> Mask:
-    """Fill narrow white gaps between black pixels of a row: a one-pixel gap unless both
-    black runs beside it are one pixel wide, a gap of two (up to ``widest``) pixels only
-    when both runs beside it are at least two pixels wide.
-
-    On aliased text at standard resolution most such gaps are slivers between letters
-    that nearly touch and the narrow insides of small letters: each costs a white run and
-    a black run per row (a 1-pixel white run is MH's dearest short code, 6 bits) and
-    carries little legibility at 98 lines/inch.  Gaps between one-pixel stems are kept:
-    those are the n, u and ll of small sans-serif type.  Word spaces are wider.
-    """
-    rows, cols = black.shape
-    pad = widest + 2
-    padded = np.zeros((rows, cols + 2 * pad), dtype=bool)
-    padded[:, pad:pad + cols] = black
-    white = ~padded
-    out = padded.copy()
-    n = cols + 2 * pad - (widest + 3)
-    for k in range(1, widest + 1):
-        # gap[:, i]: columns i+2 .. i+k+1 white between black columns i+1 and i+k+2
-        gap = padded[:, 1:1 + n] & padded[:, k + 2:k + 2 + n]
-        thick_left, thick_right = padded[:, 0:n], padded[:, k + 3:k + 3 + n]
-        gap &= (thick_left | thick_right) if k == 1 else (thick_left & thick_right)
-        for j in range(2, k + 2):
-            gap &= white[:, j:j + n]
-        for j in range(2, k + 2):
-            out[:, j:j + n] |= gap
-    return out[:, pad:pad + cols]
-
-
 RULE_THRESHOLD = 175
 """Grey levels below this in the folded render can restore a rule (see :func:`restore_rules`)."""
 RULE_MIN_LENGTH = 12
@@ -329,44 +296,17 @@ def restore_rules(black: Mask, gray: Gray) -> Mask:
     return out
 
 
-def close_notches(black: Mask) -> Mask:
-    """Fill two-pixel white gaps in a row between black runs, one of them at least two
-    pixels wide, where the row above or the row below is black over both gap pixels.
-
-    Those are notches in the edge of one glyph (the serif of a small n, the join of a bowl
-    and its stem), each costing a white and a black run in that row.  The gaps between
-    two letters are white from top to bottom and stay open, so the letters stay apart
-    (closing every two-pixel gap, :data:`CRISP_GAP` = 2, costs tesseract 0.03 of
-    character accuracy; this costs 0.002 for 1.8 % fewer MMR bytes).
-    """
-    rows, cols = black.shape
-    padded = np.zeros((rows + 2, cols + 5), dtype=bool)
-    padded[1:-1, 2:2 + cols] = black
-
-    def at(dy: int, dx: int) -> Mask:
-        return padded[1 + dy:1 + dy + rows, 2 + dx:2 + dx + cols]
-
-    # the gap is columns c and c+1 between black at c-1 and c+2, one of them a run of two or more
-    gap = at(0, -1) & ~at(0, 0) & ~at(0, 1) & at(0, 2) & (at(0, -2) | at(0, 3))
-    gap &= (at(-1, 0) | at(1, 0)) & (at(-1, 1) | at(1, 1))
-    out = black | gap
-    out[:, 1:] |= gap[:, :-1]
-    return out
-
-
-def bridge_dropouts(black: Mask, gray: Gray, threshold: int = BRIDGE_THRESHOLD,
-                    across: bool = True) -> Mask:
+def bridge_dropouts(black: Mask, gray: Gray, threshold: int = BRIDGE_THRESHOLD) -> Mask:
     """Turn black the white pixels that the anti-aliased render ``gray`` (same geometry)
-    shows well covered and that join two opposite black neighbours (left and right,
-    above and below, or either diagonal).
+    shows well covered and that join two diagonal black neighbours (above left and below
+    right, or above right and below left).
 
-    Aliased rendering has no dropout control: where a thin stroke passes between pixel
-    centres it vanishes, and at 98 lines/inch that detaches the arch of a small n from
-    its stem (tesseract reads "ri").  The same rule fills some one-pixel notches in
-    edges, which also saves coded runs.  Filling inside corners as well closes the eye
-    of a small e.  The threshold is a compromise found by tesseract on 8 pt Helvetica
-    (tests.conversion.test_convert): lower leaves the n broken, higher starts to fill e;
-    which value reads best shifts with the glyphs' phase against the pixel grid.
+    Aliased rendering has no dropout control: where a thin diagonal stroke passes between
+    pixel centres at 98 lines/inch it breaks into pixels that touch only at corners.
+    Filling between left and right or above and below neighbours as well (which rejoins
+    the arch of a small n to its stem) closed counters and merged letters of small print
+    and forms on the bench's corpus (bench/text_corpus.py) and is not done.  The threshold
+    is a compromise found by tesseract on 8 pt Helvetica (tests.conversion.test_convert).
     """
     rows, cols = black.shape
     padded = np.zeros((rows + 2, cols + 2), dtype=bool)
@@ -375,10 +315,7 @@ def bridge_dropouts(black: Mask, gray: Gray, threshold: int = BRIDGE_THRESHOLD,
     def at(dy: int, dx: int) -> Mask:
         return padded[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols]
 
-    up, down, left, right = at(-1, 0), at(1, 0), at(0, -1), at(0, 1)
     joins = (at(-1, -1) & at(1, 1)) | (at(-1, 1) & at(1, -1))
-    if across:
-        joins |= (left & right) | (up & down)
     return black | (joins & (gray[:rows, :cols] < threshold))
 
 
@@ -390,10 +327,11 @@ def crisp_bitmap(crisp: Gray, gray: Gray, detect_photos: bool) -> Mask:
     counters land whole on pixels, where a threshold of an anti-aliased render smears
     them over two rows and either drops a bar or closes a counter.  Thin rules that the
     aliased render dropped are put back from the anti-aliased one (:func:`restore_rules`).
-    Nothing else is changed: every pixel trick that saved bytes here (bridging dropouts,
-    closing narrow gaps and notches, moving edges where MH codes them shorter) cost
-    tesseract legibility on the bench's broader corpus (bench/text_corpus.py: small print
-    0.03 and forms 0.01 of character accuracy below Ghostscript's), for 8-10 % of bytes.
+    Diagonal dropouts are bridged (:func:`bridge_dropouts`); nothing else is changed:
+    the pixel tricks that once saved bytes here (closing narrow gaps and notches, moving
+    edges where MH codes them shorter) cost tesseract legibility on the bench's broader
+    corpus (bench/text_corpus.py: small print 0.03 and forms 0.01 of character accuracy
+    below Ghostscript's), for 8-10 % of bytes, and were removed.
     On pages with images the paper is whitened first (:func:`paper_white_point`) and photo
     regions of ``gray`` are halftoned as in :func:`to_fax_bitmap`.
     """
@@ -404,8 +342,8 @@ def crisp_bitmap(crisp: Gray, gray: Gray, detect_photos: bool) -> Mask:
             folded, crisp = whiten_paper(folded, white), whiten_paper(crisp, white)
     rows = min(folded.shape[0], crisp.shape[0])
     black = np.zeros(crisp.shape, dtype=bool)
-    black[:rows] = restore_rules(bridge_dropouts(crisp[:rows] < CRISP_THRESHOLD, folded[:rows],
-                                                 across=BRIDGE_ACROSS), folded[:rows])
+    bridged = bridge_dropouts(crisp[:rows] < CRISP_THRESHOLD, folded[:rows])
+    black[:rows] = restore_rules(bridged, folded[:rows])
     if detect_photos:
         mask = photo_mask(folded[:rows])
         if mask is not None:

@@ -46,8 +46,10 @@ _RENDER_FLAGS = (
     | pdfium_c.FPDF_RENDER_NO_SMOOTHPATH
 )
 _CRISP_FLAGS = _RENDER_FLAGS | pdfium_c.FPDF_RENDER_NO_SMOOTHTEXT
-"""Aliased, hinted text; line art stays anti-aliased so that thin rules between pixel
-rows keep their grey instead of vanishing."""
+"""Aliased, hinted text as well as aliased paths: glyphs land whole on the pixel grid.  A
+thin rule drawn this way can vanish between pixel rows at 98 lines/inch; the standard
+conversion puts such rules back from the anti-aliased render
+(:func:`umfax.conversion.raster.restore_rules`)."""
 _MAX_PAGE_INCHES = 200.0  # PDF allows 200 in (14400 pt) at user unit 1
 
 
