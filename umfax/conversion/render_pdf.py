@@ -28,6 +28,7 @@ from umfax.conversion.errors import (
     EncryptedDocument,
 )
 from umfax.conversion.model import FAX_WIDTH, Paper, Resolution
+from umfax.conversion.pdf_fonts import use_substitutes
 from umfax.conversion.raster import Gray, crisp_lines_per_inch, place
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,8 @@ class PdfSource:
 
     def render(self, index: int, paper: Paper, resolution: Resolution) -> RenderedPage:
         with PDFIUM_LOCK:
+            # standard fonts the PDF does not embed: see umfax.conversion.pdf_fonts
+            use_substitutes(resolution == "standard")
             try:
                 page = self.pdf[index]
             except Exception as exc:
