@@ -52,7 +52,6 @@ from modem.t30 import messages as m
 
 log = logging.getLogger(__name__)
 
-TURNAROUND_MS = t31.TURNAROUND_MS  # T.30 5.3.2.4: silence between two signals
 
 _DIAL_CAUSES = {
     at.Result.BUSY: (HangupCause.BUSY, "line busy"),

@@ -49,11 +49,11 @@ from modem import at
 from modem.errors import HDLCError
 from modem.hdlc import Frame, parse_frame
 from modem.t30 import messages as m
+from modem.t30.engine import TURNAROUND_MS
 
 log = logging.getLogger(__name__)
 
 V21_OCTETS_PER_S = 300 / 8
-TURNAROUND_MS = 75  # T.30 5.3.2.4: silence between the end of a signal and the next
 CONNECT_TIMEOUT = 10.0  # +FTH / +FTM until CONNECT
 FRAME_IDLE = 5.0  # +FRH: silence inside a frame
 FINAL_TIMEOUT = 5.0  # the result after a received block

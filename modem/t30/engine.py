@@ -44,7 +44,7 @@ T4 = 3.0  # wait for a response
 T5 = 60.0  # ECM receiver-not-ready
 MAX_TRIES = 3  # command repetitions on no response
 MAX_PAGE_RETRIES = 3  # RTN per page before giving up
-TURNAROUND_MS = 75
+TURNAROUND_MS = 75  # T.30 5.3.2.4: silence between the end of a signal and the next
 
 ECM_SYNC_MS = 200  # T.4 Annex A synchronisation flags before an ECM block (200 +- 100 ms)
 
