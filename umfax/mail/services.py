@@ -32,7 +32,6 @@ class MailServices:
         self.store = store
         self.stop_event = threading.Event()
         self.connectors: list[IntakeConnector] = []
-        self._stopped: list[IntakeConnector] = []  # kept for health() while the server winds down
         self.dispatcher = dispatcher
         self._open_intake = open_intake
         self._dispatch_thread = threading.Thread(
@@ -76,12 +75,11 @@ class MailServices:
     def stop_intake(self, timeout: float = 15.0) -> None:
         """Connectors stop taking mail in, all at once: each may wait up to a second for
         a blocked read (IDLE, a poll) before it is unblocked, and one after another they
-        would add those seconds up.  Idempotent."""
-        connectors, self.connectors = self.connectors, []
-        self._stopped.extend(connectors)
+        would add those seconds up.  Calling it again is harmless: a connector's stop()
+        returns at once when it is stopped already."""
         stoppers = [
             threading.Thread(target=_stop_connector, args=(c,), name=f"stop:{c.label}", daemon=True)
-            for c in connectors
+            for c in self.connectors
         ]
         for thread in stoppers:
             thread.start()
@@ -98,7 +96,7 @@ class MailServices:
             self._dispatch_thread.join(timeout=10)
 
     def health(self) -> dict[str, Any]:
-        return {c.label: c.health().as_dict() for c in [*self.connectors, *self._stopped]}
+        return {c.label: c.health().as_dict() for c in self.connectors}
 
 
 def _stop_connector(connector: IntakeConnector) -> None:
