@@ -13,3 +13,11 @@ def free_port(host: str = HOST) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def free_udp_port(host: str = HOST) -> int:
+    """A UDP port of ``host`` that nobody has bound now (the system's pick); the same caveat
+    as :func:`free_port` applies."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
