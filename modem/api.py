@@ -32,6 +32,7 @@ class HangupCause(enum.StrEnum):
     LINE_DROPPED = "line_dropped"  # call lost mid-transfer
     MODEM_ERROR = "modem_error"  # local modem unresponsive or misbehaving
     CANCELLED = "cancelled"  # stopped by us (shutdown, cancel)
+    NO_T38 = "no_t38"  # a SIP far end that will not switch the call to T.38 (488/415, no re-INVITE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +187,11 @@ class FaxLineDriver(Protocol):
         progress: ProgressCallback,
     ) -> CallResult:
         """Answer the ringing call and receive; each page is handed to ``on_page`` as it arrives."""
+        ...
+
+    def decline(self, call: IncomingCall, reason: str) -> None:
+        """Refuse the ringing call without answering it (a junk caller): a SIP line
+        answers 603 Decline; a modem line cannot refuse, it lets the call ring out."""
         ...
 
     def close(self) -> None: ...

@@ -200,6 +200,9 @@ class Class1Driver:
         return self._fill(result, engine)
 
     # --- receiving ------------------------------------------------------------------------
+    def decline(self, call: IncomingCall, reason: str) -> None:
+        """A modem cannot refuse a call: it is left to ring out unanswered."""
+
     def wait_for_call(self, timeout: float) -> IncomingCall | None:
         if not self._ready:
             self._init()

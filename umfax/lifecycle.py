@@ -72,6 +72,7 @@ class FailureCause(enum.StrEnum):
     BAD_DOCUMENT = "bad_document"
     INVALID_NUMBER = "invalid_number"
     BLOCKED_NUMBER = "blocked_number"
+    NO_T38 = "no_t38"  # SIP: the far end would not switch the call to T.38
     INTERRUPTED = "interrupted"  # the worker died (crash, kill -9) while it held the job
 
 
@@ -100,6 +101,7 @@ DEFAULT_RULES: dict[FailureCause, RetryRule] = {
     FailureCause.PROTOCOL_ERROR: RetryRule(True, 120.0, Counts.TRY),
     FailureCause.LINE_DROPPED: RetryRule(True, 60.0, Counts.TRY),
     FailureCause.REMOTE_REJECTED: RetryRule(True, 600.0, Counts.TRY),
+    FailureCause.NO_T38: RetryRule(True, 300.0, Counts.TRY),
     FailureCause.INTERRUPTED: RetryRule(True, 0.0, Counts.TRY),
     FailureCause.CANCELLED: RetryRule(False, 0.0, Counts.NOTHING),
     FailureCause.BAD_DOCUMENT: RetryRule(False, 0.0, Counts.NOTHING),
@@ -121,6 +123,7 @@ CAUSE_TEXT: dict[FailureCause, str] = {
     FailureCause.INVALID_NUMBER: "the fax number is not valid",
     FailureCause.BLOCKED_NUMBER: "dial rules do not allow this number",
     FailureCause.INTERRUPTED: "the server stopped during the call",
+    FailureCause.NO_T38: "the far end of the SIP call would not switch to T.38 fax",
 }
 
 

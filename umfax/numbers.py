@@ -256,7 +256,8 @@ class DialPlan:
             return Destination(DestinationKind.EXTENSION, keys, rule)
         if raw.strip().lower().startswith(_SIP_SCHEMES):
             raise InvalidNumber(
-                f"{raw.strip()!r} is a SIP address; umfax has no SIP lines yet, so it dials phone numbers"
+                f"{raw.strip()!r} is a SIP address; umfax faxes phone numbers (over modems or SIP "
+                "trunks), not SIP addresses"
             )
         return Destination(DestinationKind.PHONE, normalize(raw, self.country))
 
@@ -278,7 +279,7 @@ class DialPlan:
         if blocked is not None:
             raise InvalidNumber(f"{display(address)} is blocked by dial_rules.blocked ({blocked!r})")
         if destination.kind is DestinationKind.SIP:
-            raise InvalidNumber(f"{address} is a SIP address; umfax has no SIP lines yet")
+            raise InvalidNumber(f"{address} is a SIP address; umfax faxes phone numbers, not SIP addresses")
         if destination.kind is DestinationKind.EXTENSION:
             return  # the PBX's own numbers: neither international nor premium rate
         number = phonenumbers.parse(address, None)
@@ -294,13 +295,13 @@ class DialPlan:
                 "or list it in dial_rules.allowed to fax it"
             )
 
-    def dial_string(self, number: str) -> str:
-        """What the modem dials for the stored ``number`` (checked against the rules first):
+    def dial_string(self, number: str, *, e164: bool = False) -> str:
+        """What the line dials for the stored ``number`` (checked against the rules first):
         an extension as written; a phone number in local, national or international form
-        after ``outside_line``."""
+        after ``outside_line`` -- or, with ``e164`` (a SIP trunk's usual form), as stored."""
         destination = Destination.from_stored(number)
         self.check(destination)
-        if destination.kind is not DestinationKind.PHONE:
+        if destination.kind is not DestinationKind.PHONE or e164:
             return destination.address
         parsed = phonenumbers.parse(number, None)
         national = phonenumbers.national_significant_number(parsed)

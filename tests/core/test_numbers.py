@@ -190,7 +190,7 @@ def test_sip_uris_are_recognised_and_refused_until_there_are_sip_lines() -> None
         plan.resolve("sip:2001@pbx.example.com")
     stored = Destination.from_stored("sip:2001@pbx.example.com")
     assert stored.kind is DestinationKind.SIP
-    with pytest.raises(InvalidNumber, match="no SIP lines"):
+    with pytest.raises(InvalidNumber, match="not SIP addresses"):
         plan.check(stored)
 
 

@@ -38,6 +38,7 @@ from umfax.config.server import (
     StoreConfig,
     default_data_dir,
 )
+from umfax.config.trunks import TrunkConfig, trunk_channel
 from umfax.config.users import JunkConfig, RouteConfig, RoutingConfig, UserConfig
 
 __all__ = [
@@ -75,6 +76,7 @@ __all__ = [
     "SmtpConnectorConfig",
     "StoreConfig",
     "TlsMode",
+    "TrunkConfig",
     "TwilioConfig",
     "UserConfig",
     "WebhookSubscription",
@@ -83,4 +85,5 @@ __all__ = [
     "load_config",
     "parse_config",
     "secret",
+    "trunk_channel",
 ]

@@ -26,6 +26,9 @@ class LineConfig(_Section):
     probe_interval: Duration = 300.0
     batch_jobs: int = Field(default=10, ge=1, le=100)  # jobs to one number sent in one call
     max_consecutive_failures: int = Field(default=5, ge=1)
+    # How the line dials a phone number: "dial_rules" (with [dial_rules]' prefixes, as
+    # a modem dials) or "e164" (+12125550110: SIP trunk channels, see [[trunks]]).
+    dial_format: Literal["dial_rules", "e164"] = "dial_rules"
 
     @field_validator("port")
     @classmethod

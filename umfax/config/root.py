@@ -14,6 +14,7 @@ from umfax.config.lines import DEFAULT_SIM_LINES, LineConfig, SimulatorConfig
 from umfax.config.mail import MailConfig
 from umfax.config.section import _Section
 from umfax.config.server import ConversionConfig, FaxConfig, QueueConfig, ServerConfig, StoreConfig
+from umfax.config.trunks import TrunkConfig, trunk_channel
 from umfax.config.users import RoutingConfig, UserConfig
 from umfax.errors import ConfigError
 
@@ -27,6 +28,7 @@ class Config(_Section):
     dial_rules: DialRulesConfig = Field(default_factory=DialRulesConfig)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     lines: list[LineConfig] = Field(default_factory=lambda: list(DEFAULT_SIM_LINES))
+    trunks: list[TrunkConfig] = []
     connectors: list[ConnectorConfig] = []
     users: list[UserConfig] = []
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
@@ -35,6 +37,29 @@ class Config(_Section):
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     twilio: TwilioConfig | None = None
     source: Path | None = Field(default=None, exclude=True)  # the file this came from
+
+    @model_validator(mode="after")
+    def _trunk_channels(self) -> Config:
+        """Each trunk's channels join ``lines`` (``NAME-1``... on ``sip:NAME/1``...).  With
+        trunks and no ``[[lines]]``, the default simulated lines are left out."""
+        trunks = {trunk.name: trunk for trunk in self.trunks}
+        if len(trunks) != len(self.trunks):
+            raise ValueError("two [[trunks]] have the same name; names must be unique")
+        kept = []
+        for line in self.lines:
+            channel = trunk_channel(line.port)
+            if line.port.startswith("sip:") and (channel is None or channel[0] not in trunks):
+                raise ValueError(
+                    f"line {line.name}: port {line.port!r} is not a trunk channel; "
+                    "describe a SIP trunk in [[trunks]] and its channels become lines"
+                )
+            if channel is None:  # (a trunk's channel here comes from a dump of a loaded config)
+                kept.append(line)
+        if self.trunks and "lines" not in self.model_fields_set:
+            kept = []
+        channels = [line for trunk in self.trunks for line in trunk.channel_lines()]
+        object.__setattr__(self, "lines", kept + channels)  # the model is frozen
+        return self
 
     @model_validator(mode="after")
     def _unique_lines(self) -> Config:

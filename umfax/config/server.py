@@ -89,6 +89,7 @@ class RetryDelays(_Section):
     protocol_error: Duration = 120.0
     line_dropped: Duration = 60.0
     remote_rejected: Duration = 600.0
+    no_t38: Duration = 300.0
 
 
 class ConversionConfig(_Section):

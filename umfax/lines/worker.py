@@ -230,7 +230,7 @@ class LineWorker(threading.Thread):
         """Dial ``first``'s number and send it, with any other jobs queued for that number."""
         assert self.driver is not None
         try:
-            dial = self.dial_plan.dial_string(first.job.number)
+            dial = self.dial_plan.dial_string(first.job.number, e164=self.line.dial_format == "e164")
         except InvalidNumber as exc:
             self._finish(first, CallOutcome(cause=FailureCause.BLOCKED_NUMBER, message=describe_error(exc)))
             return
@@ -429,6 +429,8 @@ class LineWorker(threading.Thread):
         if why is None:
             return False
         self._ignoring_until = time.monotonic() + RING_GAP
+        assert self.driver is not None
+        self.driver.decline(call, why)
         self.store.log_event(
             "junk_call_rejected",
             f"call from {call.caller_number} not answered: {why}",
