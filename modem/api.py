@@ -159,7 +159,8 @@ class ReceiveOptions:
 class LineStatus:
     ok: bool
     detail: str = ""  # e.g. modem identification, or what failed
-    classes: tuple[str, ...] = field(default_factory=tuple)  # "1", "1.0", "2", "2.0"
+    classes: tuple[str, ...] = field(default_factory=tuple)  # "1", "1.0", "2", "2.0"; "sip", "t38"
+    registration: str = ""  # a SIP line's registration in words ("registered with ..."); modems: ""
 
 
 class FaxLineDriver(Protocol):

@@ -49,6 +49,7 @@ from modem.hdlc import FCF, build_frame
 from modem.pump import ATPort
 from modem.t30 import Engine, T30Receiver, T30Sender
 from modem.t30 import messages as m
+from modem.t30.engine import fill_result
 
 log = logging.getLogger(__name__)
 
@@ -357,22 +358,7 @@ class Class1Driver:
         except ModemError as exc:
             log.warning("class1 hangup failed", extra={"port": self.url, "error": str(exc)})
 
-    @staticmethod
-    def _fill(result: CallResult, engine: Engine | None) -> CallResult:
-        if engine is None:
-            return result
-        if engine.result is not None:
-            result.cause = engine.result.cause
-            result.message = engine.result.message
-        result.remote_id = engine.remote_id
-        result.remote_nsf = engine.remote_nsf
-        result.pages_done = engine.pages_done
-        if engine.params is not None:
-            result.bit_rate = engine.params.bit_rate
-            result.encoding = engine.params.encoding
-            result.ecm = engine.params.ecm
-            result.y_res = engine.params.y_res
-        return result
+    _fill = staticmethod(fill_result)
 
 
 def _ignore(note: Progress) -> None:

@@ -108,6 +108,7 @@ def line_rows(config: Config, states: Iterable[LineReport]) -> list[dict[str, An
                 "job": row.job_id if row else None,
                 "updated_at": row.updated_at.isoformat() if row else None,
                 "node": row.node if row else None,
+                "registration": (row.registration or None) if row else None,
             }
         )
     return rows

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator
 
-from modem.api import HangupCause, Progress, ProgressKind
+from modem.api import CallResult, HangupCause, Progress, ProgressKind
 from modem.errors import T30Error
 from modem.hdlc import FCF, X_BIT, Frame, build_frame
 from modem.t30.dis import Y_RES_FINE, Y_RES_STANDARD, Y_RES_SUPERFINE, Params
@@ -187,6 +187,24 @@ class Engine:
         raise HangupSignal(HangupCause.PROTOCOL_ERROR, f"no response to {name} after {tries} tries",
                            dcn=True)
 
+def fill_result(result: CallResult, engine: Engine | None) -> CallResult:
+    """``result`` completed with what ``engine`` knows (cause, far end, pages, mode)."""
+    if engine is None:
+        return result
+    if engine.result is not None:
+        result.cause = engine.result.cause
+        result.message = engine.result.message
+    result.remote_id = engine.remote_id
+    result.remote_nsf = engine.remote_nsf
+    result.pages_done = engine.pages_done
+    if engine.params is not None:
+        result.bit_rate = engine.params.bit_rate
+        result.encoding = engine.params.encoding
+        result.ecm = engine.params.ecm
+        result.y_res = engine.params.y_res
+    return result
+
+
 __all__ = [
     "MAX_PAGE_RETRIES",
     "MAX_TRIES",
@@ -200,5 +218,6 @@ __all__ = [
     "GenR",
     "HangupSignal",
     "ecm_preamble_flags",
+    "fill_result",
     "y_res_class",
 ]

@@ -43,6 +43,7 @@ def healthz(request: Request) -> JSONResponse:
                 "ok": line.state in IN_SERVICE and now - line.updated_at <= STALE_AFTER,
                 "state": line.state,
                 "detail": line.detail,
+                **({"registration": line.registration} if line.registration else {}),
             }
             for line in line_rows
         }
@@ -135,6 +136,17 @@ def metrics(request: Request) -> PlainTextResponse:
         "gauge",
         "1 when the line is in service.",
         [(f'{{line="{_escape(n)}"}}', 1.0 if numbers.lines.get(n) in IN_SERVICE else 0.0) for n in names],
+    )
+    registered = [row for row in context.store.line_states() if row.registration]
+    _family(
+        out,
+        "umfax_line_registered",
+        "gauge",
+        "SIP trunk channels: 1 when the trunk's registration (as of the last probe) is good.",
+        [
+            (f'{{line="{_escape(row.name)}"}}', 1.0 if row.registration.startswith("registered") else 0.0)
+            for row in sorted(registered, key=lambda row: row.name)
+        ],
     )
     _family(
         out,

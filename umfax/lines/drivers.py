@@ -1,4 +1,5 @@
-"""Opening a line's modem from its ``port``: a pyserial URL or device path, or ``sim:NUMBER``."""
+"""Opening a line's driver from its ``port``: a pyserial URL or device path, ``sim:NUMBER``,
+or ``sip:TRUNK/N`` (a channel of a SIP trunk)."""
 
 from __future__ import annotations
 
@@ -24,9 +25,22 @@ class SimulatedPorts(Protocol):
         ...
 
 
-def open_line(line: LineConfig, sim: SimulatedPorts | None = None) -> FaxLineDriver:
+class TrunkChannels(Protocol):
+    def channel_for(self, port: str) -> FaxLineDriver:
+        """The driver of the trunk channel a ``sip:TRUNK/N`` port names."""
+        ...
+
+
+def open_line(
+    line: LineConfig, sim: SimulatedPorts | None = None, trunks: TrunkChannels | None = None
+) -> FaxLineDriver:
     """The driver for ``line``; the port itself opens on first use (and is probed then)."""
     from modem.class1 import Class1Driver
+
+    if line.port.startswith("sip:"):
+        if trunks is None:
+            raise LineOpenError(f"line {line.name}: {line.port} needs its [[trunks]] entry")
+        return trunks.channel_for(line.port)
 
     url = line.port
     speed = 1.0

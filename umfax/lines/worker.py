@@ -116,6 +116,7 @@ class LineWorker(threading.Thread):
         self.station_id = line.station_id or config.fax.station_id or station_id_for(line.number)
         self.router = InboundRouter(config)
         self.on_inbound = on_inbound  # told when a received fax was routed (wakes the dispatcher)
+        self.registration = ""  # a SIP channel's, as of the last probe
         self._ignoring_until = 0.0  # a rejected call's further rings are ignored until then
 
     # -- state reporting ----------------------------------------------------------
@@ -131,6 +132,7 @@ class LineWorker(threading.Thread):
                 detail=detail,
                 job_id=job_id,
                 consecutive_failures=self.failures,
+                registration=self.registration,
                 log=log,
             )
         except UmfaxError:
@@ -194,6 +196,7 @@ class LineWorker(threading.Thread):
         assert self.driver is not None
         status = self.driver.probe()
         self.next_probe = time.monotonic() + self.line.probe_interval
+        self.registration = status.registration
         if status.ok:
             if self.down_since is not None:
                 logger.info("line back in service", extra={"line": self.line.name})

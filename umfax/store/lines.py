@@ -23,6 +23,7 @@ class LineStore(StoreBase):
         detail: str = "",
         job_id: int | None = None,
         consecutive_failures: int = 0,
+        registration: str = "",
         log: bool = False,
     ) -> None:
         """Record what line ``name``'s worker reports (a :class:`LineState` value); with
@@ -41,6 +42,7 @@ class LineStore(StoreBase):
             row.node, row.port, row.number, row.state = node, port, number, state
             row.detail, row.job_id, row.updated_at = detail[:500], job_id, now
             row.consecutive_failures = consecutive_failures
+            row.registration = registration[:200]
             if log and changed:
                 self._event(
                     session, "line_state", f"{name}: {state} {detail}".strip(), line=name, at=now, state=state

@@ -256,6 +256,9 @@ class LineReport(Base):
     job_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # A SIP trunk channel's registration as of its last probe ("registered with ..." or why
+    # not); empty for modem lines.
+    registration: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class MailMessage(Base):
