@@ -29,3 +29,15 @@ class HDLCError(ModemError):
 
 class T30Error(ModemError):
     """Misuse of the T.30 engine (an event it cannot take in its state)."""
+
+
+class UdptlError(ModemError):
+    """A malformed UDPTL datagram (T.38 clause 9): truncated, bad length, trailing octets."""
+
+
+class SdpError(ModemError):
+    """Malformed SDP (RFC 4566), or an offer/answer that breaks RFC 3264's rules."""
+
+
+class DigestError(ModemError):
+    """A digest authentication challenge (RFC 7616) that cannot be parsed or answered."""
