@@ -100,7 +100,7 @@ class MediaDescription:
         names = {
             fmt: STATIC_PAYLOADS[int(fmt)]
             for fmt in self.formats
-            if fmt.isdigit() and int(fmt) in STATIC_PAYLOADS
+            if fmt.isascii() and fmt.isdigit() and int(fmt) in STATIC_PAYLOADS
         }
         for key, value in self.attributes:
             if key.lower() == "rtpmap" and value:
@@ -478,6 +478,8 @@ def _media(value: str, where: str) -> MediaDescription:
     if len(parts) < 3:
         raise SdpError(f"{where}: bad m= line {value!r}")
     port_text, _, count_text = parts[1].partition("/")
+    if not parts[1].isascii():
+        raise SdpError(f"{where}: bad port in m= line {value!r}")
     try:
         port = int(port_text)
         count = int(count_text) if count_text else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 
 import pytest
 
@@ -165,3 +166,19 @@ def test_malformed_challenges_raise_digest_error(value: str) -> None:
 def test_challenge_record() -> None:
     ch = Challenge(realm="r", nonce="n")
     assert ch.supported and ch.algorithm == "MD5" and not ch.stale and ch.opaque is None
+
+
+def test_fuzz_only_digest_errors() -> None:
+    rng = random.Random(7616)
+    alphabet = ' ,="\\\trealmnoceDigstBaqopuh-SHA256'
+    for _ in range(5000):
+        text = list(rng.choice([RFC7616_SHA256, RFC7616_MD5, RFC2617]))
+        for _ in range(rng.randrange(1, 5)):
+            i = rng.randrange(len(text))
+            text[i : i + rng.randrange(0, 3)] = rng.choice(alphabet) * rng.randrange(0, 2)
+        try:
+            for ch in parse_challenges("".join(text)):
+                if ch.supported:
+                    authorization(ch, **RFC2617_ARGS)  # type: ignore[arg-type]
+        except DigestError:
+            pass

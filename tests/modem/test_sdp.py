@@ -4,6 +4,8 @@ FreeSWITCH, a Cisco-style gateway)."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from modem.errors import ModemError, SdpError
@@ -313,3 +315,31 @@ def test_bad_t38_values_raise_sdp_error(good: str, bad: str) -> None:
     sdp = SessionDescription.parse(RTPENGINE.replace(good, bad))
     with pytest.raises(SdpError, match=bad.split(":")[0][2:]):
         t38_params(sdp.media[0])
+
+
+def test_fuzz_only_sdp_errors() -> None:
+    """Random edits of real samples either parse or raise SdpError, never anything else."""
+    rng = random.Random(4566)
+    alphabet = "=:/ \r\n\tavomcstb0123456789T38Fax.-\u00b2\u0663"
+    samples = [RTPENGINE, SIPP, ASTERISK, FREESWITCH, CISCO, ASTERISK_AUDIO]
+    for _ in range(3000):
+        text = list(rng.choice(samples))
+        for _ in range(rng.randrange(1, 6)):
+            i = rng.randrange(len(text))
+            action = rng.randrange(3)
+            if action == 0:
+                del text[i]
+            elif action == 1:
+                text.insert(i, rng.choice(alphabet))
+            else:
+                text[i] = rng.choice(alphabet)
+        try:
+            sdp = SessionDescription.parse("".join(text))
+            for media in sdp.media:
+                if media.is_t38:
+                    t38_params(media)
+                media.rtpmap()
+                answer_t38(sdp, "192.0.2.1", 5000, T38Params())
+                answer_audio(sdp, "192.0.2.1", 5000)
+        except SdpError:
+            pass
