@@ -360,7 +360,8 @@ def answer_t38(
 ) -> SessionDescription | None:
     """Answer ``offer`` taking its first T.38 stream (parameters by :func:`negotiate_t38`)
     and rejecting every other m-line (RFC 3264 6: same m-lines, same order, port 0).
-    None when no acceptable image stream is offered: the caller answers 488."""
+    None when no acceptable image stream is offered, :class:`SdpError` when its T.38
+    attributes are malformed: either way the caller answers 488."""
     media: list[MediaDescription] = []
     taken = False
     for offered in offer.media:
@@ -429,38 +430,33 @@ class LocalSession:
         self.version = 0
         self.current: SessionDescription | None = None
 
-    def _next(self) -> int:
-        self.version += 1
-        return self.version
-
     def _keep(self, sdp: SessionDescription | None) -> SessionDescription | None:
-        if sdp is None:
-            self.version -= 1
-        else:
-            self.current = sdp
+        """Take ``sdp`` (built with version + 1) as the current one; None changes nothing."""
+        if sdp is not None:
+            self.version, self.current = sdp.origin.session_version, sdp
         return sdp
 
     def audio_offer(self, port: int, payload_types: Sequence[int] = (0, 8, 101)) -> SessionDescription:
-        sdp = audio_offer(self.address, port, payload_types, session_id=self.session_id, version=self._next())
-        self.current = sdp
-        return sdp
+        sdp = audio_offer(
+            self.address, port, payload_types, session_id=self.session_id, version=self.version + 1
+        )
+        return self._keep(sdp) or sdp
 
     def t38_offer(self, port: int, params: T38Params) -> SessionDescription:
-        sdp = t38_offer(self.address, port, params, self.session_id, self._next())
-        self.current = sdp
-        return sdp
+        sdp = t38_offer(self.address, port, params, self.session_id, self.version + 1)
+        return self._keep(sdp) or sdp
 
     def answer_t38(self, offer: SessionDescription, port: int, local: T38Params) -> SessionDescription | None:
-        sdp = answer_t38(offer, self.address, port, local, session_id=self.session_id, version=self._next())
-        return self._keep(sdp)
+        v = self.version + 1
+        return self._keep(answer_t38(offer, self.address, port, local, session_id=self.session_id, version=v))
 
     def answer_audio(
         self, offer: SessionDescription, port: int, payload_types: Sequence[int] = (0, 8, 101)
     ) -> SessionDescription | None:
-        sdp = answer_audio(
-            offer, self.address, port, payload_types, session_id=self.session_id, version=self._next()
+        v = self.version + 1
+        return self._keep(
+            answer_audio(offer, self.address, port, payload_types, session_id=self.session_id, version=v)
         )
-        return self._keep(sdp)
 
 
 # ---------------------------------------------------------------- text

@@ -155,8 +155,14 @@ def parse_challenge(header_value: str) -> Challenge:
 def pick_challenge(values: list[str]) -> Challenge:
     """The challenge to answer among every ``WWW-``/``Proxy-Authenticate`` value of a
     response: the strongest supported algorithm (SHA-256 over MD5, RFC 8760 2.4), the
-    server's order among equals.  :class:`DigestError` if none can be answered."""
-    candidates = [ch for value in values for ch in parse_challenges(value) if ch.supported]
+    server's order among equals.  A value that does not parse is skipped when another
+    one can be answered; :class:`DigestError` if none can."""
+    candidates: list[Challenge] = []
+    for value in values:
+        try:
+            candidates += [ch for ch in parse_challenges(value) if ch.supported]
+        except DigestError:
+            continue
     if not candidates:
         raise DigestError("no digest challenge with an algorithm and qop we support")
     return max(candidates, key=lambda ch: _STRENGTH[ch.hash_name])  # max keeps the first of equals

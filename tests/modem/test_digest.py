@@ -86,6 +86,7 @@ def test_sha256_is_picked_over_md5_whatever_the_order() -> None:
         pick_challenge(['Digest realm="r", nonce="n", algorithm=SHA-512-256'])
     with pytest.raises(DigestError):
         pick_challenge(['Basic realm="r"'])
+    assert pick_challenge(['Digest realm="broken', RFC2617]).realm == "testrealm@host.com"
 
 
 def test_several_challenges_commas_in_quotes_and_other_schemes() -> None:

@@ -271,6 +271,10 @@ def test_local_session_version_grows_with_each_new_offer() -> None:
     assert (first.origin.session_id, first.origin.session_version) == ("123456", 1)
     assert (second.origin.session_id, second.origin.session_version) == ("123456", 2)
     assert session.answer_t38(SessionDescription.parse(ASTERISK_AUDIO), 4004, T38Params()) is None
+    with pytest.raises(SdpError):
+        session.answer_t38(
+            SessionDescription.parse(RTPENGINE.replace("Version:0", "Version:x")), 4004, T38Params()
+        )
     third = session.answer_t38(SessionDescription.parse(RTPENGINE), 4004, T38Params())
     assert third is not None and third.origin.session_version == 3
     assert session.current is third
