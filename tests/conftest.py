@@ -2,7 +2,8 @@
 
 The servers the tests start (Dovecot, PostgreSQL, a document server, ``umfax serve``
 sites) come from the plugin :mod:`tests.servers.fixtures`, the fake fax peers from
-:mod:`tests.peers.fixtures`; both are registered here for every directory.
+:mod:`tests.peers.fixtures`, the SIP/T.38 peers from :mod:`tests.servers.sip_fixtures`;
+all are registered here for every directory.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tests.servers.postgres import PostgresCluster
 from umfax.store import Store
 from umfax.store.database import make_engine, upgrade
 
-pytest_plugins = ["tests.peers.fixtures", "tests.servers.fixtures"]
+pytest_plugins = ["tests.peers.fixtures", "tests.servers.fixtures", "tests.servers.sip_fixtures"]
 
 _counter = itertools.count()
 

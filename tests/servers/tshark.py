@@ -179,6 +179,11 @@ class Problem:
     protocols: tuple[str, ...]  # frame.protocols, outermost first
     messages: str  # tshark's expert messages for it
 
+    @property
+    def malformed(self) -> bool:
+        """A dissector exception (rather than only an expert error)."""
+        return "Malformed Packet" in self.messages
+
     def __str__(self) -> str:
         return f"frame {self.frame} ({':'.join(self.protocols)}): {self.messages}"
 
@@ -195,10 +200,16 @@ def problems(file: Path, decode_as: Sequence[str] = ()) -> list[Problem]:
 
 
 def problem_counts(
-    file: Path, decode_as: Sequence[str] = (), protocols: Sequence[str] = PROTOCOLS
+    file: Path,
+    decode_as: Sequence[str] = (),
+    protocols: Sequence[str] = PROTOCOLS,
+    *,
+    malformed_only: bool = False,
 ) -> dict[str, int]:
-    """How many problem frames (:func:`problems`) carry each of ``protocols``."""
-    found = problems(file, decode_as)
+    """How many problem frames (:func:`problems`; only malformed ones when
+    ``malformed_only``) carry each of ``protocols``.  tshark names UDPTL-carried T.38
+    ``t38`` (its UDPTL layer is part of that dissector)."""
+    found = [p for p in problems(file, decode_as) if p.malformed or not malformed_only]
     return {proto: sum(proto in p.protocols for p in found) for proto in protocols}
 
 
