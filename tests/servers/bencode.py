@@ -33,6 +33,7 @@ def encode(value: Value) -> bytes:
 
 def decode(data: bytes) -> Value:
     """The value ``data`` encodes; raises BencodeError on malformed or trailing input."""
+    value: Value
     value, end = _decode(data, 0)
     if end != len(data):
         raise BencodeError(f"{len(data) - end} trailing bytes")

@@ -116,7 +116,11 @@ route[REGISTRAR] {{
     }}
     $var(rc) = pv_www_authenticate("{realm}", "$sht(users=>$au)", "0");
     if ($var(rc) < 0) {{
-        if ($var(rc) == -4) {{ www_challenge("{realm}", "17"); }} else {{ www_challenge("{realm}", "1"); }}
+        if ($var(rc) == -4) {{
+            www_challenge("{realm}", "17");  # stale=true, qop=auth
+        }} else {{
+            www_challenge("{realm}", "1");  # qop=auth
+        }}
         exit;
     }}
     consume_credentials();
@@ -129,7 +133,11 @@ route[PROXYAUTH] {{
     }}
     $var(rc) = pv_proxy_authenticate("{realm}", "$sht(users=>$au)", "0");
     if ($var(rc) < 0) {{
-        if ($var(rc) == -4) {{ proxy_challenge("{realm}", "17"); }} else {{ proxy_challenge("{realm}", "1"); }}
+        if ($var(rc) == -4) {{
+            proxy_challenge("{realm}", "17");  # stale=true, qop=auth
+        }} else {{
+            proxy_challenge("{realm}", "1");  # qop=auth
+        }}
         exit;
     }}
     consume_credentials();
@@ -216,9 +224,7 @@ class KamailioServer:
 
     def config_text(self) -> str:
         users = "\n".join(f'    $sht(users=>{name}) = "{pw}";' for name, pw in self.users.items())
-        hop = (
-            f'$du = "sip:{self.next_hop[0]}:{self.next_hop[1]}"; route(RELAY);' if self.next_hop else ""
-        )
+        hop = f'$du = "sip:{self.next_hop[0]}:{self.next_hop[1]}"; route(RELAY);' if self.next_hop else ""
         return _CONFIG.format(
             debug=self.debug,
             host=self.host,
@@ -234,7 +240,11 @@ class KamailioServer:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def __enter__(self) -> KamailioServer:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # the temporary directory too
+            raise
         return self
 
     def __exit__(
@@ -246,8 +256,23 @@ class KamailioServer:
         self.config_file.write_text(self.config_text())
         with self.log_file.open("ab") as log:
             self._process = subprocess.Popen(
-                [self.binary, "-DD", "-E", "-m", "32", "-M", "8", "-f", str(self.config_file),
-                 "-P", str(self.pid_file), "-Y", str(self.root), "-w", str(self.root)],
+                [
+                    self.binary,
+                    "-DD",
+                    "-E",
+                    "-m",
+                    "32",
+                    "-M",
+                    "8",
+                    "-f",
+                    str(self.config_file),
+                    "-P",
+                    str(self.pid_file),
+                    "-Y",
+                    str(self.root),
+                    "-w",
+                    str(self.root),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

@@ -115,7 +115,11 @@ class RtpengineServer(NgClient):
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> RtpengineServer:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # the temporary directory too
+            raise
         return self
 
     def __exit__(

@@ -101,7 +101,9 @@ def rtpengine(request: pytest.FixtureRequest) -> Iterator[RtpengineServer]:
 
 
 @pytest.fixture
-def loopback_capture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., LoopbackCapture]]:
+def loopback_capture(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., LoopbackCapture]]:
     """A factory: ``loopback_capture(filter, name="capture")`` starts a
     :class:`LoopbackCapture` into ``tmp_path/<name>.pcapng`` and returns once it really
     captures; ``.stop()`` it before analysing (all are stopped at the end)."""

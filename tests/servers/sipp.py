@@ -75,10 +75,15 @@ class SippResult:
 
     def report(self) -> str:
         """The run's exit code, errors, screen and messages, for assertion messages."""
-        return (
-            f"sipp exit code {self.returncode}{' (timed out)' if self.timed_out else ''}\n--- errors\n{self.errors}\n--- output\n{self.output}\n"
-            f"--- screen\n{self.screen}\n--- log\n{self.log}\n--- messages\n{self.messages}"
-        )
+        parts = [
+            f"sipp exit code {self.returncode}{' (timed out)' if self.timed_out else ''}",
+            f"--- errors\n{self.errors}",
+            f"--- output\n{self.output}",
+            f"--- screen\n{self.screen}",
+            f"--- log\n{self.log}",
+            f"--- messages\n{self.messages}",
+        ]
+        return "\n".join(parts)
 
 
 class SippProcess:
@@ -88,7 +93,8 @@ class SippProcess:
     def __init__(self, argv: list[str], workdir: Path, name: str, port: int) -> None:
         self.workdir = workdir
         self.port = port  # SIPp's local SIP port
-        self._files = {k: workdir / f"{name}.{k}" for k in ("messages", "errors", "log", "stats", "screen", "out")}
+        kinds = ("messages", "errors", "log", "stats", "screen", "out")
+        self._files = {k: workdir / f"{name}.{k}" for k in kinds}
         argv += [
             "-trace_msg", "-message_file", str(self._files["messages"]),
             "-trace_err", "-error_file", str(self._files["errors"]),
@@ -121,8 +127,16 @@ class SippProcess:
                 return self._files[key].read_text(errors="replace")
             return ""
 
-        return SippResult(code, timed_out, read("messages"), read("errors"), read("log"), read("stats"),
-                          read("screen"), " ".join(self.argv) + "\n" + read("out"))
+        return SippResult(
+            code,
+            timed_out,
+            read("messages"),
+            read("errors"),
+            read("log"),
+            read("stats"),
+            read("screen"),
+            " ".join(self.argv) + "\n" + read("out"),
+        )
 
     def __enter__(self) -> SippProcess:
         return self

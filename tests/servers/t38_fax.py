@@ -54,7 +54,8 @@ def _read_open(data: bytes, pos: int) -> tuple[bytes, int]:
 def udptl_encode(seq: int, primary: bytes, secondaries: list[bytes]) -> bytes:
     """A UDPTL packet with redundancy (``secondaries``: earlier IFPs, most recent first)."""
     body = b"".join(_length(len(s)) + s for s in secondaries)
-    return seq.to_bytes(2, "big") + _length(len(primary)) + primary + b"\x00" + bytes([len(secondaries)]) + body
+    head = seq.to_bytes(2, "big") + _length(len(primary)) + primary
+    return head + b"\x00" + bytes([len(secondaries)]) + body  # CHOICE 0: secondary-ifp-packets
 
 
 def udptl_decode(data: bytes) -> tuple[int, bytes, list[bytes]]:
@@ -140,9 +141,14 @@ class T38Fax:
     def _phase_e(self, user: Any, t30: Any, completion: int) -> None:
         stats = T30Stats()
         self.lib.t30_get_transfer_statistics(self._t30, ctypes.byref(stats))
-        self._result = FaxResult(completion, completion_text(completion),
-                                 stats.pages_tx if self.sending else stats.pages_rx, stats.bit_rate,
-                                 bool(stats.error_correcting_mode), time.monotonic() - self._started)  # fmt: skip
+        self._result = FaxResult(
+            completion=completion,
+            completion_text=completion_text(completion),
+            pages=stats.pages_tx if self.sending else stats.pages_rx,
+            bit_rate=stats.bit_rate,
+            ecm=bool(stats.error_correcting_mode),
+            seconds=time.monotonic() - self._started,
+        )
         self._phase_e_at = time.monotonic()
 
     # -- the 20 ms loop ---------------------------------------------------------------------

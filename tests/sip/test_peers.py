@@ -120,7 +120,10 @@ def test_kamailio_proxies_an_invite_to_its_next_hop(
     assert uac.ok, uac.report()
     assert answered.ok, answered.report()
     lines = first_lines(uac)
-    assert lines[:2] == [f"INVITE sip:far@{HOST}:{sip.port} SIP/2.0", "SIP/2.0 407 Proxy Authentication Required"]
+    assert lines[:2] == [
+        f"INVITE sip:far@{HOST}:{sip.port} SIP/2.0",
+        "SIP/2.0 407 Proxy Authentication Required",
+    ]
     assert f"Route: <sip:{HOST}:{sip.port};lr" in uac.messages  # the ACK and BYE follow the route set
     assert "Proxy-Authorization" not in answered.messages  # kamailio consumed the credentials
 
@@ -164,7 +167,8 @@ def test_rtpengine_t38_decode_offers_audio(rtpengine: RtpengineServer) -> None:
 
 
 def test_tshark_checks_a_capture_of_a_registration(
-    kamailio: Callable[..., KamailioServer], loopback_capture: Callable[..., tshark.LoopbackCapture],
+    kamailio: Callable[..., KamailioServer],
+    loopback_capture: Callable[..., tshark.LoopbackCapture],
     tmp_path: Path,
 ) -> None:
     require_sipp()
@@ -204,10 +208,12 @@ def assert_same_pages(sent: Path, received: Path) -> None:
 @pytest.mark.slow
 def test_two_audio_faxes_send_a_page_over_rtp(one_page: Path, tmp_path: Path) -> None:
     received = tmp_path / "received.tif"
-    with AudioFax(calling=False, receive_tiff=received, codec="PCMA") as answerer:
-        with AudioFax(calling=True, send_tiff=one_page, remote=(HOST, answerer.port)) as caller:
-            sent = caller.wait(60)
-            got = answerer.wait(10)
+    with (
+        AudioFax(calling=False, receive_tiff=received, codec="PCMA") as answerer,
+        AudioFax(calling=True, send_tiff=one_page, remote=(HOST, answerer.port)) as caller,
+    ):
+        sent = caller.wait(60)
+        got = answerer.wait(10)
     assert sent.ok and got.ok, (sent, got)
     assert (sent.pages, got.pages, got.ecm) == (1, 1, True)
     assert_same_pages(one_page, received)
@@ -215,8 +221,10 @@ def test_two_audio_faxes_send_a_page_over_rtp(one_page: Path, tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_rtpengine_gateways_a_t38_fax_to_audio(
-    rtpengine: RtpengineServer, loopback_capture: Callable[..., tshark.LoopbackCapture],
-    one_page: Path, tmp_path: Path,
+    rtpengine: RtpengineServer,
+    loopback_capture: Callable[..., tshark.LoopbackCapture],
+    one_page: Path,
+    tmp_path: Path,
 ) -> None:
     """spandsp's T.38 terminal -> rtpengine (T.38 decode) -> spandsp's fax_state on PCMU;
     tshark decodes the UDPTL leg and finds the whole T.30 exchange."""
