@@ -41,3 +41,11 @@ class SdpError(ModemError):
 
 class DigestError(ModemError):
     """A digest authentication challenge (RFC 7616) that cannot be parsed or answered."""
+
+
+class IfpError(ModemError):
+    """A malformed T.38 IFP packet (or one that cannot be encoded in the asked version)."""
+
+
+class T38Error(ModemError):
+    """Misuse of the T.38 terminal (a call it cannot take in its state)."""
