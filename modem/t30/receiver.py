@@ -313,6 +313,7 @@ class T30Receiver(Engine):
     def _receive_ecm(self, p: Params) -> Generator[Action, Event, tuple[str, Params]]:
         page_buf = bytearray()
         block: dict[int, bytes] = {}
+        block_frames = 0  # frames in the block, as far as the PPS so far said
         acked: tuple[int, int] | None = None
         silent = 0
         while True:
@@ -340,7 +341,9 @@ class T30Receiver(Engine):
             if frame.name == "PPS" and len(frame.fif) >= 4:
                 ppm = frame.fif[0] & 0xFE
                 key = (frame.fif[1], frame.fif[2])
-                count = frame.fif[3] + 1
+                # The count is the block's frames in the first PPS, but some senders
+                # (spandsp) count only the frames of the retransmission in later ones.
+                count = block_frames = max(block_frames, frame.fif[3] + 1)
                 if key == acked and not block:
                     yield from self._send(self._frame(FCF.MCF))  # our MCF was lost
                     continue
@@ -353,6 +356,7 @@ class T30Receiver(Engine):
                     continue
                 page_buf += b"".join(block[i] for i in range(count))
                 block = {}
+                block_frames = 0
                 acked = key
                 if ppm == 0:
                     yield from self._send(self._frame(FCF.MCF))
@@ -375,6 +379,7 @@ class T30Receiver(Engine):
                 yield from self._send(self._frame(FCF.MCF))
             elif frame.name == "EOR":
                 block = {}
+                block_frames = 0
                 yield from self._send(self._frame(FCF.ERR))
             elif frame.name == "DCN":
                 raise HangupSignal(HangupCause.LINE_DROPPED,
