@@ -94,9 +94,8 @@ class SpandspCore:
 class SpandspTerminal:
     """spandsp's ``t38_terminal``: IFP octets in and out, its clock advanced 20 ms a step.
 
-    ``drop_rx`` (IFP octets -> bool) loses what it returns True for, before spandsp sees
-    it (spandsp notices from the sequence numbers); ``mute_after`` silences it: nothing
-    it sends after that many image data octets goes out.
+    :meth:`receive` takes the number of IFPs lost before one, and skips that many
+    sequence numbers (spandsp notices losses from them).
     """
 
     def __init__(self, calling: bool, *, ecm: bool, version: int = 0, ident: str = "SPANDSP",
@@ -170,11 +169,12 @@ Drop = Callable[[int, bytes], bool]  # (index of the IFP in its direction, octet
 
 def run_with_spandsp(ours: T38Terminal, peer: SpandspTerminal, *, limit_s: float = 400.0,
                      drop_to_peer: Drop | None = None, drop_to_us: Drop | None = None,
-                     mute_peer_at: float | None = None) -> float:
+                     stop_when_ours_done: bool = False) -> float:
     """Both terminals in virtual time, 20 ms steps, IFPs passed as octets (each side
     encodes/decodes in the peer's T.38 version); returns the simulated call time.
 
-    ``mute_peer_at``: from then on nothing the peer sends reaches us (a silent far end).
+    ``drop_*`` lose IFPs on the way (the receiver is told how many it lost, as UDPTL
+    sequence numbers would); ``stop_when_ours_done``: do not wait for spandsp to end.
     """
     t = 0.0
     n_up = n_down = 0
@@ -183,8 +183,6 @@ def run_with_spandsp(ours: T38Terminal, peer: SpandspTerminal, *, limit_s: float
     while t < limit_s:
         t = round(t + STEP_S, 6)
         for data in peer.step():
-            if mute_peer_at is not None and t >= mute_peer_at:
-                continue
             n_down += 1
             if drop_to_us is not None and drop_to_us(n_down, data):
                 lost_down += 1
@@ -199,7 +197,7 @@ def run_with_spandsp(ours: T38Terminal, peer: SpandspTerminal, *, limit_s: float
                 continue
             peer.receive(data, lost_up)
             lost_up = 0
-        if ours.finished and peer.phase_e is not None:
+        if ours.finished and (peer.phase_e is not None or stop_when_ours_done):
             break
     return t
 
