@@ -293,3 +293,46 @@ def test_one_page_v17_ecm_call_time() -> None:
     assert ours.result is not None and ours.result.cause is HangupCause.OK
     print(f"1-page V.17 ECM call: {sim:.2f} s simulated, {wall:.3f} s wall")
     assert 8 < sim < 40
+
+
+@needs_spandsp
+@pytest.mark.parametrize("direction", ["to-spandsp", "from-spandsp"])
+def test_later_t38_version_against_spandsp(tmp_path: Path, direction: str) -> None:
+    """T38FaxVersion 2 (the later ASN.1 form) on both sides, ECM."""
+    pages = _pages("mr", 2, 150)
+    if direction == "to-spandsp":
+        ours = _sender(pages)
+        peer = SpandspTerminal(False, ecm=True, version=2, rx_file=tmp_path / "rx.tif")
+    else:
+        (tmp_path / "tx.tif").write_bytes(multipage_tiff(pages))
+        ours = _receiver(encodings=("mh", "mr"))
+        peer = SpandspTerminal(True, ecm=True, version=2, tx_file=tmp_path / "tx.tif",
+                               compressions=("mh", "mr"))
+    try:
+        run_with_spandsp(ours, peer)
+        assert ours.result is not None and ours.result.cause is HangupCause.OK, ours.result
+        assert peer.phase_e == 0, peer.completion
+        if direction == "to-spandsp":
+            got = [tiff_bitmap(tmp_path / "rx.tif", n) for n in range(2)]
+        else:
+            got = [decode(page) for page in _received(ours)]
+        assert all(_same(g, decode(s)) for g, s in zip(got, pages, strict=True))
+    finally:
+        peer.close()
+
+
+def test_hang_up_mid_call() -> None:
+    """A BYE (or lost media) in the middle: the engine hears the line is gone."""
+    tx, rx = _sender(_pages("mh", 1)), _receiver()
+    tx.start(0.0)
+    rx.start(0.0)
+    t = 0.0
+    while t < 9.0:
+        t = round(t + 0.02, 6)
+        for src, dst in ((tx, rx), (rx, tx)):
+            for ifp in src.poll(t):
+                dst.receive(ifp, t)
+    tx.hang_up(t, "BYE")
+    assert tx.finished and tx.poll(t + 1) == [] and tx.next_deadline() is None
+    assert tx.result is not None and tx.result.cause is HangupCause.LINE_DROPPED
+    assert "BYE" in tx.result.message
