@@ -143,7 +143,6 @@ class T38Terminal:
         self.ced_ms = ced_ms
         self.state = State.IDLE
         self.deadline: float | None = None
-        self.created = now
         self._tx: deque[Timed] = deque()
         self._rx = IfpReceiver()
         self._pending: deque[LineEvent] = deque()
