@@ -146,6 +146,10 @@ class _Message:
         self.to()
         self.call_id()
         self.cseq()
+        self.contacts()
+        self.record_routes()
+        for route in self.headers.get_all("Route"):
+            NameAddr.parse(route)
         max_forwards = self.int_header("Max-Forwards")
         if max_forwards is not None and max_forwards > 255:
             raise SipParseError("Max-Forwards above 255")

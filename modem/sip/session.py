@@ -213,8 +213,13 @@ def _in_dialog_checks(calls: Calls, call: Call, request: SipRequest, source: Add
                       now: float) -> Transaction | None:
     """Common checks on their in-dialog offer: its server transaction, or None if refused."""
     core = calls.core
-    tx = core.new_server(request, source, now)
     seq = request.cseq().seq
+    if request.method == "INVITE" and seq == call.remote_seq:
+        pending = call.pending_2xx  # a retransmission of the re-INVITE we answered 2xx
+        if pending is not None and pending.seq == seq:
+            core.outgoing.append((pending.data, pending.dest))
+        return None
+    tx = core.new_server(request, source, now)
     if call.remote_seq is not None and seq <= call.remote_seq:
         core.respond(tx, 500, now, reason="CSeq Out of Order")
         return None

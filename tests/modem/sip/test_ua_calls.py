@@ -304,3 +304,29 @@ def test_our_invite_challenged_by_a_proxy_407() -> None:
     assert net.events[A] == [CallFailed(cid, 403, "Forbidden")]
     assert isinstance(parse_message(net.sent(A, "ACK")[0]), SipRequest)
     assert all(isinstance(parse_message(d), SipResponse) for d in net.sent(proxy))
+
+
+def test_retransmitted_reinvite_gets_the_same_2xx_not_a_500() -> None:
+    net, a, b = pair()
+    cid = connect(net, a, b)
+    net.drop = lambda data, s, d: s == B and data.startswith(b"SIP/2.0 200")  # B's 200s are lost
+    a.reinvite(cid, sdp(2, "image"), net.now)
+    net.run(net.now + 0.1)
+    b.accept_reinvite(cid, sdp(2, "image"), net.now)
+    net.run(net.now + 1.0)
+    net.drop = None
+    net.run(net.now + 5.0)
+    assert not net.sent(B, "SIP/2.0 500")
+    assert net.events[A][-1] == ReInviteAccepted(cid, sdp(2, "image"))
+    assert b.next_deadline() is None or b.calls.get(cid).pending_2xx is None
+
+
+def test_malformed_invite_is_refused_400_and_leaves_nothing_behind() -> None:
+    net, a, b = pair()
+    cid = a.invite("sip:fax@10.0.0.2:5062", sdp(1), 0.0)
+    raw = a.take_outgoing()[0][0].replace(b"Contact: <sip:fax@10.0.0.1:5060>", b"Contact: <sip:fax@>")
+    b.receive(raw, A, 0.0)
+    out = b.take_outgoing()
+    assert len(out) == 1 and out[0][0].startswith(b"SIP/2.0 400 Bad Request (bad host")
+    assert b.take_events() == [] and not b.core.servers and not b.calls.calls
+    del cid
