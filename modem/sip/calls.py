@@ -270,6 +270,8 @@ class Calls:
 
     def reject(self, call_id: CallId, code: int, reason: str | None, now: float) -> None:
         call = self.get(call_id)
+        if not 300 <= code < 700:
+            raise SipUsageError(f"reject needs a 3xx-6xx code, not {code}")
         if call.invite_tx is None or not call.move(CallInput.APP_REJECT):
             raise SipUsageError(f"call {call_id} cannot be rejected ({call.state.value})")
         self.core.respond(call.invite_tx, code, now, reason=reason, to_tag=call.local_tag)
@@ -290,6 +292,9 @@ class Calls:
         elif was is CallState.CALLING:
             call.cancel_pending = True  # CANCEL once a provisional response comes (RFC 3261 9.1)
         elif call.state is CallState.TERMINATING:
+            if call.re_in_tx is not None and not call.re_in_tx.terminated:
+                self.core.respond(call.re_in_tx, 487, now)  # their offer dies with the call
+                call.re_in_tx = None
             self._send_bye(call, now)
             self._end(call, "hangup", False, now, purge=False)
 

@@ -296,6 +296,8 @@ def accept_reinvite(calls: Calls, call_id: CallId, sdp: bytes, now: float) -> No
 def reject_reinvite(calls: Calls, call_id: CallId, code: int, now: float) -> None:
     call = calls.get(call_id)
     tx = call.re_in_tx
+    if not 300 <= code < 700:
+        raise SipUsageError(f"reject_reinvite needs a 3xx-6xx code, not {code}")
     if tx is None or not call.move_re(ReInput.APP_REJECT):
         raise SipUsageError(f"call {call_id} has no re-INVITE to answer")
     call.re_in_tx = None

@@ -322,11 +322,10 @@ def test_retransmitted_reinvite_gets_the_same_2xx_not_a_500() -> None:
 
 
 def test_malformed_invite_is_refused_400_and_leaves_nothing_behind() -> None:
-    net, a, b = pair()
-    cid = a.invite("sip:fax@10.0.0.2:5062", sdp(1), 0.0)
+    _net, a, b = pair()
+    a.invite("sip:fax@10.0.0.2:5062", sdp(1), 0.0)
     raw = a.take_outgoing()[0][0].replace(b"Contact: <sip:fax@10.0.0.1:5060>", b"Contact: <sip:fax@>")
     b.receive(raw, A, 0.0)
     out = b.take_outgoing()
     assert len(out) == 1 and out[0][0].startswith(b"SIP/2.0 400 Bad Request (bad host")
     assert b.take_events() == [] and not b.core.servers and not b.calls.calls
-    del cid
