@@ -77,11 +77,12 @@ class UACore:
     def via(self) -> Via:
         cfg = self.config
         params: dict[str, str | None] = {"branch": self.branch(), "rport": None}
-        return Via(cfg.transport.upper(), cfg.local_host, cfg.local_port, params)
+        host, port = cfg.public_address or (cfg.local_host, cfg.local_port)
+        return Via(cfg.transport.upper(), host, port, params)
 
     def contact(self) -> NameAddr:
         cfg = self.config
-        host, port = self.public or (cfg.local_host, cfg.local_port)
+        host, port = cfg.public_address or self.public or (cfg.local_host, cfg.local_port)
         params: dict[str, str | None] = {"transport": "tcp"} if cfg.reliable else {}
         return NameAddr(SipUri(host=host, port=port, user=cfg.contact_user or cfg.username, params=params))
 
@@ -94,7 +95,7 @@ class UACore:
             via = response.via()
         except SipParseError:
             return False
-        if via.received is None and via.rport is None:
+        if (via.received is None and via.rport is None) or self.config.public_address is not None:
             return False
         public = (via.received or self.config.local_host, via.rport or self.config.local_port)
         current = self.public or (self.config.local_host, self.config.local_port)
@@ -106,7 +107,7 @@ class UACore:
 
     def default_dest(self, uri: SipUri) -> Address:
         cfg = self.config
-        return cfg.outbound_proxy or cfg.registrar or uri.hostport()
+        return cfg.outbound_proxy or cfg.proxy or cfg.registrar or uri.hostport()
 
     # building ------------------------------------------------------------------------------
     def base_headers(self) -> Headers:

@@ -22,8 +22,10 @@ class UAConfig:
 
     Addresses are (host, port) the driver can send to (IP addresses: the UA resolves nothing).
     ``outbound_proxy``, when set, receives every request we send (with a loose Route to it on
-    dialog-creating requests).  Otherwise out-of-dialog requests go to the registrar, or to
-    the target URI's host when there is no registrar.
+    out-of-dialog requests).  Otherwise calls go to ``proxy``, else the registrar, else the
+    target URI's host.  ``public_address`` (NAT in front of us, configured) goes into Via
+    and Contact instead of the local address; without it, the address the registrar saw
+    (received/rport in its 2xx, RFC 3581) goes into Contact.
     """
 
     local_host: str
@@ -32,7 +34,9 @@ class UAConfig:
     username: str
     transport: str = "udp"  # "udp" | "tcp"
     registrar: Address | None = None
+    proxy: Address | None = None  # where calls go; None: the registrar
     outbound_proxy: Address | None = None
+    public_address: Address | None = None
     auth_username: str | None = None  # default: username
     password: str = ""
     display_name: str = ""

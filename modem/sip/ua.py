@@ -189,7 +189,7 @@ class UserAgent:
                 ("Server", self.config.user_agent)]
 
     def _trunk(self) -> Address | None:
-        return self.config.outbound_proxy or self.config.registrar
+        return self.config.outbound_proxy or self.config.registrar or self.config.proxy
 
     def _arm_keepalive(self, now: float) -> None:
         if self.config.keepalive_interval and self._keepalive_at is None and self._trunk() is not None:

@@ -144,3 +144,20 @@ def test_tcp_never_retransmits_and_contact_says_tcp() -> None:
     assert regs[0].via().transport == "TCP" and "transport=tcp" in (regs[0].headers.get("Contact") or "")
     net.run(33)
     assert net.events[A] == [RegistrationFailed(408, "Request Timeout")]
+
+
+def test_configured_public_address_and_call_proxy() -> None:
+    net = Net()
+    proxy = ("10.0.0.8", 5060)
+    ua = net.add_ua(config(*A, registrar=REG, proxy=proxy, public_address=("198.51.100.7", 5099)), 1)
+    net.stubs[REG] = Registrar(public=("203.0.113.5", 40000))  # ignored: the configured one wins
+    ua.register(0.0)
+    net.run(0.1)
+    reg = parse_message(net.sent(A, "REGISTER")[-1])
+    assert reg.headers.get("Contact") == "<sip:fax@198.51.100.7:5099>;expires=3600"
+    assert reg.via().host == "198.51.100.7" and reg.via().port == 5099
+    ua.invite("+15550100", b"", net.now)
+    net.settle()
+    invite = [(dest, d) for _, s, dest, d in net.wire if d.startswith(b"INVITE")]
+    assert invite[0][0] == proxy
+    assert invite[0][1].startswith(b"INVITE sip:+15550100@trunk.test;user=phone SIP/2.0")
