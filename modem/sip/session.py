@@ -10,9 +10,9 @@ after the RFC 3261 14.1 wait (2.1-4 s if we own the Call-ID, else 0-2 s).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from modem.sip.core import Outgoing
+from modem.sip.core import Outgoing, UACore
 from modem.sip.dialog import Call, CallState, ReInput, ReState, sdp_origin
 from modem.sip.errors import SipParseError, SipUsageError
 from modem.sip.events import CallId, ReInviteAccepted, ReInviteReceived, ReInviteRejected
@@ -20,10 +20,24 @@ from modem.sip.message import SipMessage, SipRequest, SipResponse
 from modem.sip.transaction import Address, Transaction
 from modem.sip.uri import parse_params
 
-if TYPE_CHECKING:
-    from modem.sip.calls import Calls
-
 Refusal = tuple[int, str, list[tuple[str, str]]]
+
+
+class Calls(Protocol):
+    """What this module uses of :class:`modem.sip.calls.Calls` (which calls into it)."""
+
+    core: UACore
+
+    def get(self, call_id: CallId) -> Call: ...
+    def dest(self, call: Call) -> Address: ...
+    def dialog_request(self, call: Call, method: str, body: bytes = b"",
+                       seq: int | None = None) -> SipRequest: ...
+    def send_ack(self, call: Call, seq: int, now: float) -> None: ...
+    def end_dialog(self, call: Call, reason: str, now: float) -> None: ...
+    def start_2xx(self, call: Call, response: SipResponse, tx: Transaction, now: float) -> None: ...
+    def response_extras(self) -> list[tuple[str, str]]: ...
+    def refusal(self, request: SipRequest) -> Refusal | None: ...
+
 MAX_GLARE_RETRIES = 5
 GONE = (408, 481)  # responses to an in-dialog request that end the dialog (RFC 3261 12.2.1.2)
 
