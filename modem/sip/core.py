@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import modem.sip.digest as digest
+from modem.errors import ModemError
 from modem.sip.errors import SipParseError
 from modem.sip.events import TokenSource, UAConfig, UAEvent
 from modem.sip.message import Headers, SipRequest, SipResponse, make_response
@@ -190,7 +191,7 @@ class UACore:
             return False
         try:
             challenge = digest.pick_challenge(values)
-        except Exception as exc:  # the digest module's own error: a challenge we cannot answer
+        except (ModemError, ValueError, KeyError) as exc:  # a challenge we cannot answer
             log.warning("sip challenge unusable", extra={"error": str(exc)})
             return False
         realm = str(challenge.realm)

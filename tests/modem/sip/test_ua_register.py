@@ -161,3 +161,22 @@ def test_configured_public_address_and_call_proxy() -> None:
     invite = [(dest, d) for _, s, dest, d in net.wire if d.startswith(b"INVITE")]
     assert invite[0][0] == proxy
     assert invite[0][1].startswith(b"INVITE sip:+15550100@trunk.test;user=phone SIP/2.0")
+
+
+def test_an_unusable_challenge_is_a_failure_not_a_crash() -> None:
+    net = Net()
+    ua = net.add_ua(config(*A, registrar=REG), 1)
+
+    def broken(data: bytes, source: tuple[str, int], now: float) -> list[tuple[bytes, tuple[str, int]]]:
+        msg = parse_message(data)
+        assert isinstance(msg, SipRequest)
+        from modem.sip.message import make_response
+
+        resp = make_response(msg, 401, to_tag="r")
+        resp.headers.add("WWW-Authenticate", "Digest qop=auth")
+        return [(resp.serialize(), source)]
+
+    net.stubs[REG] = broken
+    ua.register(0.0)
+    net.run(0.1)
+    assert net.events[A] == [RegistrationFailed(401, "Unauthorized")]
