@@ -264,6 +264,10 @@ class IfpReceiver:
         self.carrier: DataType | None = None  # the carrier on now
         self._hdlc = bytearray()  # the frame in progress (wire order)
         self._damaged = False  # IFPs were lost since the frame in progress began
+        # The data IFP that ended the last signal: stacks send that one more than once
+        # (spandsp's transmit count, as FreeSWITCH puts it on the wire), and a copy must
+        # not start a carrier again.
+        self._ending: IfpData | None = None
 
     def receive(self, ifp: Ifp, lost_before: int = 0) -> list[LineEvent]:
         """``lost_before``: IFPs known lost just before this one (from UDPTL numbering)."""
@@ -271,9 +275,15 @@ class IfpReceiver:
         if lost_before:
             self._damaged = True
         if isinstance(ifp, IfpIndicator):
+            self._ending = None
             self._indicator(ifp.indicator, out)
+        elif self.carrier is None and ifp == self._ending:
+            pass  # a repeat of the packet that ended the signal
         else:
+            self._ending = None
             self._data(ifp, out)
+            if self.carrier is None:
+                self._ending = ifp
         return out
 
     def _off(self, out: list[LineEvent]) -> None:

@@ -126,10 +126,11 @@ class SpandspTerminal:
         spandsp.t30_set_phase_e_handler(self.t30, self._cb_e, None)
         self.core = core
 
-    def _tx(self, _s: Any, _u: Any, buf: Any, length: int, _count: int) -> int:
+    def _tx(self, _s: Any, _u: Any, buf: Any, length: int, count: int) -> int:
         data = ctypes.string_at(buf, length)
         self.sent.append(data)
-        self._outbox.append(data)
+        for _ in range(max(1, count)):  # as FreeSWITCH sends it: each copy its own packet
+            self._outbox.append(data)
         return 0
 
     def _on_phase_e(self, _s: Any, _u: Any, code: int) -> None:

@@ -76,3 +76,24 @@ def test_receiver_events_and_losses() -> None:
     assert got == [CarrierOff(DataType.V17_14400)]
     got = rx.receive(IfpData(DataType.V27TER_4800, (DataField(FieldType.T4_NON_ECM_SIG_END, b"\x80"),)))
     assert got == [CarrierOn(DataType.V27TER_4800), DataIn(b"\x01"), CarrierOff(DataType.V27TER_4800)]
+
+
+def test_repeats_of_a_signals_last_packet_start_nothing() -> None:
+    """spandsp asks for the packet that ends a signal to be sent more than once (FreeSWITCH
+    puts each copy on the wire with its own sequence number): the copies are not a new
+    carrier, else a TCF after DCS would be taken for a V.21 carrier (the wrong one)."""
+    rx = IfpReceiver()
+    frame = build_frame(0x83)
+    end = IfpData(DataType.V21, (DataField(FieldType.HDLC_DATA, bit_reverse(frame)),
+                                 DataField(FieldType.HDLC_FCS_OK_SIG_END)))
+    rx.receive(IfpIndicator(Indicator.V21_PREAMBLE))
+    assert rx.receive(end) == [FrameIn(frame, True, True), CarrierOff(DataType.V21)]
+    assert rx.receive(end) == [] and rx.receive(end) == []
+    tcf_end = IfpData(DataType.V17_14400, (DataField(FieldType.T4_NON_ECM_SIG_END, b"\x00" * 54),))
+    assert rx.receive(IfpIndicator(Indicator.V17_14400_LONG_TRAINING)) == [CarrierOn(DataType.V17_14400)]
+    got = rx.receive(tcf_end)
+    assert got == [DataIn(b"\x00" * 54), CarrierOff(DataType.V17_14400)]
+    assert rx.receive(tcf_end) == []
+    # the same packet after something else is new data again
+    rx.receive(IfpIndicator(Indicator.NO_SIGNAL))
+    assert rx.receive(tcf_end)[0] == CarrierOn(DataType.V17_14400)
