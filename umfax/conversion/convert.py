@@ -63,7 +63,8 @@ Progress = Callable[[int, int], None]
 @dataclass
 class _Rendered:
     """One page out of a source: a grey frame to binarise (``crisp``, when given, is a
-    frame with aliased text at the output resolution, see :func:`crisp_bitmap`), or a
+    frame with aliased text at the output resolution, see :func:`crisp_bitmap`, and
+    ``gray`` is then the anti-aliased frame of a page with images, or None), or a
     finished fax page."""
 
     gray: Gray | None = None
@@ -148,7 +149,7 @@ def _plan(name: str, content: bytes, options: ConversionOptions) -> _Plan:
                 f"{name} has {pdf.page_count:,} pages, more than the limit of "
                 f"{limits.max_pages:,} per fax; split it into smaller faxes")
         return _Plan(name, pdf.page_count,
-                     lambda: (_Rendered(gray=p.gray, detect_photos=p.has_images, crisp=p.crisp,
+                     lambda: (_Rendered(gray=p.frame, detect_photos=p.has_images, crisp=p.crisp,
                                         aliased=p.aliased)
                               for p in pdf.pages(paper, res)), pdf.close)
     if kind == "text":
@@ -196,9 +197,10 @@ def _finish(gray: Gray | None, detect_photos: bool, options: ConversionOptions,
             trim: bool, raster_input: bool = False,
             crisp: Gray | None = None, aliased: bool = False) -> tuple[Bitmap, bool]:
     res: Resolution = options.resolution
-    assert gray is not None
     if crisp is not None:
         black = crisp_bitmap(crisp, gray, detect_photos)
+    elif gray is None:
+        raise ConversionError("a page was rendered without a frame")
     elif aliased:
         black = aliased_bitmap(gray, LINES_PER_INCH[res], detect_photos)
     else:

@@ -3,9 +3,10 @@
 Every renderer produces a grey frame (uint8, 255 = white) of exactly the fax page:
 1728 columns by the paper's length in lines at the *render* resolution.  Standard
 resolution (98 lines/inch) is rendered at 196 lines/inch and folded, two rows into one
-(see :func:`to_fax_bitmap`).  PDF pages at standard resolution are also drawn straight
-at 98 lines/inch with aliased (hinted) text, which reads far better there than any
-threshold of an anti-aliased render (see :func:`crisp_bitmap`); at fine and superfine
+(see :func:`to_fax_bitmap`).  PDF pages at standard resolution are instead drawn
+straight at 98 lines/inch with aliased (hinted) text, which reads far better there than
+any threshold of an anti-aliased render (see :func:`crisp_bitmap`; pages with images are
+also drawn anti-aliased at 196, for their photographs); at fine and superfine
 they are drawn aliased at the output resolution and kept as drawn (see
 :func:`aliased_bitmap`).
 
@@ -319,22 +320,29 @@ def bridge_dropouts(black: Mask, gray: Gray, threshold: int = BRIDGE_THRESHOLD) 
     return black | (joins & (gray[:rows, :cols] < threshold))
 
 
-def crisp_bitmap(crisp: Gray, gray: Gray, detect_photos: bool) -> Mask:
+def crisp_bitmap(crisp: Gray, gray: Gray | None, detect_photos: bool) -> Mask:
     """Bilevel page from a render drawn with aliased text at 98 lines/inch (``crisp``)
-    and the anti-aliased render of the same page at 196 lines/inch (``gray``).
+    and, on pages with images, the anti-aliased render of the same page at 196
+    lines/inch (``gray``; None on other pages: the crisp frame is then kept as drawn).
 
     Aliased glyphs are hinted to the pixel grid by the font engine: stems, bars and
     counters land whole on pixels, where a threshold of an anti-aliased render smears
-    them over two rows and either drops a bar or closes a counter.  Thin rules that the
-    aliased render dropped are put back from the anti-aliased one (:func:`restore_rules`).
-    Diagonal dropouts are bridged (:func:`bridge_dropouts`); nothing else is changed:
-    the pixel tricks that once saved bytes here (closing narrow gaps and notches, moving
-    edges where MH codes them shorter) cost tesseract legibility on the bench's broader
-    corpus (bench/text_corpus.py: small print 0.03 and forms 0.01 of character accuracy
-    below Ghostscript's), for 8-10 % of bytes, and were removed.
-    On pages with images the paper is whitened first (:func:`paper_white_point`) and photo
-    regions of ``gray`` are halftoned as in :func:`to_fax_bitmap`.
+    them over two rows and either drops a bar or closes a counter.  Thin rules cannot
+    vanish from the crisp frame: their strokes are widened to whole pixels before it is
+    drawn (:mod:`umfax.conversion.pdf_strokes`).  Where ``gray`` is given, a thin line that
+    the crisp frame still lost (one inside an image, sampled at 98 lines/inch) is put
+    back from it (:func:`restore_rules`) and diagonal dropouts are bridged
+    (:func:`bridge_dropouts`).
+    Nothing else is changed: the pixel tricks that once saved bytes here (closing narrow
+    gaps and notches, moving edges where MH codes them shorter) cost tesseract
+    legibility on the bench's broader corpus (bench/text_corpus.py: small print 0.03 and
+    forms 0.01 of character accuracy below Ghostscript's), for 8-10 % of bytes, and were
+    removed.  On pages with images the paper is whitened first (:func:`paper_white_point`)
+    and photo regions of ``gray`` are halftoned as in :func:`to_fax_bitmap`.
     """
+    if gray is None:
+        black: Mask = crisp < CRISP_THRESHOLD
+        return black
     folded = fold_rows(gray)
     if detect_photos:
         white = paper_white_point(folded)

@@ -1,12 +1,14 @@
 """PDF pages to grey fax frames with PDFium (pypdfium2), drawn straight at fax geometry.
 
 Each page is rendered directly into a 1728-pixel-wide grey frame of the target paper,
-with a non-uniform matrix (204 dpi across, 196 or 391 lines/inch down), centred and, for
-landscape pages, turned to portrait.  At fine and superfine resolution text is drawn
-aliased (hinted to the pixel grid, see :func:`umfax.conversion.raster.aliased_bitmap`);
-at standard resolution the page is drawn anti-aliased at 196 lines/inch and also at 98
-lines/inch with aliased text (the "crisp" frame, see
-:func:`umfax.conversion.raster.crisp_bitmap`).
+with a non-uniform matrix (204 dpi across, 98, 196 or 391 lines/inch down), centred and,
+for landscape pages, turned to portrait.  Thin strokes and fills are widened first so
+that no rule falls between pixels (:mod:`umfax.conversion.pdf_strokes`).  At fine and
+superfine resolution text is drawn aliased (hinted to the pixel grid, see
+:func:`umfax.conversion.raster.aliased_bitmap`); at standard resolution the page is
+drawn at 98 lines/inch with aliased text (the "crisp" frame, see
+:func:`umfax.conversion.raster.crisp_bitmap`), and a page with images also anti-aliased
+at 196 lines/inch, for its photographs.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from umfax.conversion.errors import (
     DocumentTooLarge,
     EncryptedDocument,
 )
-from umfax.conversion.model import FAX_WIDTH, Paper, Resolution
+from umfax.conversion.model import FAX_WIDTH, LINES_PER_INCH, Paper, Resolution
 from umfax.conversion.pdf_fonts import use_substitutes
+from umfax.conversion.pdf_strokes import widen_thin_paths
 from umfax.conversion.raster import Gray, crisp_lines_per_inch, place
 
 logger = logging.getLogger(__name__)
@@ -48,22 +51,31 @@ _RENDER_FLAGS = (
 )
 _CRISP_FLAGS = _RENDER_FLAGS | pdfium_c.FPDF_RENDER_NO_SMOOTHTEXT
 """Aliased, hinted text as well as aliased paths: glyphs land whole on the pixel grid.  A
-thin rule drawn this way can vanish between pixel rows at 98 lines/inch; the standard
-conversion puts such rules back from the anti-aliased render
-(:func:`umfax.conversion.raster.restore_rules`)."""
+thin rule drawn this way could vanish between pixel rows at 98 lines/inch; the strokes
+are widened before drawing so that it cannot (:mod:`umfax.conversion.pdf_strokes`)."""
 _MAX_PAGE_INCHES = 200.0  # PDF allows 200 in (14400 pt) at user unit 1
 
 
 @dataclass
 class RenderedPage:
-    """``gray``: frame at the render resolution, anti-aliased unless ``aliased`` (text
-    drawn aliased, at fine and superfine); ``crisp``: frame at the output resolution with
-    aliased text, at standard resolution only."""
+    """``frame``: frame at the render resolution, anti-aliased unless ``aliased`` (text
+    drawn aliased, at fine and superfine), or None at standard resolution on a page
+    without images (the crisp frame serves alone); ``crisp``: frame at the output
+    resolution with aliased text, at standard resolution only."""
 
-    gray: Gray
+    frame: Gray | None
     has_images: bool
     crisp: Gray | None = None
     aliased: bool = False
+
+    @property
+    def gray(self) -> Gray:
+        """A frame at the render resolution whatever was drawn: ``frame``, or the crisp
+        frame with its rows doubled."""
+        if self.frame is not None:
+            return self.frame
+        assert self.crisp is not None
+        return np.repeat(self.crisp, 2, axis=0)
 
 
 def check_pdf_bytes(name: str, content: bytes) -> None:
@@ -140,17 +152,28 @@ class PdfSource:
         has_images = any(True for _ in page.get_objects(
             filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_SHADING],
             max_depth=4))
+        out = place(w_pt / 72.0, h_pt / 72.0, paper, resolution,
+                    lines_per_inch=LINES_PER_INCH[resolution])
+        across, down = out.scale_x / 72.0, out.scale_y / 72.0  # output pixels per point
+        widen_thin_paths(page.raw, *((down, across) if out.rotate else (across, down)),
+                         adjust=resolution == "standard")
         if resolution != "standard":
             # Aliased, hinted glyphs read better than any threshold of anti-aliased ones at
             # fine too (tesseract on bench/text_corpus.py: small print 0.90 -> 0.99, as
             # Ghostscript), and images are drawn the same either way.
-            gray = self._draw(page, w_pt, h_pt, paper, resolution, None, _CRISP_FLAGS)
-            return RenderedPage(gray=gray, has_images=has_images, aliased=True)
-        gray = self._draw(page, w_pt, h_pt, paper, resolution, None, _RENDER_FLAGS)
-        crisp_lpi = crisp_lines_per_inch(resolution)
-        crisp = (None if crisp_lpi is None else
-                 self._draw(page, w_pt, h_pt, paper, resolution, crisp_lpi, _CRISP_FLAGS))
-        return RenderedPage(gray=gray, has_images=has_images, crisp=crisp)
+            frame = self._draw(page, w_pt, h_pt, paper, resolution, None, _CRISP_FLAGS)
+            return RenderedPage(frame=frame, has_images=has_images, aliased=True)
+        crisp = self._draw(page, w_pt, h_pt, paper, resolution, crisp_lines_per_inch(resolution),
+                           _CRISP_FLAGS)
+        # The anti-aliased frame serves photographs (their true tone, halftoned) and the
+        # text of scans; on other pages text and rules come from the crisp frame alone
+        # (bridging its diagonal dropouts from the anti-aliased one, as pages with images
+        # still do, read no better on bench/text_corpus.py: small print 0.9880 against
+        # 0.9914 without, forms 0.9903 against 0.9924, tesseract --psm 3) and drawing it
+        # took a third of a standard page's time.
+        anti_aliased = (self._draw(page, w_pt, h_pt, paper, resolution, None, _RENDER_FLAGS)
+                        if has_images else None)
+        return RenderedPage(frame=anti_aliased, has_images=has_images, crisp=crisp)
 
     def _draw(self, page: pdfium.PdfPage, w_pt: float, h_pt: float, paper: Paper,
               resolution: Resolution, lines_per_inch: float | None, flags: int) -> Gray:
