@@ -430,10 +430,12 @@ def _bytes_ratio(results: list[Result], resolution: str, encoding: str,
 
 
 def legibility(results: list[Result], modes: list[str]) -> list[str]:
-    """The legibility tables (OCR per page class and split, umfax beside Ghostscript, bytes
-    against Ghostscript's), one per tesseract layout mode, and the targets' verdict: OCR >=
-    Ghostscript's on every class at standard and fine under every mode, bytes <= 0.9x
-    Ghostscript's."""
+    """The legibility tables (OCR per page class and split, umfax beside Ghostscript, the
+    standard error of their page-by-page difference, bytes against Ghostscript's), one per
+    tesseract layout mode, and the targets' verdict: OCR >= Ghostscript's on every class at
+    standard and fine under every mode, bytes <= 0.9x Ghostscript's.  The verdict compares
+    the means as they are; the standard error only says how much a class's difference is
+    worth."""
     lines: list[str] = []
     verdicts: list[str] = []
     ok_all = True
@@ -444,7 +446,7 @@ def legibility(results: list[Result], modes: list[str]) -> list[str]:
                   "umfax beside Ghostscript (HylaFAX's arguments); bytes/page as a multiple "
                   "of Ghostscript's",
                   f"{'res':8} {'class':10} {'pages':>5} {'umfax':>7} {'gs':>7} {'diff':>7} "
-                  f"{'MH xgs':>7} {'MMR xgs':>7}"]
+                  f"{'+-se':>6} {'MH xgs':>7} {'MMR xgs':>7}"]
         for resolution in ("standard", "fine"):
             scores = _scores(results, resolution, psm)
             if not scores:
@@ -461,10 +463,15 @@ def legibility(results: list[Result], modes: list[str]) -> list[str]:
                     continue
                 ours, theirs = (float(np.mean([p.umfax for p in group])),
                                 float(np.mean([p.gs for p in group])))
+                # standard error of the mean page-by-page difference: how far the class's
+                # difference could move with other pages of the same kind
+                diffs = [p.umfax - p.gs for p in group]
+                se = (float(np.std(diffs, ddof=1)) / len(diffs) ** 0.5 if len(diffs) > 1
+                      else float("nan"))
                 ratios = [_bytes_ratio(results, resolution, e, keep) for e in ("mh", "mmr")]
                 cells = " ".join(f"{x:7.3f}" if x is not None else " " * 7 for x in ratios)
                 lines.append(f"{resolution:8} {label:10} {len(group):5d} {ours:7.4f} "
-                             f"{theirs:7.4f} {ours - theirs:+7.4f} {cells}")
+                             f"{theirs:7.4f} {ours - theirs:+7.4f} {se:6.4f} {cells}")
             worst = min(scores, key=lambda p: p.umfax)
             worst_gap = min(scores, key=lambda p: p.umfax - p.gs)
             lines.append(f"{resolution:8} worst page: {worst.name} ({worst.cls}, {worst.split}) "
