@@ -28,6 +28,7 @@ from umfax.store import Store, open_store
 if TYPE_CHECKING:
     from umfax.api.server import ApiServer
     from umfax.lines.simulated import SimulatedLines
+    from umfax.lines.trunks import Trunks
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class Server:
         self.wake_converter = threading.Event()
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.sim: SimulatedLines | None = None
+        self.trunks: Trunks | None = None
         self.lines: list[LineWorker] = []
         self.converter: ConversionWorker | None = None
         self.mail: MailServices | None = None
@@ -97,6 +99,11 @@ class Server:
     def start(self) -> None:
         self.recover()
         sim = self._sim_network()
+        if any(trunk.enabled for trunk in self.config.trunks):
+            from umfax.lines.trunks import Trunks
+
+            self.trunks = Trunks(self.config)  # a missing password_env stops the start here
+        trunks = self.trunks
         lease = self.config.queue.lease
         self.scheduler.add_job(
             self.store.extend_leases,
@@ -131,7 +138,7 @@ class Server:
                 line,
                 self.config,
                 self.store,
-                lambda cfg: open_line(cfg, sim),
+                lambda cfg: open_line(cfg, sim, trunks),
                 self.prefix,
                 self.stop,
                 on_inbound=self.mail.wake,
@@ -181,6 +188,8 @@ class Server:
             self.scheduler.shutdown(wait=False)
         if self.sim is not None:
             self.sim.close()
+        if self.trunks is not None:
+            self.trunks.close()
         self.store.close()
         logger.info("umfax stopped")
 

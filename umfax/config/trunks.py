@@ -13,7 +13,7 @@ from umfax.config.section import Duration, _Section
 SIP_PORT_PREFIX = "sip:"
 
 
-def _host_port(value: str, what: str, *, default_port: int | None = 5060) -> str:
+def _host_port(value: str, what: str, *, default_port: int | None = 5060, any_port: bool = False) -> str:
     value = value.strip()
     if not value:
         return value
@@ -22,7 +22,7 @@ def _host_port(value: str, what: str, *, default_port: int | None = 5060) -> str
         if default_port is None:
             raise ValueError(f"{what} needs a port, e.g. '{value}:5060'")
         return value
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not port.isdigit() or not (0 if any_port else 1) <= int(port) < 65536:
         raise ValueError(f"{what} {value!r} is not host:port (e.g. 'sip.example.com:5060')")
     return value
 
@@ -96,7 +96,7 @@ class TrunkConfig(_Section):
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
-        return _host_port(value, "listen", default_port=None)
+        return _host_port(value, "listen", default_port=None, any_port=True)
 
     @field_validator("media_ports")
     @classmethod
