@@ -132,6 +132,7 @@ def encode_ink(ink: np.ndarray) -> PageImage:
     return encode(Image.fromarray(~ink), "mmr", 196.0)  # mode "1": ink is 0 (black)
 
 
+@pytest.mark.long_call  # tests/sip/test_serve_trunk.py answers such a call in the default run
 def test_answer_a_fax_from_a_caller_through_kamailio(
     kamailio: Callable[..., KamailioServer],
     trunk_factory: Callable[[TrunkSettings], SipTrunk],

@@ -38,7 +38,10 @@ def lines(json_out: JsonOption = False, config: ConfigOption = None) -> None:
         since = reported.updated_at.astimezone().strftime("%H:%M:%S") if reported else "-"
         number = display(r["number"]) if r["number"] else "-"
         state = r["state"] + (f" (no report since {since}; server down?)" if r["stale"] else "")
-        add_row(table, r["name"], number, r["port"], state, since, r["detail"])
+        detail = r["detail"]
+        if r["registration"] and r["registration"] != detail:  # a SIP channel mid-call
+            detail = f"{detail} ({r['registration']})".strip()
+        add_row(table, r["name"], number, r["port"], state, since, detail)
     console.print(table)
     if not states:
         err_console.print("[dim]no server has reported yet; start one with `umfax serve`[/]")
