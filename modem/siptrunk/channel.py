@@ -15,6 +15,7 @@ import queue
 import secrets
 import socket
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from modem.api import (
@@ -372,12 +373,14 @@ def _parse(sdp: bytes | None) -> SessionDescription | None:
 
 def _image_target(theirs: SessionDescription, agreed: SessionDescription) -> ImageTarget | None:
     """The far end's T.38 address (from ``theirs``) and the parameters agreed (``agreed``'s
-    image stream: our answer to their offer, or their answer to ours), if both have one."""
+    image stream: our answer to their offer, or their answer to ours), if both have one.
+    ``T38FaxMaxDatagram`` is each side's own receive limit (RFC 4612), so what we send is
+    bounded by the far end's, from ``theirs``."""
     media, ours = theirs.find("image"), agreed.find("image")
     host = theirs.media_address(media) if media is not None else None
     if media is None or ours is None or not host:
         return None
-    return host, media.port, t38_params(ours)
+    return host, media.port, replace(t38_params(ours), max_datagram=t38_params(media).max_datagram)
 
 
 def called_number(invite: sipua.IncomingCall, dids: tuple[str, ...], contact_user: str) -> str:
