@@ -74,6 +74,7 @@ def page(tmp_path: Path) -> Path:
     return make_test_page(tmp_path / "page.tif", resolution="fine")
 
 
+@pytest.mark.long_call  # tests/sip/test_serve_trunk.py sends such a call (and captures it) by default
 def test_send_a_page_through_kamailio_to_a_t38_fax_machine(
     kamailio: Callable[..., KamailioServer],
     trunk_factory: Callable[[TrunkSettings], SipTrunk],
