@@ -193,7 +193,10 @@ class SipChannel:
 
     def _invite(self, target: str, offer: bytes) -> Call:
         settings = self.trunk.settings
-        caller = settings.caller_id or (settings.dids[0] if settings.dids else None)
+        # The From user: the caller ID configured, else the account we register as (what a
+        # registrar's proxy authenticates), else our first number.
+        caller = settings.caller_id or (settings.username if settings.registrar else None) or (
+            settings.dids[0] if settings.dids else None)
 
         def go(ua: UserAgent, now: float) -> Call:
             call_id = ua.invite(target, offer, now, caller_id=caller)

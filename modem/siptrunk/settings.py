@@ -38,7 +38,7 @@ class TrunkSettings:
     media_ports: tuple[int, int] = (40000, 40999)
     channels: int = 1
     dids: tuple[str, ...] = ()
-    caller_id: str = ""
+    caller_id: str = ""  # our From user; empty: the username when registering, else the first DID
     allowed_sources: tuple[str, ...] = ()  # IPs / networks besides the trunk's own hosts
     max_invites_per_second: float = 10.0
     t38_redundancy: int = 3

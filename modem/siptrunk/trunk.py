@@ -104,7 +104,7 @@ class SipTrunk:
                 outbound_proxy=_ip_of(s.outbound_proxy),
                 public_address=(s.public_host, self.local[1]) if s.public_host else None,
                 domain=s.call_domain,
-                username=s.username or (s.caller_id.lstrip("+") or "umfax"),
+                username=s.username or s.caller_id or (s.dids[0] if s.dids else "umfax"),
                 auth_username=s.auth_username or None,
                 password=s.password,
                 contact_user=s.username or "umfax",

@@ -58,7 +58,8 @@ class TrunkConfig(_Section):
     media_ports: str = "40000-40999"
     channels: int = Field(default=4, ge=1, le=500)
     # The trunk's numbers (DIDs); calls to them are answered and routed like a modem
-    # line's, the first one is our caller ID unless caller_id says otherwise.
+    # line's.  caller_id: the From user of our calls (empty: username when registering,
+    # else the first DID); the lines' number is caller_id or the first DID.
     dids: list[str] = []
     caller_id: str = ""
     # How a number is written in the Request-URI of our calls: "e164" (+12125550110)

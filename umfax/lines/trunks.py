@@ -32,7 +32,7 @@ def trunk_settings(trunk: TrunkConfig) -> TrunkSettings:
         media_ports=trunk.media_port_range,
         channels=trunk.channels,
         dids=tuple(trunk.dids),
-        caller_id=trunk.number,
+        caller_id=trunk.caller_id,
         allowed_sources=tuple(trunk.allowed_sources),
         max_invites_per_second=trunk.max_invites_per_second,
         t38_redundancy=trunk.t38_redundancy,
