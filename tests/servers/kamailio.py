@@ -22,11 +22,9 @@ Usage::
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -35,6 +33,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
+from tests.servers.daemon import Daemon
 from tests.servers.ports import HOST, free_port
 
 _CONFIG = """#!KAMAILIO
@@ -174,7 +173,7 @@ class KamailioError(RuntimeError):
     pass
 
 
-class KamailioServer:
+class KamailioServer(Daemon):
     """kamailio under a temporary directory; a context manager.
 
     ``users``: username -> password for digest auth (REGISTER 401, other requests from
@@ -305,26 +304,3 @@ class KamailioServer:
             except OSError:
                 return False
             return data.startswith(b"SIP/2.0 200")
-
-    def stop(self) -> None:
-        proc, self._process = self._process, None
-        if proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def log_text(self) -> str:
-        try:
-            return self.log_file.read_text(errors="replace")
-        except OSError:
-            return ""

@@ -17,11 +17,9 @@ Usage::
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -31,6 +29,7 @@ from types import TracebackType
 from typing import Any
 
 from tests.servers import bencode
+from tests.servers.daemon import Daemon
 from tests.servers.ports import HOST, free_udp_port
 
 
@@ -89,7 +88,7 @@ class NgClient:
         return self.command("delete", **{"call-id": call_id, "from-tag": from_tag}, **flags)
 
 
-class RtpengineServer(NgClient):
+class RtpengineServer(NgClient, Daemon):
     """rtpengine in the foreground under a temporary directory; a context manager and an
     :class:`NgClient` for it.  Media ports come from a random range of ``port_count``
     (rtpengine skips ports others hold).  Attributes: ``ng_port``, ``port_min``,
@@ -144,26 +143,3 @@ class RtpengineServer(NgClient):
             if time.monotonic() > deadline:
                 self.stop()
                 raise RtpengineError(f"rtpengine did not answer ping:\n{self.log_text()}")
-
-    def stop(self) -> None:
-        proc, self._process = self._process, None
-        if proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def log_text(self) -> str:
-        try:
-            return self.log_file.read_text(errors="replace")
-        except OSError:
-            return ""
