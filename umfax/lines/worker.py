@@ -204,7 +204,7 @@ class LineWorker(threading.Thread):
             self.failures = 0
             self._state(LineState.IDLE, status.detail)
             return True
-        self._mark_failure(f"modem probe failed: {status.detail}", force_down=True)
+        self._mark_failure(f"line check failed: {status.detail}", force_down=True)
         return False
 
     def _mark_failure(self, detail: str, force_down: bool = False) -> None:
