@@ -22,8 +22,8 @@ import logging
 from collections.abc import Generator
 
 from modem.api import CallResult, HangupCause, Progress, ProgressKind
-from modem.errors import T30Error
-from modem.hdlc import FCF, X_BIT, Frame, build_frame
+from modem.errors import HDLCError, T30Error
+from modem.hdlc import FCF, X_BIT, Frame, build_frame, parse_frame
 from modem.t30.dis import Y_RES_FINE, Y_RES_STANDARD, Y_RES_SUPERFINE, Params
 from modem.t30.messages import (
     Action,
@@ -58,6 +58,13 @@ Gen = Generator[Action, Event, None]
 GenR = Generator[Action, Event, "Params"]
 
 
+def _frame_name(octets: bytes) -> str:
+    try:
+        return parse_frame(octets).name
+    except HDLCError:
+        return "?"
+
+
 class HangupSignal(Exception):
     """Internal: ends the conversation (caught in :meth:`Engine._main`, never escapes)."""
 
@@ -89,6 +96,9 @@ class Engine:
         self.params: Params | None = None
         self.pages_done = 0
         self.result: Hangup | None = None
+        # ("tx" | "rx", frame name) of every V.21 control frame the engine asked to send or
+        # was given, in its own order: a record for logs and tests, never read by the engine.
+        self.frame_log: list[tuple[str, str]] = []
         self._gen: Gen | None = None
         self._x = X_BIT if self.is_caller else 0
 
@@ -116,10 +126,14 @@ class Engine:
 
     def _advance(self, event: Event | None) -> Action:
         assert self._gen is not None
+        if isinstance(event, FramesReceived):
+            self.frame_log.extend(("rx", f.name) for f in event.frames)
         try:
             action = next(self._gen) if event is None else self._gen.send(event)
         except StopIteration as exc:  # pragma: no cover - _main always ends in Hangup
             raise T30Error("engine ended without hangup") from exc
+        if isinstance(action, SendFrames):
+            self.frame_log.extend(("tx", _frame_name(raw)) for raw in action.frames)
         if isinstance(action, Hangup):
             self.result = action
             self._note(ProgressKind.HANGUP, message=f"{action.cause}: {action.message}")

@@ -336,3 +336,17 @@ def test_hang_up_mid_call() -> None:
     assert tx.finished and tx.poll(t + 1) == [] and tx.next_deadline() is None
     assert tx.result is not None and tx.result.cause is HangupCause.LINE_DROPPED
     assert "BYE" in tx.result.message
+
+
+def test_engine_frame_log_is_the_t30_exchange_seen_from_each_end() -> None:
+    """Each engine's ``frame_log`` (what it sent and was given) mirrors the other's: every
+    frame one sent, the other received, in the same order."""
+    tx, rx = _sender(_pages("mmr", 1, 100), "v17", True), _receiver("v17", True)
+    run_ours(tx, rx)
+    assert tx.result is not None and tx.result.cause is HangupCause.OK, tx.result
+    sent = [name for way, name in tx.engine.frame_log if way == "tx"]
+    assert sent[:2] == ["TSI", "DCS"] and sent[-1] == "DCN" and "PPS" in sent, tx.engine.frame_log
+    assert [n for w, n in rx.engine.frame_log if w == "rx"] == sent
+    assert [n for w, n in rx.engine.frame_log if w == "tx"] == [
+        n for w, n in tx.engine.frame_log if w == "rx"]
+    assert tx.engine.frame_log[:2] == [("rx", "CSI"), ("rx", "DIS")], tx.engine.frame_log
