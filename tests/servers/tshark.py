@@ -188,11 +188,13 @@ class Problem:
         return f"frame {self.frame} ({':'.join(self.protocols)}): {self.messages}"
 
 
-def problems(file: Path, decode_as: Sequence[str] = ()) -> list[Problem]:
-    """Every frame with a malformed packet or an expert error (tshark's own verdict)."""
+def problems(file: Path, decode_as: Sequence[str] = (), *, where: str = "") -> list[Problem]:
+    """Every frame with a malformed packet or an expert error (tshark's own verdict);
+    ``where``: a display filter those frames must match too (e.g. ``udp.srcport == P``)."""
+    display = "_ws.malformed || _ws.expert.severity >= 8388608"  # PI_ERROR
     rows = _tshark(
         file,
-        ["-Y", "_ws.malformed || _ws.expert.severity >= 8388608",  # PI_ERROR
+        ["-Y", f"({display}) && ({where})" if where else display,
          "-e", "frame.number", "-e", "frame.protocols", "-e", "_ws.expert.message"],
         decode_as,
     )  # fmt: skip
@@ -218,12 +220,14 @@ def protocol_frames(file: Path, display_filter: str, decode_as: Sequence[str] = 
     return len(_tshark(file, ["-Y", display_filter, "-e", "frame.number"], decode_as))
 
 
-def facsimile_controls(file: Path, decode_as: Sequence[str] = ()) -> list[str]:
+def facsimile_controls(file: Path, decode_as: Sequence[str] = (), *, where: str = "") -> list[str]:
     """The T.30 frames tshark reassembled, in capture order, as names (``DIS``, ``DCS``,
     ``CFR``, ``FCD``, ``MCF``, ``DCN`` ...; ``0x..`` for a value not in :data:`T30_NAMES`).
-    Every FCD of an ECM block is one entry."""
+    Every FCD of an ECM block is one entry.  ``where``: a display filter the frames must
+    match too (e.g. ``udp.srcport == P``: one direction of a T.38 conversation)."""
     names: list[str] = []
-    for row in _tshark(file, ["-Y", "t30.FacsimileControl", "-e", "t30.FacsimileControl"], decode_as):
+    display = f"t30.FacsimileControl && ({where})" if where else "t30.FacsimileControl"
+    for row in _tshark(file, ["-Y", display, "-e", "t30.FacsimileControl"], decode_as):
         for value in row[0].split(","):
             code = int(value, 0)
             names.append(T30_NAMES.get(code, f"0x{code:02x}"))
