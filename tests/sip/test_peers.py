@@ -206,6 +206,7 @@ def assert_same_pages(sent: Path, received: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.long_call  # the same audio machine faxes with umfax through rtpengine: test_rtpengine.py
 def test_two_audio_faxes_send_a_page_over_rtp(one_page: Path, tmp_path: Path) -> None:
     received = tmp_path / "received.tif"
     with (
@@ -220,6 +221,7 @@ def test_two_audio_faxes_send_a_page_over_rtp(one_page: Path, tmp_path: Path) ->
 
 
 @pytest.mark.slow
+@pytest.mark.long_call  # tests/sip/test_rtpengine.py covers this path with umfax's T.38 in spandsp's place
 def test_rtpengine_gateways_a_t38_fax_to_audio(
     rtpengine: RtpengineServer,
     loopback_capture: Callable[..., tshark.LoopbackCapture],
