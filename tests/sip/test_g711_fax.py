@@ -1,0 +1,117 @@
+"""umfax's G.711 fax line (modem.softmodem: our Class 1 driver and T.30 engine on spandsp's
+T.31 soft modem, in process) against spandsp's ``fax_state`` on G.711 RTP, in real time:
+one page each way, ECM on, pages compared pixel by pixel.  A call takes about 25 s of
+line time, so only one runs by default; the rest run with ``-m long_call``."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from modem.api import IncomingCall, PageImage, ReceivedPage, ReceiveOptions, SendOptions
+from modem.g711 import Law
+from modem.softmodem import AudioSettings, G711Line, t31_available
+from tests.modem.pages import decode, encode
+from tests.peers.faximage import load_fax_pages, make_test_page
+from tests.servers.fax_audio import AudioFax, audio_sdp, sdp_port
+from tests.servers.ports import HOST
+from tests.servers.sip_fixtures import require_rtpengine, require_spandsp
+from umfax.lines.pages import recode_image
+
+pytestmark = [pytest.mark.sip_peers, pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(autouse=True)
+def _long_calls_when_asked(request: pytest.FixtureRequest) -> None:
+    """Tests marked ``long_call`` (real-time calls) run only when ``-m`` names them."""
+    if (request.node.get_closest_marker("long_call")
+            and "long_call" not in (request.config.option.markexpr or "")):
+        pytest.skip("a long real-time call: run with -m long_call")
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Path:
+    require_spandsp()
+    if not t31_available():
+        pytest.skip("libspandsp2 has no T.31 modem")
+    return make_test_page(tmp_path / "page.tif", resolution="fine")
+
+
+@pytest.fixture
+def rtp_socket() -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((HOST, 0))
+    yield sock
+    sock.close()
+
+
+def encode_ink(ink: np.ndarray) -> PageImage:
+    """A fax page (MMR, fine) of a pixel array (True = ink)."""
+    return encode(Image.fromarray(~ink), "mmr", 196.0)
+
+
+def send_to_audio_fax(sock: socket.socket, page: Path, tmp_path: Path, codec: Law,
+                      relay: tuple[tuple[str, int], int] | None = None) -> None:
+    """Our line sends ``page`` to spandsp's fax_state and checks both ends and the pixels.
+    ``relay``: (where our RTP goes, the port the far end's RTP goes to) instead of direct."""
+    received = tmp_path / "received.tif"
+    ink = load_fax_pages(page)[0]
+    port = sock.getsockname()[1]
+    fax_remote = (HOST, relay[1]) if relay else (HOST, port)
+    with AudioFax(calling=False, receive_tiff=received, remote=fax_remote, codec=codec) as fax:
+        far = relay[0] if relay else (HOST, fax.port)
+        line = G711Line(sock, far, AudioSettings(codec=codec, strict_source=relay is None))
+        notes: list[str] = []
+        started = time.monotonic()
+        result = line.send("", [encode_ink(ink)], SendOptions(local_id="+1 212 555 0100",
+                                                              recode=recode_image),
+                           lambda p: notes.append(str(p.kind)))
+        seconds = time.monotonic() - started
+        far_result = fax.wait(30)
+    print(f"G.711 send ({codec}): {seconds:.1f} s, {line.stats}")
+    assert result.ok, (result, line.stats, far_result)
+    assert result.pages_done == 1 and result.ecm, result
+    assert notes[:2] == ["dialing", "connected"] and "page_done" in notes, notes
+    assert far_result.ok and far_result.pages == 1 and far_result.ecm, far_result
+    got = load_fax_pages(received)
+    assert len(got) == 1 and np.array_equal(got[0][: ink.shape[0]], ink[: got[0].shape[0]])
+    assert line.stats is not None and line.stats.packets_in > 0 and line.stats.foreign == 0
+
+
+def receive_from_audio_fax(sock: socket.socket, page: Path, codec: Law) -> None:
+    """spandsp's fax_state calls and sends ``page``; our line answers and receives it."""
+    port = sock.getsockname()[1]
+    pages: list[ReceivedPage] = []
+    with AudioFax(calling=True, send_tiff=page, remote=(HOST, port), codec=codec) as fax:
+        line = G711Line(sock, (HOST, fax.port), AudioSettings(codec=codec))
+        started = time.monotonic()
+        result = line.receive(IncomingCall(caller_number="12125550199"),
+                              ReceiveOptions(local_id="+1 212 555 0100"), pages.append, lambda _p: None)
+        seconds = time.monotonic() - started
+        sent = fax.wait(30)
+    print(f"G.711 receive ({codec}): {seconds:.1f} s, {line.stats}")
+    assert result.ok and result.pages_done == 1 and result.ecm, (result, line.stats, sent)
+    assert sent.ok and sent.pages == 1, sent
+    ink = load_fax_pages(page)[0]
+    got = decode(pages[0].image)
+    assert np.array_equal(got[: ink.shape[0]], ink[: got.shape[0]])
+
+
+def test_send_a_page_to_spandsp_over_pcmu(page: Path, tmp_path: Path, rtp_socket: socket.socket) -> None:
+    send_to_audio_fax(rtp_socket, page, tmp_path, "PCMU")
+
+
+@pytest.mark.long_call
+def test_receive_a_page_from_spandsp_over_pcmu(page: Path, rtp_socket: socket.socket) -> None:
+    receive_from_audio_fax(rtp_socket, page, "PCMU")
+
+
+@pytest.mark.long_call
+def test_receive_a_page_from_spandsp_over_pcma(page: Path, rtp_socket: socket.socket) -> None:
+    receive_from_audio_fax(rtp_socket, page, "PCMA")
