@@ -108,4 +108,6 @@ class DecodeToBytes:
         return decode(octets, self.law).tobytes()
 
 
-__all__ = ["LAWS", "PAYLOAD_TYPES", "SILENCE", "DecodeToBytes", "Law", "decode", "decoder", "encode", "samples_of"]
+__all__ = [
+    "LAWS", "PAYLOAD_TYPES", "SILENCE", "DecodeToBytes", "Law", "decode", "decoder", "encode", "samples_of",
+]

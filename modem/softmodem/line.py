@@ -38,7 +38,7 @@ from modem.api import (
     SendOptions,
 )
 from modem.class1 import Class1Driver
-from modem.softmodem.pump import Address, AudioSettings, AudioStats, SoftModemPump
+from modem.softmodem.pump import DEFAULT_AUDIO, Address, AudioSettings, AudioStats, SoftModemPump
 from modem.softmodem.t31lib import SoftModemError
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class G711Line:
     of the call once it returned.
     """
 
-    def __init__(self, sock: socket.socket, far: Address, settings: AudioSettings = AudioSettings(), *,
+    def __init__(self, sock: socket.socket, far: Address, settings: AudioSettings = DEFAULT_AUDIO, *,
                  stopped: Callable[[], bool] = lambda: False, name: str = "g711",
                  command_timeout: float = 5.0) -> None:
         self.sock = sock
@@ -101,7 +101,8 @@ class G711Line:
 
     def _run(self, call: Callable[[Class1Driver], CallResult]) -> CallResult:
         try:
-            pump = SoftModemPump(self.sock, self.far, self.settings, stopped=self.stopped, name=self.name)
+            pump = SoftModemPump(self.sock, self.far, self.settings, stopped=self.stopped,
+                                 on_gone=self.cancel, name=self.name)
         except SoftModemError as exc:
             return CallResult(cause=HangupCause.MODEM_ERROR, message=str(exc))
         pump.start()

@@ -57,6 +57,9 @@ class AudioSettings:
     strict_source: bool = True  # drop RTP from any address but the far end's
 
 
+DEFAULT_AUDIO = AudioSettings()
+
+
 @dataclass(slots=True)
 class AudioStats:
     """What crossed the socket during one call."""
@@ -75,15 +78,19 @@ class SoftModemPump:
 
     ``sock`` (bound, owned by the caller: it is not closed here) carries RTP to and from
     ``far``; ``stopped`` is asked every tick, from this thread, whether the call went
-    away (it must be thread-safe, e.g. an ``Event.is_set``).
+    away (it must be thread-safe, e.g. an ``Event.is_set``); ``on_gone`` is called once,
+    from this thread, when the call went away or fell silent (the line cancels its
+    driver there: spandsp tells only a DTE that waits for the line about a hang-up).
     """
 
-    def __init__(self, sock: socket.socket, far: Address, settings: AudioSettings = AudioSettings(), *,
-                 stopped: Callable[[], bool] = lambda: False, name: str = "g711") -> None:
+    def __init__(self, sock: socket.socket, far: Address, settings: AudioSettings = DEFAULT_AUDIO, *,
+                 stopped: Callable[[], bool] = lambda: False, on_gone: Callable[[], None] = lambda: None,
+                 name: str = "g711") -> None:
         self.sock = sock
         self.far = (far[0], int(far[1]))
         self.settings = settings
         self.stopped = stopped
+        self.on_gone = on_gone
         self.name = name
         self.stats = AudioStats()
         self.modem = SpandspT31()
@@ -107,12 +114,14 @@ class SoftModemPump:
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"softmodem-{name}", daemon=True)
+        self._sock_fd = -1
         self.dialled: str | None = None
         self.answered = False
 
     # --- lifecycle --------------------------------------------------------------------------
     def start(self) -> SoftModemPump:
         self.sock.setblocking(False)
+        self._sock_fd = self.sock.fileno()
         self._thread.start()
         return self
 
@@ -150,7 +159,7 @@ class SoftModemPump:
         last_heard = next_tick
         while not self._stop.is_set():
             now = time.monotonic()
-            readers = [self._wake_r, self.sock]
+            readers = [self._wake_r, self._sock_fd]
             if not self._holding and len(self._from_dte) < READ_LIMIT:
                 readers.append(self._master)
             writers = [self._master] if self._to_dte else []
@@ -161,7 +170,7 @@ class SoftModemPump:
             if self._master in ready:
                 self._read_dte()
             self._feed_modem()
-            if self.sock in ready and self._receive_rtp():
+            if self._sock_fd in ready and self._receive_rtp():
                 last_heard = time.monotonic()
             now = time.monotonic()
             if now >= next_tick:
@@ -188,6 +197,10 @@ class SoftModemPump:
             del self._from_dte[:FEED_CHUNK]
             self.modem.at_rx(chunk)
             self._after_modem()
+            if self._hung_up and self._pending_event is None:
+                # spandsp reports a hang-up only to a DTE waiting for the line: tell it
+                # again after each command, so none waits for a call that is gone
+                self._pending_event = CallEvent.HANGUP
 
     def _receive_rtp(self) -> bool:
         heard = False
@@ -245,6 +258,7 @@ class SoftModemPump:
         log.info("g711 call gone: modem hung up", extra={"line": self.name, "reason": reason})
         self.modem.call_event(CallEvent.HANGUP)
         self._after_modem()
+        self.on_gone()
 
     def _after_modem(self) -> None:
         """Act on what the modem asked of the line; queue what it said for the DTE."""
@@ -252,10 +266,10 @@ class SoftModemPump:
         for control in self.modem.take_controls():
             if control.op is ControlOp.CALL:
                 self.dialled = control.number
-                self._pending_event = CallEvent.HANGUP if self._hung_up else CallEvent.CONNECTED
+                self._pending_event = CallEvent.NO_ANSWER if self._hung_up else CallEvent.CONNECTED
             elif control.op is ControlOp.ANSWER:
                 self.answered = True
-                self._pending_event = CallEvent.HANGUP if self._hung_up else CallEvent.ANSWERED
+                self._pending_event = CallEvent.NO_ANSWER if self._hung_up else CallEvent.ANSWERED
             elif control.op is ControlOp.CTS:
                 self._holding = control.value == 0
                 self._to_dte += XOFF if self._holding else XON
@@ -274,4 +288,4 @@ class SoftModemPump:
             self._to_dte.clear()
 
 
-__all__ = ["AudioSettings", "AudioStats", "SoftModemPump"]
+__all__ = ["DEFAULT_AUDIO", "AudioSettings", "AudioStats", "SoftModemPump"]
