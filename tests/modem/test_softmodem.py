@@ -5,6 +5,7 @@ dropped.  Whole fax calls are in tests/sip/test_g711_fax.py."""
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 from collections.abc import Iterator
@@ -56,7 +57,7 @@ def test_a_silent_far_end_hears_cng_and_the_call_ends_after_the_media_timeout(
             break
     assert len(packets) >= 50 and {p.payload_type for p in packets} == {8}
     assert all(len(p.payload) == 160 for p in packets) and packets[0].marker
-    assert all((b.sequence - a.sequence) % 65536 == 1 for a, b in zip(packets, packets[1:], strict=False))
+    assert all((b.sequence - a.sequence) % 65536 == 1 for a, b in itertools.pairwise(packets))
     samples = np.concatenate([g711.decode(p.payload, "PCMA") for p in packets[:50]]).astype(float)
     spectrum = np.abs(np.fft.rfft(samples))
     peak = np.fft.rfftfreq(len(samples), 1 / 8000)[int(np.argmax(spectrum))]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,8 @@ from tests.modem.pages import decode, encode
 from tests.peers.faximage import load_fax_pages, make_test_page
 from tests.servers.fax_audio import AudioFax, audio_sdp, sdp_port
 from tests.servers.ports import HOST
-from tests.servers.sip_fixtures import require_rtpengine, require_spandsp
+from tests.servers.rtpengine import RtpengineServer
+from tests.servers.sip_fixtures import require_spandsp
 from umfax.lines.pages import recode_image
 
 pytestmark = [pytest.mark.sip_peers, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -56,17 +57,20 @@ def encode_ink(ink: np.ndarray) -> PageImage:
     return encode(Image.fromarray(~ink), "mmr", 196.0)
 
 
+#: Sets up a media relay between our port and the fax machine's; returns where each sends.
+Relay = Callable[[int, int], tuple[tuple[str, int], tuple[str, int]]]
+
+
 def send_to_audio_fax(sock: socket.socket, page: Path, tmp_path: Path, codec: Law,
-                      relay: tuple[tuple[str, int], int] | None = None) -> None:
-    """Our line sends ``page`` to spandsp's fax_state and checks both ends and the pixels.
-    ``relay``: (where our RTP goes, the port the far end's RTP goes to) instead of direct."""
+                      relay: Relay | None = None) -> None:
+    """Our line sends ``page`` to spandsp's fax_state and checks both ends and the pixels."""
     received = tmp_path / "received.tif"
     ink = load_fax_pages(page)[0]
     port = sock.getsockname()[1]
-    fax_remote = (HOST, relay[1]) if relay else (HOST, port)
-    with AudioFax(calling=False, receive_tiff=received, remote=fax_remote, codec=codec) as fax:
-        far = relay[0] if relay else (HOST, fax.port)
-        line = G711Line(sock, far, AudioSettings(codec=codec, strict_source=relay is None))
+    fax = AudioFax(calling=False, receive_tiff=received, codec=codec)
+    our_far, fax.remote = relay(port, fax.port) if relay else ((HOST, fax.port), (HOST, port))
+    with fax:
+        line = G711Line(sock, our_far, AudioSettings(codec=codec))
         notes: list[str] = []
         started = time.monotonic()
         result = line.send("", [encode_ink(ink)], SendOptions(local_id="+1 212 555 0100",
@@ -115,3 +119,23 @@ def test_receive_a_page_from_spandsp_over_pcmu(page: Path, rtp_socket: socket.so
 @pytest.mark.long_call
 def test_receive_a_page_from_spandsp_over_pcma(page: Path, rtp_socket: socket.socket) -> None:
     receive_from_audio_fax(rtp_socket, page, "PCMA")
+
+
+@pytest.mark.long_call
+def test_send_a_page_to_spandsp_over_pcma(page: Path, tmp_path: Path, rtp_socket: socket.socket) -> None:
+    send_to_audio_fax(rtp_socket, page, tmp_path, "PCMA")
+
+
+@pytest.mark.long_call
+def test_send_a_page_through_rtpengine_relaying_rtp(
+        page: Path, tmp_path: Path, rtp_socket: socket.socket, rtpengine: RtpengineServer) -> None:
+    """rtpengine as a plain RTP relay (offer/answer of two audio SDPs) between our line and
+    spandsp's fax_state: what a carrier's media proxy does to a G.711 fax."""
+
+    def relay(our_port: int, fax_port: int) -> tuple[tuple[str, int], tuple[str, int]]:
+        offer = rtpengine.offer("g711-call", "us", audio_sdp(our_port))["sdp"]
+        answer = rtpengine.answer("g711-call", "us", "fax", audio_sdp(fax_port))["sdp"]
+        return (HOST, sdp_port(answer, "audio")), (HOST, sdp_port(offer, "audio"))
+
+    send_to_audio_fax(rtp_socket, page, tmp_path, "PCMU", relay)
+    rtpengine.delete("g711-call", "us")
