@@ -21,6 +21,7 @@ from tests.modem.pages import decode, encode
 from tests.peers.faximage import load_fax_pages, make_test_page
 from tests.servers.fax_audio import AudioFax, audio_sdp, sdp_port
 from tests.servers.ports import HOST
+from tests.servers.rtp_relay import ImpairedRelay
 from tests.servers.rtpengine import RtpengineServer
 from tests.servers.sip_fixtures import require_spandsp
 from umfax.lines.pages import recode_image
@@ -88,12 +89,18 @@ def send_to_audio_fax(sock: socket.socket, page: Path, tmp_path: Path, codec: La
     assert line.stats is not None and line.stats.packets_in > 0 and line.stats.foreign == 0
 
 
-def receive_from_audio_fax(sock: socket.socket, page: Path, codec: Law) -> None:
-    """spandsp's fax_state calls and sends ``page``; our line answers and receives it."""
+def receive_from_audio_fax(sock: socket.socket, page: Path, codec: Law,
+                           relay: ImpairedRelay | None = None) -> None:
+    """spandsp's fax_state calls and sends ``page``; our line answers and receives it
+    (through ``relay``, side ``a`` ours, when given)."""
     port = sock.getsockname()[1]
     pages: list[ReceivedPage] = []
-    with AudioFax(calling=True, send_tiff=page, remote=(HOST, port), codec=codec) as fax:
-        line = G711Line(sock, (HOST, fax.port), AudioSettings(codec=codec))
+    fax = AudioFax(calling=True, send_tiff=page, codec=codec)
+    if relay is not None:
+        relay.peers = {"a": (HOST, port), "b": (HOST, fax.port)}
+    our_far, fax.remote = (relay.a_address, relay.b_address) if relay else ((HOST, fax.port), (HOST, port))
+    with fax:
+        line = G711Line(sock, our_far, AudioSettings(codec=codec))
         started = time.monotonic()
         result = line.receive(IncomingCall(caller_number="12125550199"),
                               ReceiveOptions(local_id="+1 212 555 0100"), pages.append, lambda _p: None)
@@ -139,3 +146,12 @@ def test_send_a_page_through_rtpengine_relaying_rtp(
 
     send_to_audio_fax(rtp_socket, page, tmp_path, "PCMU", relay)
     rtpengine.delete("g711-call", "us")
+
+
+@pytest.mark.long_call
+def test_receive_through_loss_and_jitter(page: Path, rtp_socket: socket.socket) -> None:
+    """1 % of the packets lost each way and 0-40 ms of jitter (reordering) towards us: the
+    fixed 80 ms buffer puts the audio back in order, spandsp conceals the gaps, and ECM
+    repairs what was lost.  (The far end has no jitter buffer: it gets no jitter.)"""
+    with ImpairedRelay(loss=0.01, jitter_to_a=0.04, seed=7) as relay:
+        receive_from_audio_fax(rtp_socket, page, "PCMU", relay)
