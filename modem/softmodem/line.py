@@ -2,16 +2,20 @@
 on spandsp's T.31 soft modem whose line is the call's RTP (the way iaxmodem works, in
 process).
 
-Why this design: the modulation (V.21, V.27ter, V.29, V.17 and their training) is not
-ours to write, and spandsp 0.0.6 exports its fax modems only partly (``fax_modems_*``
-lacks what a caller outside ``fax_state``/``t31`` needs to switch and train them), so
-running spandsp's modems directly under our T.30 engine would mean re-creating most of
-``t31.c`` in Python.  spandsp's T.31 modem exports a complete, stable surface instead
-(``t31_at_rx``, ``t31_rx``/``t31_tx`` audio, AT output and modem-control callbacks),
-and the Class 1 driver that already runs real modems and iaxmodem (which is this same
-spandsp T.31 modem behind a pty) drives it with no change: our T.30 engine runs the call,
-spandsp only modulates.  The cost is the AT hop through a pty inside the process, a few
-hundred octets per T.30 frame: negligible beside 20 ms audio frames.
+Why this design: the modulation (V.21, V.27ter, V.29, V.17, their training, CED/CNG)
+is not ours to write, and spandsp 0.0.6 exports its fax modems only partly: the
+receive side of ``fax_modems_*`` is public, but the transmit side (choosing and
+training a modem, TCF, HDLC transmit with flags) is static inside ``fax.c`` and
+``t31.c``, and the state structure is private.  Running spandsp's modems directly under
+our T.30 engine would mean re-creating most of ``t31.c`` in Python against private
+structures.  spandsp's T.31 modem exports a complete, stable surface instead
+(``t31_at_rx``, ``t31_rx``/``t31_tx`` audio, AT output and modem-control callbacks), and
+the Class 1 driver that already runs real modems and iaxmodem (which is this same
+spandsp T.31 modem behind a pty) drives it unchanged: our T.30 engine runs the call,
+spandsp only modulates.  The DTE side is a pty, as iaxmodem's and the simulator's are,
+so :class:`~modem.pump.ATPort`'s blocking writes and XON/XOFF handling are the ones
+already proven there.  The cost is the AT hop through the pty inside the process, a
+few hundred octets per T.30 frame: nothing beside 50 audio frames a second.
 
 Usage, once SDP said audio (PCMU or PCMA) and the call is up::
 
@@ -90,11 +94,9 @@ class G711Line:
         ``on_page`` as it arrives."""
 
         def answer(driver: Class1Driver) -> CallResult:
-            status = driver.probe()  # the settings that wait_for_call's init makes
+            status = driver.probe()  # echo off, verbose results: what wait_for_call's init makes
             if not status.ok:
                 return CallResult(cause=HangupCause.MODEM_ERROR, message=f"soft modem: {status.detail}")
-            for command in INIT_COMMANDS:
-                driver.port.command(command, self.command_timeout)
             return driver.receive(call, options, on_page, progress)
 
         return self._run(answer)

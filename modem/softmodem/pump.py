@@ -69,6 +69,7 @@ class AudioStats:
     foreign: int = 0  # packets from an address other than the far end's (dropped)
     malformed: int = 0  # datagrams that were not RTP (or were RTCP)
     ended_by: str = ""  # "" (the DTE hung up), "stopped" (the call went away) or "silent"
+    cpu_seconds: float = 0.0  # CPU time of the pump thread (spandsp's modem, RTP, the pty)
     jitter: rtp.JitterStats = field(default_factory=rtp.JitterStats)
 
 
@@ -148,11 +149,14 @@ class SoftModemPump:
 
     # --- the thread ---------------------------------------------------------------------------
     def _run(self) -> None:
+        cpu = time.thread_time()
         try:
             self._loop()
         except Exception as exc:  # the DTE then times out on a silent modem
             self._error = exc
             log.exception("soft modem pump crashed", extra={"line": self.name})
+        finally:
+            self.stats.cpu_seconds = time.thread_time() - cpu
 
     def _loop(self) -> None:
         next_tick = time.monotonic()

@@ -213,3 +213,29 @@ def test_g711_payloads_decode_through_the_codec() -> None:
     played = np.frombuffer(jb.tick() or b"", dtype=np.int16)
     assert np.all(np.abs(played.astype(int) - samples) <= np.abs(samples.astype(int)) // 16 + 16)
     assert struct.calcsize("h") * FRAME_SAMPLES == len(played.tobytes())
+
+
+@given(st.lists(st.integers(min_value=0, max_value=3), min_size=30, max_size=30),
+       st.sets(st.integers(min_value=0, max_value=29), max_size=5),
+       st.integers(min_value=0, max_value=(1 << 32) - 1))
+def test_any_jitter_within_the_depth_plays_the_stream_in_order(
+        delays: list[int], lost: set[int], ts0: int) -> None:
+    """Packet n is sent at tick n and arrives ``delays[n]`` ticks later (< depth 4), some
+    never: every frame plays at its time, in order, the lost ones as counted gaps."""
+    jb = buffer(depth=4)
+    arrivals: dict[int, list[int]] = {}
+    for n, delay in enumerate(delays):
+        if n not in lost:
+            arrivals.setdefault(n + delay, []).append(n)
+    played: list[bytes | None] = []
+    for tick in range(len(delays) + 8):
+        for n in arrivals.get(tick, []):
+            jb.push(packet(n, ts0=ts0))
+        played.append(jb.tick())
+    first = min(n for n in range(len(delays)) if n not in lost)
+    last = max(n for n in range(len(delays)) if n not in lost)
+    frames = [f for f in played if f is not None]
+    expected = [SILENT if n in lost else audio(n + 1) for n in range(first, len(delays))]
+    assert frames[: len(expected)] == expected
+    # gaps inside the stream are losses; after its last packet the far end is just quiet
+    assert jb.stats.late == 0 and jb.stats.lost == len([n for n in lost if first < n < last])
