@@ -77,11 +77,12 @@ class SoftModemPump:
     """spandsp T.31 on a pty and an RTP socket, run by a thread from :meth:`start` to
     :meth:`close`.  :attr:`device` is the pty to open as the modem's serial port.
 
-    ``sock`` (bound, owned by the caller: it is not closed here) carries RTP to and from
-    ``far``; ``stopped`` is asked every tick, from this thread, whether the call went
-    away (it must be thread-safe, e.g. an ``Event.is_set``); ``on_gone`` is called once,
-    from this thread, when the call went away or fell silent (the line cancels its
-    driver there: spandsp tells only a DTE that waits for the line about a hang-up).
+    ``sock`` (bound, owned by the caller: not closed here, but left non-blocking) carries
+    RTP to and from ``far``; ``stopped`` is asked every tick, from this thread, whether
+    the call went away (it must be thread-safe, e.g. an ``Event.is_set``); ``on_gone`` is
+    called once, from this thread, when the call went away or fell silent (the line
+    cancels its driver there: spandsp tells only a DTE that waits for the line about a
+    hang-up).
     """
 
     def __init__(self, sock: socket.socket, far: Address, settings: AudioSettings = DEFAULT_AUDIO, *,
