@@ -37,7 +37,7 @@ from modem.t38.terminal import T38Terminal
 from modem.t38.udptl import UdptlDecoder, UdptlEncoder
 from tests.servers.ports import HOST
 
-REDUNDANCY = 2
+REDUNDANCY = 3  # the trunk's default (TrunkSettings.t38_redundancy)
 TICK = 0.02
 MEDIA_TIMEOUT = 30.0
 ROOT = Path(__file__).resolve().parent.parent
