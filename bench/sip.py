@@ -1,6 +1,6 @@
 """SIP/T.38 bench (issue 16): UDPTL loss matrix beside spandsp, concurrency, added time.
 
-    python bench/sip.py                      # everything, defaults (~6-8 min on 2 busy cores)
+    python bench/sip.py                      # everything, defaults (~5 min here: 200 s matrix)
     python bench/sip.py --calls 5 --concurrency 10    # a quick run
     python bench/sip.py --skip-loss --concurrency 60 --profile
 
@@ -12,7 +12,7 @@
    direction, ``spandsp->umfax`` (our T30Receiver answering).  Rows marked ``*`` are a
    diagnostic variant, not umfax as it is: our terminal's identical IFPs due at the same
    instant (indicator repeats) are sent as one UDPTL datagram repeated, as FreeSWITCH
-   sends spandsp's repeats, instead of one datagram each (see the report at the end).
+   sends spandsp's repeats, instead of one datagram each (the footnote under the tables).
    A call is completed when the receiver has the page and the sender ended without error.
 2. **Concurrency** (real time, UDP on 127.0.0.1, :mod:`bench.sip_concurrency`):
    ``--concurrency`` simultaneous calls, our side in this process (one thread per call,
@@ -22,6 +22,13 @@
 
 Benchmarks are not tests: nothing is asserted; each target gets a verdict line.
 The page: see :data:`bench.sip_page.DESCRIPTION`.
+
+Not covered: loss and jitter are independent per datagram (real networks lose in bursts
+and delay back-to-back datagrams alike, so this reorders same-instant packets far more
+than they do); one page, ECM, V.17 14,400 only; no FEC; the real-time figures run on
+loopback, concurrency in the sending direction only, without SIP signalling, all calls
+starting together; added time from one call to a far end that answers at once and never
+re-INVITEs, with no registrar or proxy in the path.
 """
 
 # ruff: noqa: E402
