@@ -103,6 +103,7 @@ class ReInput(enum.Enum):
     APP_ACCEPT = "app accepts theirs"
     APP_REJECT = "app rejects theirs"
     RX_ACK = "ack"
+    APP_WITHDRAW = "app withdraws its offer waiting to be retried"
 
 
 _R = ReState
@@ -119,6 +120,7 @@ REINVITE_TRANSITIONS: dict[tuple[ReState, ReInput], ReState] = {
     (_R.OUT_RETRY_WAIT, _RI.RETRY_DUE): _R.OUT_PENDING,
     (_R.OUT_RETRY_WAIT, _RI.RX_REINVITE): _R.IN_PENDING,  # theirs first; ours retried after
     (_R.OUT_RETRY_WAIT, _RI.RX_REFRESH): _R.IN_ANSWERED,
+    (_R.OUT_RETRY_WAIT, _RI.APP_WITHDRAW): _R.IDLE,
     (_R.IN_PENDING, _RI.APP_ACCEPT): _R.IN_ANSWERED,
     (_R.IN_PENDING, _RI.APP_REJECT): _R.IDLE,
     (_R.IN_ANSWERED, _RI.RX_ACK): _R.IDLE,

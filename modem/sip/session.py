@@ -179,6 +179,18 @@ def _reinvite_final(calls: Calls, call: Call, response: SipResponse | None, now:
             core.events.append(ReInviteRejected(call.call_id, response.status))
 
 
+def withdraw_reinvite(calls: Calls, call_id: CallId) -> bool:
+    """Drop our offer that lost a glare (491) and waits for its retry -- the far end's own
+    offer, accepted meanwhile, may have made it moot (both switching the call to T.38).
+    True if one was dropped; an offer already on the wire is not withdrawn."""
+    call = calls.get(call_id)
+    if call.retry_at is None:
+        return False
+    call.retry_at = None
+    call.move_re(ReInput.APP_WITHDRAW)  # if still waiting; after their offer, its ACK ends it
+    return True
+
+
 def _send_refresh(calls: Calls, call: Call, now: float) -> None:
     if call.re_state is not ReState.IDLE:
         call.session_deadline = now + 2.0  # an exchange is under way; it refreshes too

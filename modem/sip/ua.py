@@ -70,6 +70,10 @@ class UserAgent:
     def reinvite(self, call_id: CallId, sdp: bytes, now: float) -> None:
         session.reinvite(self.calls, call_id, sdp, now)
 
+    def withdraw_reinvite(self, call_id: CallId) -> bool:
+        """Forget our re-INVITE waiting to be retried after a 491 (see session.withdraw_reinvite)."""
+        return session.withdraw_reinvite(self.calls, call_id)
+
     def accept_reinvite(self, call_id: CallId, sdp: bytes, now: float) -> None:
         session.accept_reinvite(self.calls, call_id, sdp, now)
 

@@ -285,6 +285,8 @@ class SipChannel:
                     continue
                 body = answer.serialize().encode()
                 self._accept_reinvite(call, body)
+                if sent:  # ours lost a glare and waits for its retry: theirs did the switch
+                    self.trunk.act(lambda ua, now: ua.withdraw_reinvite(call.call_id))
                 return image
             if isinstance(event, sipua.ReInviteAccepted):
                 answer_sdp = _parse(event.sdp)
