@@ -90,8 +90,11 @@ def run_t38(
     on_step: Callable[[], None] = lambda: None,
 ) -> MediaOutcome:
     """Pump ``terminal`` over ``sock`` to ``far`` until its engine hangs up, ``stopped()``
-    says the call is gone (BYE, cancel), or nothing arrives for ``media_timeout`` s (then
-    the terminal is hung up, so its engine ends with ``line_dropped`` and that reason).
+    says the call is gone (BYE, cancel), or the line is silent both ways for
+    ``media_timeout`` s (then the terminal is hung up, so its engine ends with
+    ``line_dropped`` and that reason).  Silence counts only while we send nothing either:
+    a receiving fax machine says nothing for a whole page (15 s of a fine page at 14400
+    bit/s, a minute at 4800), and while we send, T.30's own timers bound the wait.
     ``on_step`` runs after every wake-up (progress hand-over; it may raise to abort)."""
     encoder = UdptlEncoder(settings.redundancy, max_datagram=settings.max_datagram)
     decoder = UdptlDecoder()
@@ -105,6 +108,7 @@ def run_t38(
         for ifp in terminal.poll(now):
             sock.sendto(encoder.encode(encode_ifp(ifp, settings.version)), far)
             outcome.datagrams_out += 1
+            last_heard = now  # not silent: see above
         on_step()
         if terminal.finished:
             break
