@@ -254,7 +254,8 @@ class T30Receiver(Engine):
             ev = yield ReceiveImage(p.modulation(short_train=True), p.bit_rate, T2)
             page: tuple[bytes, int, bool] | None = None
             if isinstance(ev, LineLost):
-                raise HangupSignal(HangupCause.LINE_DROPPED, f"line lost during page {self._page_no + 1}")
+                raise HangupSignal(HangupCause.LINE_DROPPED,
+                                   f"line lost during page {self._page_no + 1}: {ev.message}".rstrip(": "))
             if isinstance(ev, DataReceived):
                 page = t4.parse_non_ecm(ev.data, p.encoding)
                 self._note(ProgressKind.PAGE_STARTED, page=self._page_no + 1)
@@ -319,7 +320,8 @@ class T30Receiver(Engine):
         while True:
             ev = yield ReceiveImage(p.modulation(short_train=True), p.bit_rate, T2, ecm=True)
             if isinstance(ev, LineLost):
-                raise HangupSignal(HangupCause.LINE_DROPPED, f"line lost during page {self._page_no + 1}")
+                raise HangupSignal(HangupCause.LINE_DROPPED,
+                                   f"line lost during page {self._page_no + 1}: {ev.message}".rstrip(": "))
             if isinstance(ev, DataReceived):
                 for raw in hdlc_decode(ev.data):
                     if raw is None:
