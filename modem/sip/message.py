@@ -220,12 +220,15 @@ def _split_head(data: bytes) -> tuple[str, bytes]:
         raise SipParseError("header section is not UTF-8") from exc
 
 
-def _parse_headers(lines: list[str]) -> Headers:
+def _parse_headers(lines: list[str], *, lenient: bool = False) -> Headers:
+    """The header section; ``lenient`` skips lines that are no header (for a 400's sake)."""
     headers = Headers()
     for line in lines:
         name, colon, value = line.partition(":")
         name = name.strip()
         if not colon or not _TOKEN.match(name):
+            if lenient:
+                continue
             raise SipParseError(f"bad header line {line[:40]!r}")
         canon = canonical_name(name)
         value = value.strip()
@@ -246,16 +249,17 @@ def _parse_headers(lines: list[str]) -> Headers:
 def parse_message(data: bytes, *, check: bool = True) -> SipMessage:
     """One SIP message from a datagram (or a whole message from :class:`StreamFramer`).
 
-    ``check=False`` skips the mandatory header check (to answer a bad request with 400).
+    ``check=False`` parses what it can to answer a bad request with 400: it skips the
+    mandatory header check, lines that are no header, and a bad Content-Length.
     """
     head, body = _split_head(data)
     lines = _head_lines(head)
     if not lines or not lines[0]:
         raise SipParseError("empty message")
     start = lines[0]
-    headers = _parse_headers(lines[1:])
+    headers = _parse_headers(lines[1:], lenient=not check)
     length_text = headers.get("Content-Length")
-    if length_text is not None:
+    if length_text is not None and check:
         length_text = length_text.strip()
         if not length_text.isdigit() or len(length_text) > 9:
             raise SipParseError("bad Content-Length")

@@ -254,3 +254,14 @@ def test_stream_framer_refuses_oversized() -> None:
         StreamFramer().feed(crlf(BASE.replace("Content-Length: 0", f"Content-Length: {MAX_BODY + 1}")))
     with pytest.raises(SipParseError, match="too long"):
         StreamFramer().feed(b"INVITE " + b"a" * 40000)
+
+
+def test_unchecked_parse_skips_bad_header_lines_and_content_length() -> None:
+    """Enough of a request with a header line that is no header, or an absurd
+    Content-Length, is read to answer it 400 (the checked parse refuses both)."""
+    for bad in ("this line is no header", "Content-Length: 99999999999"):
+        raw = crlf(BASE.replace("Content-Length: 0", bad))
+        with pytest.raises(SipParseError):
+            parse_message(raw)
+        msg = parse_message(raw, check=False)
+        assert isinstance(msg, SipRequest) and msg.headers.get("Via")
