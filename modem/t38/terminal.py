@@ -205,6 +205,8 @@ class T38Terminal:
         nothing more is sent."""
         self._tx.clear()
         self._pending.clear()
+        if self.state is State.TONE and self._action is None:
+            self._action = self.engine.start()  # gone during our CED: the engine must hear it too
         if self._action is not None and not self.engine.finished:
             self._action = None
             for _ in range(8):  # LineLost ends every engine state at once; this is a guard

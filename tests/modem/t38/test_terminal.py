@@ -350,3 +350,15 @@ def test_engine_frame_log_is_the_t30_exchange_seen_from_each_end() -> None:
     assert [n for w, n in rx.engine.frame_log if w == "tx"] == [
         n for w, n in tx.engine.frame_log if w == "rx"]
     assert tx.engine.frame_log[:2] == [("rx", "CSI"), ("rx", "DIS")], tx.engine.frame_log
+
+
+def test_hang_up_during_our_ced() -> None:
+    """Gone before the called side's CED tone is over (its engine not started yet): the
+    engine still hears of it, so the call has a cause and a reason."""
+    rx = _receiver()
+    rx.start(0.0)
+    rx.poll(0.5)
+    rx.hang_up(0.5, "the far end hung up")
+    assert rx.finished and rx.poll(1.0) == []
+    assert rx.result is not None and rx.result.cause is HangupCause.LINE_DROPPED
+    assert "the far end hung up" in rx.result.message
