@@ -235,11 +235,18 @@ class SipChannel:
         (or 488 when it offered neither in a form we take)."""
         invite = call.incoming
         assert invite is not None
-        offer = _parse(invite.sdp)
-        if offer is None:  # an INVITE without SDP: we offer in the 200 (audio), they answer in ACK
+        if not invite.sdp:  # an INVITE without SDP: we offer in the 200 (audio), they answer in ACK
             body = sdp.audio_offer(port, AUDIO_PAYLOADS).serialize().encode()
             self.trunk.act(lambda ua, now: ua.answer(call.call_id, body, now))
             return None
+        try:
+            offer = SessionDescription.parse(invite.sdp.decode("utf-8", "replace"))
+        except SdpError as exc:  # refused, never answered with an offer as if it had none
+            why = " ".join(str(exc).split())[:80]
+            self.trunk.act(lambda ua, now: ua.reject(call.call_id, 488, f"Bad SDP ({why})", now))
+            result.cause, result.message = HangupCause.PROTOCOL_ERROR, f"the caller's SDP is malformed: {why}"
+            call.ended.set()
+            raise _Ended from exc
         answer = sdp.answer_t38(offer, port, self._t38_local())
         if answer is not None:
             image = _image_target(offer, answer)
