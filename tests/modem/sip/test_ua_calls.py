@@ -175,6 +175,39 @@ def test_glare_491_then_retry_by_rfc_timers() -> None:
     assert kinds(net.events[B]).count("ReInviteAccepted") == 1
 
 
+def test_glare_loser_withdraws_its_retry_after_taking_theirs() -> None:
+    """After glare B (not owning the Call-ID) retries first; A accepts B's offer and
+    withdraws its own waiting retry: no third INVITE from A renegotiates the call."""
+    net, a, b = pair()
+    withdrawn: list[bool] = []
+
+    def accept(n: Net, addr: tuple[str, int], event: UAEvent) -> None:
+        if isinstance(event, ReInviteReceived):
+            ua = n.uas[addr]
+            ua.accept_reinvite(event.call_id, event.sdp, n.now)
+            if addr == A:
+                withdrawn.append(ua.withdraw_reinvite(event.call_id))
+
+    net.on_event = accept
+    cid = connect(net, a, b)
+    start = net.now
+    a.reinvite(cid, sdp(2, "image"), net.now)
+    b.reinvite(cid, sdp(2, "image"), net.now)
+    outs = a.take_outgoing(), b.take_outgoing()
+    for data, dest in outs[0]:
+        net.deliver(data, A, dest)
+    for data, dest in outs[1]:
+        net.deliver(data, B, dest)
+    net.settle()
+    net.run(start + 10)
+    invites = [s for t, s, _, d in net.wire if t >= start and d.startswith(b"INVITE")]
+    assert invites.count(A) == 1 and invites.count(B) == 2
+    assert withdrawn == [True]
+    assert kinds(net.events[B]).count("ReInviteAccepted") == 1
+    assert "ReInviteAccepted" not in kinds(net.events[A])
+    assert a.withdraw_reinvite(cid) is False  # nothing left to withdraw
+
+
 def test_session_refresh_mid_call_keeps_the_current_sdp() -> None:
     net, a, b = pair(session_expires=120)
     cid = connect(net, a, b)
