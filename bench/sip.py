@@ -133,8 +133,8 @@ def run_loss(args: argparse.Namespace) -> None:
             loss_verdicts(star, "spandsp->spandsp", cells, args.calls, losses, reds)
     if args.variants:
         print("  * diagnostic variant, not umfax as it is: identical IFPs due at the same instant "
-              "(indicator repeats) sent as one datagram repeated (FreeSWITCH's way) instead of one "
-              "datagram (one sequence number) each")
+              "(indicator repeats) sent as one datagram each (one sequence number per copy), as "
+              "umfax did before, instead of one datagram repeated (FreeSWITCH's way, and umfax's now)")
 
 
 # --- 2. concurrency ---------------------------------------------------------------------------

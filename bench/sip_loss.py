@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from bench.sip_page import text_page, text_page_tiff
 from modem.api import HangupCause, ReceiveOptions, SendOptions
 from modem.t30 import T30Receiver, T30Sender
+from modem.t38.framing import with_repeats
 from modem.t38.ifp import decode_ifp, encode_ifp
 from modem.t38.terminal import T38Terminal
 from modem.t38.udptl import UdptlDecoder, UdptlEncoder
@@ -56,11 +57,11 @@ class Ours:
     """Our T38Terminal (T.30 engine) as a harness endpoint.
 
     ``coalesce``: identical IFPs due at the same instant (the terminal's indicator repeats)
-    go out as one datagram sent that many times, as FreeSWITCH sends spandsp's repeats,
-    instead of one datagram (one sequence number) each.
+    go out as one datagram sent that many times, as run_t38 sends them (and FreeSWITCH
+    spandsp's); False numbers each copy apart, as umfax did before (a diagnostic row).
     """
 
-    def __init__(self, calling: bool, *, coalesce: bool = False) -> None:
+    def __init__(self, calling: bool, *, coalesce: bool = True) -> None:
         self.coalesce = coalesce
         if calling:
             engine: T30Sender | T30Receiver = T30Sender(
@@ -75,14 +76,12 @@ class Ours:
         self.term.start(now)
 
     def step(self, now: float) -> list[tuple[bytes, int]]:
-        out: list[tuple[bytes, int]] = []
-        for ifp in self.term.poll(now):
-            data = encode_ifp(ifp)
-            if self.coalesce and out and out[-1][0] == data:
-                out[-1] = (data, out[-1][1] + 1)
-            else:
-                out.append((data, 1))
-        return out
+        """What to send now, as run_t38 sends it (modem.t38.framing.with_repeats); without
+        ``coalesce`` every copy is its own datagram, as umfax did before (for comparison)."""
+        due = self.term.poll(now)
+        if not self.coalesce:
+            return [(encode_ifp(ifp), 1) for ifp in due]
+        return [(encode_ifp(ifp), copies) for ifp, copies in with_repeats(due)]
 
     def receive(self, ifp: bytes, now: float, lost_before: int) -> None:
         self.term.receive(decode_ifp(ifp), now, lost_before=lost_before)
@@ -256,14 +255,14 @@ def umfax_to_spandsp(tmp: Path) -> tuple[Any, Any]:
     return Ours(calling=True), Spandsp(False, ecm=True, ident="SPANDSP RX", rx_file=tmp / "rx.tif")
 
 
-def umfax_coalesced_to_spandsp(tmp: Path) -> tuple[Any, Any]:
-    return (Ours(calling=True, coalesce=True),
+def umfax_numbered_apart_to_spandsp(tmp: Path) -> tuple[Any, Any]:
+    return (Ours(calling=True, coalesce=False),
             Spandsp(False, ecm=True, ident="SPANDSP RX", rx_file=tmp / "rx.tif"))
 
 
-def spandsp_to_umfax_coalesced(tmp: Path) -> tuple[Any, Any]:
+def spandsp_to_umfax_numbered_apart(tmp: Path) -> tuple[Any, Any]:
     return (Spandsp(True, ecm=True, ident="SPANDSP TX", tx_file=text_page_tiff(tmp)),
-            Ours(calling=False, coalesce=True))
+            Ours(calling=False, coalesce=False))
 
 
 def spandsp_to_spandsp(tmp: Path) -> tuple[Any, Any]:
@@ -279,8 +278,8 @@ ROWS: dict[str, Pair] = {
     "umfax->spandsp": umfax_to_spandsp,
     "spandsp->spandsp": spandsp_to_spandsp,
     "spandsp->umfax": spandsp_to_umfax,
-    "umfax*->spandsp": umfax_coalesced_to_spandsp,
-    "spandsp->umfax*": spandsp_to_umfax_coalesced,
+    "umfax*->spandsp": umfax_numbered_apart_to_spandsp,
+    "spandsp->umfax*": spandsp_to_umfax_numbered_apart,
 }
 
 

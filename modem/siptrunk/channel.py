@@ -124,6 +124,7 @@ class SipChannel:
         result = CallResult(cause=HangupCause.MODEM_ERROR, started_at=_now())
         progress(Progress(ProgressKind.DIALING, pages=len(pages)))
         engine: Engine | None = None
+        self.trunk.start()  # (first use: the socket and the user agent our SDP needs)
         media = self.trunk.media.open()
         call: Call | None = None
         try:
@@ -157,6 +158,7 @@ class SipChannel:
             result.cause, result.message = HangupCause.NO_CARRIER, "the call is gone"
             return result
         engine: T30Receiver | None = None
+        self.trunk.start()  # (first use: the socket and the user agent our SDP needs)
         media = self.trunk.media.open()
         try:
             sdp = self._session(media)

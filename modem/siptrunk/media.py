@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from modem.errors import ModemError
 from modem.siptrunk.settings import Address
+from modem.t38.framing import with_repeats
 from modem.t38.ifp import decode_ifp, encode_ifp
 from modem.t38.terminal import T38Terminal
 from modem.t38.udptl import UdptlDecoder, UdptlEncoder
@@ -105,9 +106,11 @@ def run_t38(
     sock.setblocking(False)
     while True:
         now = time.monotonic()
-        for ifp in terminal.poll(now):
-            sock.sendto(encoder.encode(encode_ifp(ifp, settings.version)), far)
-            outcome.datagrams_out += 1
+        for ifp, copies in with_repeats(terminal.poll(now)):
+            datagram = encoder.encode(encode_ifp(ifp, settings.version))
+            for _ in range(copies):  # an indicator's repeats: one datagram, sent again
+                sock.sendto(datagram, far)
+                outcome.datagrams_out += 1
             last_heard = now  # not silent: see above
         on_step()
         if terminal.finished:

@@ -257,6 +257,22 @@ _FRAME_END = {
 }
 
 
+def with_repeats(ifps: list[Ifp]) -> list[tuple[Ifp, int]]:
+    """``ifps`` due at one instant as (IFP, copies): consecutive copies of one IFP (an
+    indicator's repeats) become one entry, to go out as that many copies of ONE UDPTL
+    datagram, one sequence number, as spandsp-based stacks (FreeSWITCH, rtpengine) send
+    them.  Numbered apart, the copies would fill the redundancy of the datagrams that
+    follow with repeats of themselves, and an end of signal lost with them could not be
+    recovered (bench/sip.py measured it: 7 of 20 pages at 5 % loss with redundancy 2)."""
+    out: list[tuple[Ifp, int]] = []
+    for ifp in ifps:
+        if out and out[-1][0] == ifp:
+            out[-1] = (ifp, out[-1][1] + 1)
+        else:
+            out.append((ifp, 1))
+    return out
+
+
 class IfpReceiver:
     """IFPs in, line events out (see the module doc)."""
 
@@ -368,4 +384,5 @@ __all__ = [
     "non_ecm_signal",
     "pace",
     "tone_signal",
+    "with_repeats",
 ]

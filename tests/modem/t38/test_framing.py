@@ -13,6 +13,7 @@ from modem.t38.framing import (
     TxOptions,
     hdlc_signal,
     non_ecm_signal,
+    with_repeats,
 )
 from modem.t38.ifp import DataField, DataType, FieldType, IfpData, IfpIndicator, Indicator
 
@@ -97,3 +98,10 @@ def test_repeats_of_a_signals_last_packet_start_nothing() -> None:
     # the same packet after something else is new data again
     rx.receive(IfpIndicator(Indicator.NO_SIGNAL))
     assert rx.receive(tcf_end)[0] == CarrierOn(DataType.V17_14400)
+
+
+def test_an_indicators_repeats_go_out_as_one_datagram() -> None:
+    no_signal = IfpIndicator(Indicator.NO_SIGNAL)
+    end = IfpData(DataType.V21, (DataField(FieldType.HDLC_FCS_OK_SIG_END),))
+    assert with_repeats([end, no_signal, no_signal, no_signal, end]) == [(end, 1), (no_signal, 3), (end, 1)]
+    assert with_repeats([]) == []
