@@ -114,6 +114,7 @@ class CallResult:
     ecm: bool = False
     y_res: float = 0.0
     pages_done: int = 0  # pages confirmed (sent) or received
+    transport: str = ""  # how the fax crossed a SIP call: "t38" or "g711"; "" on modem lines
     started_at: datetime | None = None
     connected_at: datetime | None = None
     ended_at: datetime | None = None

@@ -48,6 +48,7 @@ ATTEMPT_FIELDS = [
     "encoding",
     "ecm",
     "resolution",
+    "transport",
     "pages_sent",
     "pages_total",
     "result",
@@ -68,6 +69,7 @@ INBOUND_FIELDS = [
     "bit_rate",
     "encoding",
     "ecm",
+    "transport",
     "result",
     "message",
 ]

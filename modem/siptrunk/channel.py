@@ -37,8 +37,10 @@ from modem.sdp import LocalSession, SessionDescription, T38Params, t38_params
 from modem.sip import events as sipua
 from modem.sip.errors import SipUsageError
 from modem.sip.ua import UserAgent
+from modem.siptrunk.audio import AudioTarget, audio_target, no_dialing
 from modem.siptrunk.media import MediaOutcome, T38Settings, max_ifp_data, run_t38
 from modem.siptrunk.trunk import Call, SipTrunk
+from modem.softmodem import AudioSettings, G711Line
 from modem.t30 import Engine, T30Receiver, T30Sender
 from modem.t30.engine import fill_result
 from modem.t38.terminal import T38Terminal
@@ -60,6 +62,11 @@ AUDIO_PAYLOADS = (0, 8)  # PCMU, PCMA: a fax call starts as a voice call
 
 class _Ended(Exception):
     """Internal: the call ended (with ``result`` filled in) before the fax started."""
+
+
+class _NoT38(_Ended):
+    """Internal: the far end will not switch to T.38 (``result`` says why); with
+    ``t38 = "prefer"`` the call goes on in G.711."""
 
 
 def _now() -> datetime:
@@ -132,10 +139,17 @@ class SipChannel:
             offer = sdp.audio_offer(self._port(media), AUDIO_PAYLOADS).serialize().encode()
             target = f"sip:{dial_string}@{self.trunk.settings.call_domain}"
             call = self._invite(target, offer)
-            self._await_answer(call, result)
+            answered = _parse(self._await_answer(call, result))
             result.connected_at = _now()
-            image = self._switch_to_t38(call, sdp, self._port(media), calling=True, result=result)
+            audio = audio_target(answered, answered) if answered else None
+            image = self._t38_or_audio(call, sdp, self._port(media), audio, calling=True, result=result)
+            if image is None:
+                assert audio is not None
+                line = self._g711(call, media, audio)
+                sent = line.send(dial_string, pages, options, no_dialing(progress))
+                return self._audio_result(result, sent)
             engine = T30Sender(pages, options)
+            result.transport = "t38"
             self._fax(call, media, engine, image, calling=True, progress=progress, on_page=None)
         except _Ended:
             pass
@@ -162,11 +176,17 @@ class SipChannel:
         media = self.trunk.media.open()
         try:
             sdp = self._session(media)
-            image = self._answer(sip_call, sdp, self._port(media), result)
+            image, audio = self._answer(sip_call, sdp, self._port(media), result)
             result.connected_at = _now()
             if image is None:
-                image = self._switch_to_t38(sip_call, sdp, self._port(media), calling=False, result=result)
+                image = self._t38_or_audio(sip_call, sdp, self._port(media), audio, calling=False,
+                                           result=result)
+            if image is None:
+                assert audio is not None
+                line = self._g711(sip_call, media, audio)
+                return self._audio_result(result, line.receive(call, options, on_page, progress))
             engine = T30Receiver(options)
+            result.transport = "t38"
             self._fax(sip_call, media, engine, image, calling=False, progress=progress, on_page=on_page)
         except _Ended:
             pass
@@ -213,7 +233,8 @@ class SipChannel:
         except queue.Empty:
             return None
 
-    def _await_answer(self, call: Call, result: CallResult) -> None:
+    def _await_answer(self, call: Call, result: CallResult) -> bytes:
+        """The far end's answer (its SDP) once it picks up."""
         until = time.monotonic() + self.trunk.settings.ring_timeout
         while True:
             event = self._next(call, until)
@@ -221,7 +242,7 @@ class SipChannel:
                 result.cause, result.message = HangupCause.NO_ANSWER, "no answer (ring timeout)"
                 raise _Ended
             if isinstance(event, sipua.CallAnswered):
-                return
+                return event.sdp
             if isinstance(event, sipua.CallFailed):
                 result.cause = SIP_CAUSES.get(event.code, HangupCause.NO_CARRIER)
                 if event.code >= 500 and event.code not in SIP_CAUSES:
@@ -232,15 +253,17 @@ class SipChannel:
                 result.cause, result.message = HangupCause.NO_CARRIER, "the call ended before it was answered"
                 raise _Ended
 
-    def _answer(self, call: Call, sdp: LocalSession, port: int, result: CallResult) -> ImageTarget | None:
+    def _answer(self, call: Call, sdp: LocalSession, port: int,
+                result: CallResult) -> tuple[ImageTarget | None, AudioTarget | None]:
         """Answer the INVITE: with T.38 at once when it offered an image stream, else audio
-        (or 488 when it offered neither in a form we take)."""
+        (or 488 when it offered neither in a form we take).  Where T.38 goes, or where the
+        audio goes and in which law."""
         invite = call.incoming
         assert invite is not None
         if not invite.sdp:  # an INVITE without SDP: we offer in the 200 (audio), they answer in ACK
             body = sdp.audio_offer(port, AUDIO_PAYLOADS).serialize().encode()
             self.trunk.act(lambda ua, now: ua.answer(call.call_id, body, now))
-            return None
+            return None, None  # (their audio address comes in the ACK: T.38 or nothing)
         try:
             offer = SessionDescription.parse(invite.sdp.decode("utf-8", "replace"))
         except SdpError as exc:  # refused, never answered with an offer as if it had none
@@ -253,7 +276,7 @@ class SipChannel:
         if answer is not None:
             image = _image_target(offer, answer)
             self.trunk.act(lambda ua, now: ua.answer(call.call_id, answer.serialize().encode(), now))
-            return image
+            return image, None
         audio = sdp.answer_audio(offer, port, AUDIO_PAYLOADS)
         if audio is None:
             self.trunk.act(lambda ua, now: ua.reject(call.call_id, 488, "Not Acceptable Here", now))
@@ -261,7 +284,7 @@ class SipChannel:
             call.ended.set()
             raise _Ended
         self.trunk.act(lambda ua, now: ua.answer(call.call_id, audio.serialize().encode(), now))
-        return None
+        return None, audio_target(offer, audio)
 
     def _switch_to_t38(self, call: Call, sdp: LocalSession, port: int, *, calling: bool,
                        result: CallResult) -> ImageTarget:
@@ -283,7 +306,7 @@ class SipChannel:
             if event is None:
                 if sent:
                     result.cause, result.message = HangupCause.NO_T38, "no answer to our T.38 re-INVITE"
-                    raise _Ended
+                    raise _NoT38
                 continue
             if isinstance(event, sipua.ReInviteReceived):
                 theirs = _parse(event.sdp)
@@ -303,7 +326,7 @@ class SipChannel:
                 if image is None:
                     result.cause = HangupCause.NO_T38
                     result.message = "the far end accepted T.38 without an image stream"
-                    raise _Ended
+                    raise _NoT38
                 return image
             if isinstance(event, sipua.ReInviteRejected):
                 if event.code == 491:  # glare: the far end's own offer follows (or we retry)
@@ -311,10 +334,38 @@ class SipChannel:
                     continue
                 result.cause = HangupCause.NO_T38
                 result.message = f"the far end refused T.38 (SIP {event.code})"
-                raise _Ended
+                raise _NoT38
             if isinstance(event, (sipua.CallEnded, sipua.CallFailed)):
                 result.cause, result.message = HangupCause.LINE_DROPPED, "the far end hung up before T.38"
                 raise _Ended
+
+    def _t38_or_audio(self, call: Call, sdp: LocalSession, port: int, audio: AudioTarget | None, *,
+                      calling: bool, result: CallResult) -> ImageTarget | None:
+        """T.38 as the trunk's ``t38`` setting says: "never" stays in G.711 (None); "prefer"
+        switches, and stays in G.711 when the far end will not; "require" ends the call then."""
+        mode = self.trunk.settings.t38
+        if mode == "never" and audio is not None:
+            return None
+        try:
+            return self._switch_to_t38(call, sdp, port, calling=calling, result=result)
+        except _NoT38:
+            if mode == "require" or audio is None:
+                raise
+            log.info("T.38 refused: the fax goes on in G.711",
+                     extra={"channel": self.name, "why": result.message, "law": audio.law})
+            return None
+
+    def _g711(self, call: Call, media: socket.socket, audio: AudioTarget) -> G711Line:
+        settings = AudioSettings(codec=audio.law, media_timeout=self.trunk.settings.media_timeout)
+        return G711Line(media, (audio.host, audio.port), settings, stopped=call.ended.is_set,
+                        name=self.name)
+
+    @staticmethod
+    def _audio_result(ours: CallResult, line: CallResult) -> CallResult:
+        """The soft modem's result, with the call's own start and answer times."""
+        line.started_at, line.connected_at = ours.started_at, ours.connected_at or line.connected_at
+        line.transport = "g711"
+        return line
 
     def _reinvite(self, call: Call, offer: bytes) -> None:
         self.trunk.act(lambda ua, now: ua.reinvite(call.call_id, offer, now))

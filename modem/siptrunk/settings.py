@@ -41,6 +41,7 @@ class TrunkSettings:
     caller_id: str = ""  # our From user; empty: the username when registering, else the first DID
     allowed_sources: tuple[str, ...] = ()  # IPs / networks besides the trunk's own hosts
     max_invites_per_second: float = 10.0
+    t38: str = "prefer"  # "prefer" (G.711 when refused), "require" (else no_t38), "never" (G.711)
     t38_redundancy: int = 3
     t38_reinvite_after: float = 3.0
     media_timeout: float = 30.0

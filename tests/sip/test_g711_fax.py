@@ -114,6 +114,7 @@ def receive_from_audio_fax(sock: socket.socket, page: Path, codec: Law,
     assert np.array_equal(got[: ink.shape[0]], ink[: got.shape[0]])
 
 
+@pytest.mark.long_call  # the trunk fallback test below sends the same way by default, SIP and all
 def test_send_a_page_to_spandsp_over_pcmu(page: Path, tmp_path: Path, rtp_socket: socket.socket) -> None:
     send_to_audio_fax(rtp_socket, page, tmp_path, "PCMU")
 
@@ -155,3 +156,40 @@ def test_receive_through_loss_and_jitter(page: Path, rtp_socket: socket.socket) 
     repairs what was lost.  (The far end has no jitter buffer: it gets no jitter.)"""
     with ImpairedRelay(loss=0.01, jitter_to_a=0.04, seed=7) as relay:
         receive_from_audio_fax(rtp_socket, page, "PCMU", relay)
+
+
+def test_a_trunk_call_whose_far_end_refuses_t38_goes_on_in_g711(page: Path, tmp_path: Path) -> None:
+    """A SIP trunk channel (t38 = "prefer") calls a far end that answers with audio and
+    refuses our T.38 re-INVITE (488): the fax goes on in G.711 in the same call, to
+    spandsp's fax_state on the audio port the far end's SDP named."""
+    from modem.siptrunk import SipChannel, SipTrunk, TrunkSettings
+    from tests.servers.ports import free_udp_port
+    from tests.servers.sip_fixtures import require_sipp
+    from tests.servers.sipp import render_scenario, start_sipp
+
+    require_sipp()
+    received = tmp_path / "received.tif"
+    fax = AudioFax(calling=False, receive_tiff=received, codec="PCMU")
+    scenario = render_scenario("uas_t38_refused.xml", tmp_path, media_port=fax.port, code=488,
+                               reason="Not Acceptable Here", bye_timeout_ms=80000)
+    media = free_udp_port()
+    with start_sipp(scenario, workdir=tmp_path, timeout=90) as far, fax:
+        trunk = SipTrunk(TrunkSettings(name="carrier", listen=(HOST, 0), proxy=(HOST, far.port),
+                                       username="12125550100", media_ports=(media, media),
+                                       t38_reinvite_after=0.2))
+        try:
+            ink = load_fax_pages(page)[0]
+            notes: list[str] = []
+            options = SendOptions(local_id="+1 212 555 0100", recode=recode_image)
+            result = SipChannel(trunk, 1).send("12125550110", [encode_ink(ink)], options,
+                                               lambda p: notes.append(str(p.kind)))
+            sipp = far.wait(15)
+            far_result = fax.wait(15)
+        finally:
+            trunk.close()
+    assert result.ok and result.transport == "g711" and result.pages_done == 1, result
+    assert notes.count("dialing") == 1 and "page_done" in notes, notes
+    assert sipp.ok, sipp.report()  # it refused T.38, then took our BYE
+    assert far_result.ok and far_result.pages == 1, far_result
+    got = load_fax_pages(received)
+    assert len(got) == 1 and np.array_equal(got[0][: ink.shape[0]], ink[: got[0].shape[0]])

@@ -79,6 +79,7 @@ def test_serve_sends_and_answers_faxes_over_a_sip_trunk(
     shown = site.json("show", str(job["id"]))
     (attempt,) = shown["attempts"]
     assert shown["state"] == "sent" and attempt["result"] == "ok" and attempt["line"].startswith("carrier-")
+    assert attempt["transport"] == "t38"
     assert len(load_fax_pages(received)) == 1
     capture.stop()
     decode_as = tshark.t38_decode_as(fax.port)
@@ -100,5 +101,5 @@ def test_serve_sends_and_answers_faxes_over_a_sip_trunk(
         assert fax.wait(30).ok
     (inbound,) = site.json("inbox")
     schemas.validate("inbound", inbound)
-    assert inbound["pages"] == 1 and inbound["line"].startswith("carrier-")
+    assert inbound["pages"] == 1 and inbound["line"].startswith("carrier-") and inbound["transport"] == "t38"
     assert CALLER in inbound["caller_number"] and USER in inbound["called_number"]

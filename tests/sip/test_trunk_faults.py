@@ -172,12 +172,12 @@ def received_by_sipp(result: SippResult) -> list[str]:
 
 # 1. the far end answers our T.38 re-INVITE with 488 / 415 ------------------------------------
 @pytest.mark.parametrize(("code", "reason"), [(488, "Not Acceptable Here"), (415, "Unsupported Media Type")])
-def test_t38_refused_ends_no_t38_and_hangs_up(
+def test_t38_refused_ends_no_t38_and_hangs_up_when_t38_is_required(
     code: int, reason: str, trunk_factory: Callable[[TrunkSettings], SipTrunk], tmp_path: Path
 ) -> None:
     with sipp_uas("uas_t38_refused.xml", tmp_path, media_port=free_udp_port(), code=code,
-                  reason=reason) as far:
-        trunk = trunk_factory(direct((HOST, far.port)))
+                  reason=reason, bye_timeout_ms=10000) as far:
+        trunk = trunk_factory(direct((HOST, far.port), t38="require"))  # "prefer" goes on in G.711
         channel = SipChannel(trunk, 1)
         result = send(channel)
         sipp = far.wait(10)
@@ -527,10 +527,10 @@ def test_register_and_call_over_tcp_through_kamailio(
     far_port = free_udp_port()
     sip = kamailio({DID: "trunk-secret"}, next_hop=(HOST, far_port))
     scenario = render_scenario("uas_t38_refused.xml", tmp_path, media_port=free_udp_port(), code=488,
-                               reason="Not Acceptable Here")
+                               reason="Not Acceptable Here", bye_timeout_ms=10000)
     with start_sipp(scenario, workdir=tmp_path, port=far_port, timeout=30) as far:
         trunk = trunk_factory(direct((sip.host, sip.port), registrar=(sip.host, sip.port), proxy=None,
-                                     transport="tcp", password="trunk-secret"))
+                                     transport="tcp", password="trunk-secret", t38="require"))
         channel = SipChannel(trunk, 1)
         status = channel.probe()
         assert status.ok and status.registration.startswith("registered"), status

@@ -153,7 +153,7 @@ def show(
             add_row(
                 table,
                 n,
-                a.line,
+                a.line + (f" ({a.transport})" if a.transport else ""),  # a SIP call: t38 or g711
                 a.started_at.astimezone().strftime("%H:%M:%S"),
                 duration,
                 a.remote_id or "-",

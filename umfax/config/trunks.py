@@ -76,6 +76,10 @@ class TrunkConfig(_Section):
     ecm: bool = True
     max_bit_rate: Literal[2400, 4800, 7200, 9600, 12000, 14400] = 14400
     batch_jobs: int = Field(default=10, ge=1, le=100)
+    # T.38 or G.711: "prefer" switches to T.38 and goes on in G.711 audio in the same call
+    # when the far end will not (488/415, no re-INVITE); "require" ends such a call with
+    # no_t38 (retried later); "never" faxes in G.711 only.
+    t38: Literal["prefer", "require", "never"] = "prefer"
     # T.38: UDPTL redundancy depth (secondary IFPs in each datagram), 0-5.
     t38_redundancy: int = Field(default=3, ge=0, le=5)
     # As the caller: how long to wait after the answer for the far end's T.38 re-INVITE

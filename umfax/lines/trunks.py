@@ -35,6 +35,7 @@ def trunk_settings(trunk: TrunkConfig) -> TrunkSettings:
         caller_id=trunk.caller_id,
         allowed_sources=tuple(trunk.allowed_sources),
         max_invites_per_second=trunk.max_invites_per_second,
+        t38=trunk.t38,
         t38_redundancy=trunk.t38_redundancy,
         t38_reinvite_after=trunk.t38_reinvite_after,
         media_timeout=trunk.media_timeout,

@@ -321,6 +321,7 @@ class LineWorker(threading.Thread):
                     encoding=result.encoding or "",
                     ecm=result.ecm,
                     resolution=resolution_name(result.y_res) if result.y_res else "",
+                    transport=result.transport,
                     pages_sent=sent,
                     connected_at=result.connected_at,
                     ended_at=result.ended_at or datetime.now(UTC),
@@ -496,6 +497,7 @@ class LineWorker(threading.Thread):
             bit_rate=result.bit_rate,
             encoding=result.encoding or "",
             ecm=result.ecm,
+            transport=result.transport,
             deliver_to=[user.name for user in route.users],
             quarantine=route.why if route.quarantined else "",
         )

@@ -89,6 +89,7 @@ class InboundStore(StoreBase):
         message: str = "",
         remote_id: str = "",
         bit_rate: int = 0,
+        transport: str = "",
         encoding: str = "",
         ecm: bool = False,
         user_id: int | None = None,
@@ -107,6 +108,7 @@ class InboundStore(StoreBase):
             fax.result = result
             fax.message = message[:1000]
             fax.remote_id, fax.bit_rate, fax.encoding, fax.ecm = remote_id, bit_rate, encoding, ecm
+            fax.transport = transport
             fax.user_id = user_id
             if quarantine and fax.pages:
                 state = InboundState.QUARANTINED

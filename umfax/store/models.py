@@ -183,6 +183,7 @@ class Attempt(Base):
     pages_total: Mapped[int] = mapped_column(Integer, default=0)
     result: Mapped[str | None] = mapped_column(String(32))  # ok or a FailureCause; None while live
     message: Mapped[str] = mapped_column(String(1000), default="")
+    transport: Mapped[str] = mapped_column(String(8), default="", server_default="")  # SIP: t38, g711
 
 
 class Inbound(Base):
@@ -205,6 +206,7 @@ class Inbound(Base):
     ecm: Mapped[bool] = mapped_column(Boolean, default=False)
     result: Mapped[str | None] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(String(1000), default="")
+    transport: Mapped[str] = mapped_column(String(8), default="", server_default="")  # SIP: t38, g711
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     delivered_at: Mapped[datetime | None] = mapped_column()
 

@@ -260,6 +260,7 @@ class JobQueue(JobStore):
                     "v_encoding": outcome.encoding,
                     "v_ecm": outcome.ecm,
                     "v_resolution": outcome.resolution,
+                    "v_transport": outcome.transport,
                     "v_pages_sent": outcome.pages_sent,
                     "v_result": outcome.cause.value if outcome.cause else "ok",
                     "v_message": outcome.message[:1000],

@@ -71,6 +71,7 @@ class CallOutcome:
     encoding: str = ""
     ecm: bool = False
     resolution: str = ""
+    transport: str = ""  # a SIP call's: "t38" or "g711"
     pages_sent: int = 0  # pages confirmed in this call
     connected_at: datetime | None = None
     ended_at: datetime | None = None

@@ -124,6 +124,7 @@ CLOSE_ATTEMPT = (
                 "encoding",
                 "ecm",
                 "resolution",
+                "transport",
                 "pages_sent",
                 "result",
                 "message",
