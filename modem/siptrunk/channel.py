@@ -381,7 +381,7 @@ class SipChannel:
              calling: bool, progress: ProgressCallback, on_page: PageSink | None) -> MediaOutcome:
         host, port, params = image
         terminal = T38Terminal(
-            engine, now=time.monotonic(), calling=calling, version=params.version,
+            engine, now=time.monotonic(), calling=calling,
             max_ifp_data=max_ifp_data(params.max_datagram or None, self.trunk.settings.t38_redundancy),
         )
         settings = T38Settings(

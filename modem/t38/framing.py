@@ -79,11 +79,6 @@ class TxOptions:
     indicator_repeats: int = 3  # copies of each indicator (T.38 allows repeats; receivers ignore them)
     packet_ms: int = PACKET_MS  # pacing interval
     max_ifp_data: int = 256  # field data octets per IFP at most
-    # Fields due at one instant share one IFP (a frame's FCS_OK and the next frame's data),
-    # as spandsp packs them: half the datagrams in an ECM block.  False ends a packet at
-    # every field without data: needed for the later ASN.1 form (T38FaxVersion >= 2), whose
-    # data-less fields spandsp's decoder misreads when several share a packet.
-    pack_fields: bool = True
 
     def __post_init__(self) -> None:
         if self.indicator_repeats < 1 or self.packet_ms < 1 or self.max_ifp_data < 1:
@@ -113,15 +108,14 @@ def indicator_packets(ind: Indicator, at: float, opts: TxOptions) -> list[Timed]
 
 
 class _Packer:
-    """Fields due at one instant -> IFPs: at most ``limit`` data octets each; without
-    ``pack``, a field without data always ends its packet (so no packet depends on PER's
-    sub-octet fields between a data-less field and the next, which some decoders of the
-    later ASN.1 form mishandle)."""
+    """Fields due at one instant -> IFPs: at most ``limit`` data octets each, and a field
+    without data always ends its packet (so no packet depends on PER's sub-octet fields
+    between a data-less field and the next, which some decoders mishandle, and no frame's
+    data starts after another frame's end in one IFP, which Wireshark's T.30 reassembly
+    -- our independent check -- cannot follow)."""
 
-    def __init__(self, data_type: DataType, at: float, limit: int, out: list[Timed],
-                 pack: bool = True) -> None:
+    def __init__(self, data_type: DataType, at: float, limit: int, out: list[Timed]) -> None:
         self.data_type, self.at, self.limit, self.out = data_type, at, limit, out
-        self.pack = pack
         self.fields: list[DataField] = []
         self.size = 0
 
@@ -133,8 +127,7 @@ class _Packer:
     def add(self, ftype: FieldType, data: bytes) -> None:
         if not data:
             self.fields.append(DataField(ftype))
-            if not self.pack:
-                self.flush()
+            self.flush()
             return
         while data:
             room = self.limit - self.size
@@ -160,7 +153,7 @@ def pace(data_type: DataType, segments: Sequence[Segment], start: float, bit_rat
         k += 1
         at = start + k * tick
         cutoff = math.floor(k * octets_per_tick + 1e-9)
-        packer = _Packer(data_type, at, opts.max_ifp_data, out, opts.pack_fields)
+        packer = _Packer(data_type, at, opts.max_ifp_data, out)
         while seg < len(segments):
             ftype, data, after = segments[seg]
             if data:
@@ -176,6 +169,8 @@ def pace(data_type: DataType, segments: Sequence[Segment], start: float, bit_rat
                 packer.add(ftype, b"")
             base += len(data) + after
             seg, off = seg + 1, 0
+            if not data:  # a frame's end closed this interval's packet: the next frame's
+                break  # data goes in the next one (no burst of two datagrams at one instant)
         packer.flush()
     end = start + k * tick
     return Schedule(tuple(out), end)

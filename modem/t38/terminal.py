@@ -133,16 +133,14 @@ class T38Terminal:
     """Runs ``engine`` over T.38 IFPs (see the module doc).
 
     ``indicator_repeats``: copies of each indicator sent; ``max_ifp_data``: field data
-    octets per IFP at most; ``packet_ms``: the pacing interval of data packets;
-    ``version``: the T38FaxVersion agreed (fields share IFPs only in the 1998 form, 0).
+    octets per IFP at most; ``packet_ms``: the pacing interval of data packets.
     """
 
     def __init__(self, engine: Engine, *, now: float, calling: bool, indicator_repeats: int = 3,
-                 max_ifp_data: int = 256, packet_ms: int = PACKET_MS, ced_ms: int = CED_MS,
-                 version: int = 0) -> None:
+                 max_ifp_data: int = 256, packet_ms: int = PACKET_MS, ced_ms: int = CED_MS) -> None:
         self.engine = engine
         self.calling = calling
-        self.opts = TxOptions(indicator_repeats, packet_ms, max_ifp_data, pack_fields=version == 0)
+        self.opts = TxOptions(indicator_repeats, packet_ms, max_ifp_data)
         self.ced_ms = ced_ms
         self.state = State.IDLE
         self.deadline: float | None = None

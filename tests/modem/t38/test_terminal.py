@@ -32,18 +32,18 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool((a == b).all())
 
 
-def _sender(pages: tuple[PageImage, ...], modem: str = "v17", ecm: bool = True, version: int = 0,
+def _sender(pages: tuple[PageImage, ...], modem: str = "v17", ecm: bool = True,
             ) -> T38Terminal:
     opts = SendOptions(local_id="+1 555 0100", ecm=ecm, modems=(modem,))
-    return T38Terminal(T30Sender(list(pages), opts), now=0.0, calling=True, version=version)
+    return T38Terminal(T30Sender(list(pages), opts), now=0.0, calling=True)
 
 
 def _receiver(modem: str = "v17", ecm: bool = True, encodings: tuple[str, ...] = ("mh", "mr", "mmr"),
-              version: int = 0) -> T38Terminal:
+              ) -> T38Terminal:
     modems = {"v17": ("v17", "v29", "v27"), "v29": ("v29", "v27"), "v27": ("v27",)}[modem]
     opts = ReceiveOptions(local_id="+1 555 0199", ecm=ecm, modems=modems,
                           accept_encodings=encodings)  # type: ignore[arg-type]
-    return T38Terminal(T30Receiver(opts), now=0.0, calling=False, version=version)
+    return T38Terminal(T30Receiver(opts), now=0.0, calling=False)
 
 
 def _received(term: T38Terminal) -> list[PageImage]:
@@ -302,11 +302,11 @@ def test_later_t38_version_against_spandsp(tmp_path: Path, direction: str) -> No
     """T38FaxVersion 2 (the later ASN.1 form) on both sides, ECM."""
     pages = _pages("mr", 2, 150)
     if direction == "to-spandsp":
-        ours = _sender(pages, version=2)
+        ours = _sender(pages)
         peer = SpandspTerminal(False, ecm=True, version=2, rx_file=tmp_path / "rx.tif")
     else:
         (tmp_path / "tx.tif").write_bytes(multipage_tiff(pages))
-        ours = _receiver(encodings=("mh", "mr"), version=2)
+        ours = _receiver(encodings=("mh", "mr"))
         peer = SpandspTerminal(True, ecm=True, version=2, tx_file=tmp_path / "tx.tif",
                                compressions=("mh", "mr"))
     try:
