@@ -10,15 +10,34 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 
 class Daemon:
-    """Mix-in: the subclass sets ``root``, ``log_file`` and starts ``_process`` (in its own
-    process group: ``start_new_session=True``)."""
+    """Mix-in: the subclass sets ``root``, ``log_file`` and, in :meth:`start`, starts
+    ``_process`` (in its own process group: ``start_new_session=True``); ``with`` starts
+    and closes it."""
 
     root: Path
     log_file: Path
     _process: subprocess.Popen[bytes] | None
+
+    def start(self) -> None:  # pragma: no cover - the subclass's
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # the temporary directory too
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
     def stop(self) -> None:
         proc, self._process = self._process, None

@@ -23,10 +23,7 @@ import random
 import socket
 import struct
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from modem.sim.spandsp_lib import (
@@ -34,16 +31,16 @@ from modem.sim.spandsp_lib import (
     PHASE_E,
     SAMPLE_RATE,
     STEP_SAMPLES,
-    T30Stats,
     capability_mask,
-    completion_text,
     load_spandsp,
 )
+from tests.servers.fax_peer import FaxResult, SpandspFaxPeer
 from tests.servers.ports import HOST
 
 PAYLOAD_TYPES = {"PCMU": 0, "PCMA": 8}
 _G711_MODE = {0: 1, 8: 0}  # payload type -> spandsp G711_ULAW (1) / G711_ALAW (0)
-FRAME_SECONDS = STEP_SAMPLES / SAMPLE_RATE
+FRAME_SECONDS = STEP_SAMPLES / SAMPLE_RATE  # (fax_peer.FRAME_SECONDS, spelled from spandsp)
+__all__ = ["FRAME_SECONDS", "AudioFax", "FaxResult", "audio_sdp", "rtp_packet", "rtp_payload", "sdp_port"]
 
 
 def _fax_lib() -> Any:
@@ -71,22 +68,6 @@ def _fax_lib() -> Any:
     return lib
 
 
-@dataclass(frozen=True)
-class FaxResult:
-    """How the call ended for this machine (spandsp's phase E)."""
-
-    completion: int | None  # spandsp T30_ERR_*: 0 success; None: never reached phase E
-    completion_text: str
-    pages: int  # pages sent (sender) or received (receiver)
-    bit_rate: int
-    ecm: bool
-    seconds: float  # from start to phase E
-
-    @property
-    def ok(self) -> bool:
-        return self.completion == 0
-
-
 def rtp_packet(payload_type: int, seq: int, timestamp: int, ssrc: int, payload: bytes, marker: bool) -> bytes:
     return struct.pack("!BBHII", 0x80, payload_type | (0x80 if marker else 0), seq & 0xFFFF,
                        timestamp & 0xFFFFFFFF, ssrc) + payload  # fmt: skip
@@ -107,7 +88,7 @@ def rtp_payload(packet: bytes) -> tuple[int, bytes] | None:
     return (payload_type, packet[start:end]) if start <= end else None
 
 
-class AudioFax:
+class AudioFax(SpandspFaxPeer):
     """spandsp's fax_state on an RTP socket bound to ``HOST:port`` (a free port when
     ``port`` is 0; :attr:`port`).  ``calling``: the caller's side of T.30 (sends CNG);
     ``send_tiff`` / ``receive_tiff``: the pages to send, or where received pages go;
@@ -143,11 +124,8 @@ class AudioFax:
         self.packets_in = 0
         self.packets_out = 0
         self._rx_samples = 0  # samples given to fax_rx so far
-        self._result: FaxResult | None = None
-        self._done = threading.Event()
-        self._stop = threading.Event()
-        self._started = 0.0
-        self._phase_e_at: float | None = None
+        self._peer_init()
+        self._ssrc = random.getrandbits(32)
         self._fax = self.lib.fax_init(None, 1 if calling else 0)
         self.lib.fax_set_transmit_on_idle(self._fax, 1)
         self.lib.fax_set_tep_mode(self._fax, 0)
@@ -166,19 +144,6 @@ class AudioFax:
         self._thread = threading.Thread(target=self._run, name=f"audio-fax-{self.port}", daemon=True)
 
     # -- spandsp callbacks ------------------------------------------------------------------
-
-    def _phase_e(self, user: Any, t30: Any, completion: int) -> None:
-        stats = T30Stats()
-        self.lib.t30_get_transfer_statistics(self._t30, ctypes.byref(stats))
-        self._result = FaxResult(
-            completion=completion,
-            completion_text=completion_text(completion),
-            pages=stats.pages_tx if self.sending else stats.pages_rx,
-            bit_rate=stats.bit_rate,
-            ecm=bool(stats.error_correcting_mode),
-            seconds=time.monotonic() - self._started,
-        )
-        self._phase_e_at = time.monotonic()
 
     # -- the 20 ms loop ---------------------------------------------------------------------
 
@@ -223,59 +188,18 @@ class AudioFax:
                 self.sock.sendto(packet, self.remote)
                 self.packets_out += 1
 
-    def _run(self) -> None:
-        ssrc = random.getrandbits(32)
-        seq = 0
-        self._started = time.monotonic()
-        next_tick = self._started
-        try:
-            while not self._stop.is_set():
-                self._step(seq, ssrc)
-                seq += 1
-                if self._phase_e_at is not None and time.monotonic() - self._phase_e_at >= self.linger:
-                    break
-                next_tick += FRAME_SECONDS
-                time.sleep(max(0.0, next_tick - time.monotonic()))
-        finally:
-            self._done.set()
+    def _tick(self, seq: int) -> None:
+        self._step(seq, self._ssrc)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> AudioFax:
-        self._thread.start()
-        return self
-
-    def wait(self, timeout: float) -> FaxResult:
-        """The result once the call ended (phase E plus ``linger``) or ``timeout`` passed
-        (then ``completion`` is None unless phase E came)."""
-        self._done.wait(timeout)
-        return self.result()
-
-    def result(self) -> FaxResult:
-        if self._result is not None:
-            return self._result
-        return FaxResult(None, "no phase E", 0, 0, False, time.monotonic() - self._started)
-
-    def close(self) -> None:
-        """Stop the thread and free spandsp's state and the socket."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+    def _free(self) -> None:
         if self._fax:
             self.lib.fax_free(self._fax)
             self._fax = None
         for codec in self._codecs.values():
             self.lib.g711_free(codec)
         self._codecs = {}
-        self.sock.close()
-
-    def __enter__(self) -> AudioFax:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def audio_sdp(port: int, codec: str = "PCMU", session_id: int = 1) -> str:

@@ -31,7 +31,6 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 
 from tests.servers.daemon import Daemon
 from tests.servers.ports import HOST, free_port
@@ -237,19 +236,6 @@ class KamailioServer(Daemon):
         )
 
     # -- lifecycle ----------------------------------------------------------------------------
-
-    def __enter__(self) -> KamailioServer:
-        try:
-            self.start()
-        except BaseException:
-            self.close()  # the temporary directory too
-            raise
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def start(self) -> None:
         self.config_file.write_text(self.config_text())

@@ -25,7 +25,6 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from tests.servers import bencode
@@ -112,19 +111,6 @@ class RtpengineServer(NgClient, Daemon):
         ]  # fmt: skip
         self.start_timeout = start_timeout
         self._process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> RtpengineServer:
-        try:
-            self.start()
-        except BaseException:
-            self.close()  # the temporary directory too
-            raise
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def start(self) -> None:
         with self.log_file.open("ab") as log:

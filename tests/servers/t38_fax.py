@@ -15,10 +15,8 @@ import contextlib
 import ctypes
 import socket
 import threading
-import time
 from collections import deque
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from modem.sim.spandsp_lib import (
@@ -26,12 +24,10 @@ from modem.sim.spandsp_lib import (
     STEP_SAMPLES,
     TRANSFERRED_TCF,
     TX_HANDLER,
-    T30Stats,
     c_buffer,
-    completion_text,
     load_spandsp,
 )
-from tests.servers.fax_audio import FRAME_SECONDS, FaxResult
+from tests.servers.fax_peer import SpandspFaxPeer
 from tests.servers.ports import HOST
 
 
@@ -71,7 +67,7 @@ def udptl_decode(data: bytes) -> tuple[int, bytes, list[bytes]]:
     return seq, primary, secondaries
 
 
-class T38Fax:
+class T38Fax(SpandspFaxPeer):
     """spandsp's T.38 terminal on a UDP socket (``HOST:port``; :attr:`port`).  The same
     arguments as :class:`~tests.servers.fax_audio.AudioFax` where they apply, plus
     ``redundancy`` (secondary IFPs per datagram)."""
@@ -104,11 +100,7 @@ class T38Fax:
         self._sent: deque[bytes] = deque(maxlen=redundancy)
         self._tx_seq = 0
         self._rx_next: int | None = None
-        self._result: FaxResult | None = None
-        self._phase_e_at: float | None = None
-        self._started = 0.0
-        self._done = threading.Event()
-        self._stop = threading.Event()
+        self._peer_init()
         self._tx_cb = TX_HANDLER(self._tx)
         self._phase_e_cb = PHASE_E(self._phase_e)
         self._term = self.lib.t38_terminal_init(None, 1 if calling else 0, self._tx_cb, None)
@@ -138,19 +130,6 @@ class T38Fax:
         self._sent.append(ifp)
         return 0
 
-    def _phase_e(self, user: Any, t30: Any, completion: int) -> None:
-        stats = T30Stats()
-        self.lib.t30_get_transfer_statistics(self._t30, ctypes.byref(stats))
-        self._result = FaxResult(
-            completion=completion,
-            completion_text=completion_text(completion),
-            pages=stats.pages_tx if self.sending else stats.pages_rx,
-            bit_rate=stats.bit_rate,
-            ecm=bool(stats.error_correcting_mode),
-            seconds=time.monotonic() - self._started,
-        )
-        self._phase_e_at = time.monotonic()
-
     # -- the 20 ms loop ---------------------------------------------------------------------
 
     def _deliver(self, seq: int, ifp: bytes) -> None:
@@ -178,48 +157,13 @@ class T38Fax:
             self._deliver(seq, primary)
             self._rx_next = (seq + 1) & 0xFFFF
 
-    def _run(self) -> None:
-        self._started = time.monotonic()
-        next_tick = self._started
-        try:
-            while not self._stop.is_set():
-                self._receive()
-                self.lib.t38_terminal_send_timeout(self._term, STEP_SAMPLES)
-                if self._phase_e_at is not None and time.monotonic() - self._phase_e_at >= self.linger:
-                    break
-                next_tick += FRAME_SECONDS
-                time.sleep(max(0.0, next_tick - time.monotonic()))
-        finally:
-            self._done.set()
+    def _tick(self, seq: int) -> None:
+        self._receive()
+        self.lib.t38_terminal_send_timeout(self._term, STEP_SAMPLES)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> T38Fax:
-        self._thread.start()
-        return self
-
-    def wait(self, timeout: float) -> FaxResult:
-        self._done.wait(timeout)
-        return self.result()
-
-    def result(self) -> FaxResult:
-        if self._result is not None:
-            return self._result
-        return FaxResult(None, "no phase E", 0, 0, False, time.monotonic() - self._started)
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+    def _free(self) -> None:
         if self._term:
             self.lib.t38_terminal_free(self._term)
             self._term = None
-        self.sock.close()
-
-    def __enter__(self) -> T38Fax:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
