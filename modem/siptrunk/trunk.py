@@ -64,7 +64,8 @@ class SipTrunk:
         self.incoming: queue.Queue[Call] = queue.Queue()
         self.registration = RegistrationState(
             registered=settings.registrar is None,
-            detail="not registered yet" if settings.registrar else "no registration (calls by address)",
+            detail=(f"no answer yet from the registrar {_show(settings.registrar)}" if settings.registrar
+                    else "no registration (calls by address)"),
         )
         self._sock: socket.socket | None = None
         self._tcp: socket.socket | None = None

@@ -39,7 +39,7 @@ def lines(json_out: JsonOption = False, config: ConfigOption = None) -> None:
         number = display(r["number"]) if r["number"] else "-"
         state = r["state"] + (f" (no report since {since}; server down?)" if r["stale"] else "")
         detail = r["detail"]
-        if r["registration"] and r["registration"] != detail:  # a SIP channel mid-call
+        if r["registration"] and r["registration"] not in detail:  # a SIP channel mid-call
             detail = f"{detail} ({r['registration']})".strip()
         add_row(table, r["name"], number, r["port"], state, since, detail)
     console.print(table)
