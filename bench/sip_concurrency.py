@@ -4,9 +4,8 @@ time over UDP on 127.0.0.1.
 Our side (this process): N calls, each a :class:`~modem.t38.terminal.T38Terminal` running
 a :class:`~modem.t30.T30Sender` with the bench page, each pumped by a thread of its own
 over its own UDP socket -- the shape of the server (one thread per channel running
-``modem.siptrunk.media.run_t38``).  When ``modem.siptrunk.media`` is importable its
-``run_t38`` is the pump (UDPTL redundancy 2); otherwise :func:`pump_call` here, the same
-loop.  The far ends (spandsp terminals) run in a child process (:mod:`bench.sip_farend`),
+``modem.siptrunk.media.run_t38``, UDPTL redundancy :data:`REDUNDANCY`).  The far ends
+(spandsp terminals) run in a child process (:mod:`bench.sip_farend`),
 so only umfax's CPU is measured: ``resource.getrusage(RUSAGE_SELF)`` from the start to the
 last call's end, every thread of this process included (the waiting main thread too).
 """
@@ -18,23 +17,19 @@ import json
 import os
 import pstats
 import resource
-import select
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.sip_page import text_page
 from modem.api import HangupCause, SendOptions
-from modem.errors import ModemError
+from modem.siptrunk.media import T38Settings, run_t38
 from modem.t30 import T30Sender
-from modem.t38.ifp import decode_ifp, encode_ifp
 from modem.t38.terminal import T38Terminal
-from modem.t38.udptl import UdptlDecoder, UdptlEncoder
 from tests.servers.ports import HOST
 
 REDUNDANCY = 3  # the trunk's default (TrunkSettings.t38_redundancy)
@@ -54,66 +49,11 @@ class CallOutcome:
     pump: str = ""
 
 
-def pump_call(sock: socket.socket, far: tuple[str, int], terminal: T38Terminal) -> tuple[int, int, int]:
-    """The media pump of one call (``run_t38``'s loop, with ``lost_before`` passed on):
-    send what the terminal has due, sleep on the socket until its next deadline (at most a
-    tick), feed what arrives.  Returns (datagrams out, datagrams in, IFPs lost)."""
-    encoder, decoder = UdptlEncoder(REDUNDANCY), UdptlDecoder()
-    out = got = lost_seen = 0
-    now = time.monotonic()
-    terminal.start(now)
-    last_heard = now
-    sock.setblocking(False)
-    while True:
-        now = time.monotonic()
-        for ifp in terminal.poll(now):
-            sock.sendto(encoder.encode(encode_ifp(ifp)), far)
-            out += 1
-        if terminal.finished:
-            break
-        if now - last_heard > MEDIA_TIMEOUT:
-            terminal.hang_up(now, "media timeout")
-            break
-        deadline = terminal.next_deadline()
-        wait = TICK if deadline is None else min(TICK, max(0.0, deadline - now))
-        ready, _, _ = select.select([sock], [], [], wait)
-        if not ready:
-            continue
-        while True:
-            try:
-                data = sock.recv(4096)
-            except BlockingIOError:
-                break
-            got += 1
-            last_heard = time.monotonic()
-            try:
-                packets = decoder.decode(data)
-            except ModemError:
-                continue
-            lost, lost_seen = decoder.lost - lost_seen, decoder.lost
-            for raw in packets:
-                try:
-                    ifp = decode_ifp(raw)
-                except ModemError:
-                    continue
-                terminal.receive(ifp, last_heard, lost_before=lost)
-                lost = 0
-    return out, got, decoder.lost
-
-
-def _siptrunk_pump() -> Callable[[socket.socket, tuple[str, int], T38Terminal], tuple[int, int, int]] | None:
-    """``modem.siptrunk.media.run_t38`` adapted to :func:`pump_call`'s shape, if it exists."""
-    try:
-        from modem.siptrunk.media import T38Settings, run_t38
-    except ImportError:
-        return None
-    settings = T38Settings(redundancy=REDUNDANCY)
-
-    def pump(sock: socket.socket, far: tuple[str, int], terminal: T38Terminal) -> tuple[int, int, int]:
-        o = run_t38(sock, far, terminal, settings, stopped=lambda: False)
-        return o.datagrams_out, o.datagrams_in, o.lost_ifps
-
-    return pump
+def pump(sock: socket.socket, far: tuple[str, int], terminal: T38Terminal) -> tuple[int, int, int]:
+    """One call's media, pumped as the server pumps it (``run_t38``): datagrams out and in,
+    IFPs lost."""
+    o = run_t38(sock, far, terminal, T38Settings(redundancy=REDUNDANCY), stopped=lambda: False)
+    return o.datagrams_out, o.datagrams_in, o.lost_ifps
 
 
 @dataclass
@@ -137,9 +77,7 @@ def run_concurrency(n: int, *, profile: bool = False) -> ConcurrencyRun:
     """``n`` calls at once; ``profile``: cProfile every call's thread (slower; the merged
     statistics are in :attr:`ConcurrencyRun.profile`)."""
     page = text_page()
-    siptrunk = _siptrunk_pump()
-    pump = siptrunk or pump_call
-    pump_name = "modem.siptrunk.media.run_t38" if siptrunk else "bench pump_call (run_t38's loop)"
+    pump_name = "modem.siptrunk.media.run_t38"
     socks = []
     for _ in range(n):
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
