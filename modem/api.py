@@ -33,6 +33,9 @@ class HangupCause(enum.StrEnum):
     MODEM_ERROR = "modem_error"  # local modem unresponsive or misbehaving
     CANCELLED = "cancelled"  # stopped by us (shutdown, cancel)
     NO_T38 = "no_t38"  # a SIP far end that will not switch the call to T.38 (488/415, no re-INVITE)
+    # A call that was not a fax (no CNG, no V.21 within the listening time), handled by
+    # the voice rule: a message recorded (``CallResult.voice``), refused or forwarded.
+    VOICE = "voice"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,8 @@ class CallResult:
     y_res: float = 0.0
     pages_done: int = 0  # pages confirmed (sent) or received
     transport: str = ""  # how the fax crossed a SIP call: "t38" or "g711"; "" on modem lines
+    # A voice call (cause VOICE): what the voice rule did with it and the message recorded.
+    voice: VoiceOutcome | None = None
     started_at: datetime | None = None
     connected_at: datetime | None = None
     ended_at: datetime | None = None
@@ -122,6 +127,38 @@ class CallResult:
     @property
     def ok(self) -> bool:
         return self.cause is HangupCause.OK
+
+
+#: What an answered call that turns out to be voice gets: a message recorded after the
+#: greeting and a beep ("voicemail"), a hang-up ("reject"), or a transfer elsewhere
+#: ("forward", to ``VoiceOptions.forward_to``).
+VoiceAction = Literal["voicemail", "reject", "forward"]
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceOptions:
+    """How a line that can hear voice (a SIP line in G.711) treats an answered call
+    before it knows fax from voice.  Audio is 16-bit signed little-endian PCM, 8 kHz mono."""
+
+    action: VoiceAction = "voicemail"
+    forward_to: str = ""  # a SIP URI, for action "forward"
+    greeting: bytes = b""  # played while listening for fax tones; b"": silence, then the beep
+    listen_seconds: float = 6.0  # after this long (and the greeting's end) with no CNG/V.21: voice
+    max_seconds: float = 120.0  # the longest message recorded
+    silence_seconds: float = 5.0  # a message ends after this much silence
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceOutcome:
+    """What happened to a voice call (``CallResult.cause`` VOICE)."""
+
+    action: VoiceAction
+    pcm: bytes = b""  # the message, 16-bit LE PCM at 8 kHz mono (b"" when none was recorded)
+    seconds: float = 0.0  # the message's length
+    # Why the recording stopped: "hangup", "silence", "limit", "media_timeout"; or for no
+    # message: "rejected", "forwarded", "forward_failed", "hangup_in_greeting".
+    ended_by: str = ""
+    detail: str = ""  # in words, e.g. "forwarded to sip:reception@pbx" or why it failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +191,10 @@ class ReceiveOptions:
     # Adaptive answer (T.31 +FAE=1): the modem tells fax callers from data modems; a data
     # call is hung up at once instead of failing T.30 after 35 s of silence.
     adaptive_answer: bool = False
+    # Fax or voice (SIP lines in G.711): listen for CNG / V.21 first and treat a voice
+    # caller as these options say.  None: every call is a fax (lines that cannot hear voice
+    # ignore it).
+    voice: VoiceOptions | None = None
 
 
 @dataclass(frozen=True, slots=True)
