@@ -59,10 +59,9 @@ def _report_on_failure(request: pytest.FixtureRequest, thing: object) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """SIP peer tests marked ``long_call`` (real-time calls beyond the representative set)
-    run only when ``-m`` names ``long_call``."""
-    if (item.get_closest_marker("sip_peers") and item.get_closest_marker("long_call")
-            and "long_call" not in (item.config.option.markexpr or "")):
+    """Tests marked ``long_call`` (real-time calls beyond the representative set, on SIP
+    peers or the simulated network) run only when ``-m`` names ``long_call``."""
+    if item.get_closest_marker("long_call") and "long_call" not in (item.config.option.markexpr or ""):
         pytest.skip("a long real-time call: run with -m long_call")
 
 

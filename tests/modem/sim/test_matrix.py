@@ -6,6 +6,8 @@ is defined for ECM only (T.30 Table 2 note: bit 31 needs bit 27), so MMR without
 a combination: it is left out here and :func:`test_mmr_without_ecm_is_refused` checks that
 the engine refuses to send it.
 
+The 10-page calls outside ``TEN_PAGE_DEFAULT`` run with ``-m long_call``.
+
 Each case checks that the pages that arrive equal the pages sent, pixel for pixel and in
 order, that the call negotiated the coding, ECM and rate asked for, and that the
 high-speed carriers on the (simulated) line really were of that modulation (the T.31
@@ -39,6 +41,13 @@ SPEED = 10.0  # the driver's command round trips are wall-clock time, multiplied
 LINE = "+15550100"
 REMOTE = "+15550110"
 PAGE_LINES = 120  # short pages keep a 10-page call to about a minute of line time
+#: The 10-page calls in the default run: one per direction, ECM on and off, both
+#: modulations, every coding once.  The other 10-page combinations (each about 7 s of
+#: wall time) repeat what the 1-page cases already prove for their coding and modulation,
+#: and run with ``-m long_call``.
+TEN_PAGE_DEFAULT = frozenset({
+    "send-10p-ecm-mmr-v17", "send-10p-noecm-mh-v29", "receive-10p-ecm-mr-v29", "receive-10p-noecm-mr-v17",
+})
 
 #: modulation -> (our ``modems`` option, bit rate, T.31 codes its data carriers may use)
 MODULATIONS: dict[str, tuple[tuple[str, ...], int, frozenset[int]]] = {
@@ -59,6 +68,8 @@ def _cases() -> list[Any]:
                     for mod in ("v17", "v29"):
                         ident = f"{direction}-{pages}p-{'ecm' if ecm else 'noecm'}-{coding}-{mod}"
                         marks = [pytest.mark.slow] if pages == 10 else []
+                        if pages == 10 and ident not in TEN_PAGE_DEFAULT:
+                            marks.append(pytest.mark.long_call)
                         out.append(pytest.param(direction, pages, ecm, coding, mod, id=ident,
                                                 marks=marks))
     return out
