@@ -1,16 +1,18 @@
 """Routing of received faxes: junk screening, then rules by line, called number (DID),
 caller ID and the sender's station ID to users, then users' own fax numbers, then the
-default route."""
+default route.  A voice caller's rule (voicemail, reject, forward) and greeting come from
+the same routing, decided before the call is answered."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from pathlib import Path
 
 import phonenumbers
 
-from umfax.config import Config, RouteConfig, UserConfig
+from umfax.config import Config, RouteConfig, UserConfig, VoiceConfig, split_voice_rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,19 @@ class Route:
     users: list[UserConfig] = field(default_factory=list)
     quarantined: bool = False
     why: str = ""  # which rule decided, for the event log
+    rule: RouteConfig | None = None  # the [[routing.routes]] entry that matched, if one did
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceRule:
+    """What a voice caller gets: "voicemail" (with ``greeting``), "reject" or "forward"
+    (to ``forward_to``), decided before the call is answered."""
+
+    action: str
+    forward_to: str = ""
+    greeting: Path | None = None  # None: the built-in greeting
+    route: Route = field(default_factory=Route)  # the routing it came from
+    why: str = ""  # where the action came from, for the event log
 
 
 def _forms(number: str, country: str) -> list[str]:
@@ -52,6 +67,7 @@ class InboundRouter:
     def __init__(self, config: Config) -> None:
         self.country = config.fax.default_country
         self.routing = config.routing
+        self.voice: VoiceConfig = config.voice
         self.users = {user.name: user for user in config.users}
         self.by_number: dict[str, list[UserConfig]] = {}
         for user in config.users:
@@ -82,7 +98,7 @@ class InboundRouter:
             return Route([], quarantined=True, why=why_junk)
         for index, rule in enumerate(self.routing.routes):
             if self._rule_matches(rule, facts):
-                return Route(self._users(rule.users), why=f"routing.routes[{index}]")
+                return Route(self._users(rule.users), why=f"routing.routes[{index}]", rule=rule)
         if facts.called:
             for form in _forms(facts.called, self.country):
                 if form in self.by_number:
@@ -91,6 +107,23 @@ class InboundRouter:
         if self.routing.default:
             return Route(self._users(self.routing.default), why="routing.default")
         return Route([], why="no route matched and routing.default is empty")
+
+    def voice_rule(self, facts: CallFacts) -> VoiceRule:
+        """The voice rule for a call, from what is known before answering (line, called
+        number, caller; no station ID yet): the matching route's ``voice``, else the first
+        routed user's, else ``[voice].action``.  The greeting: the first routed user's, else
+        ``[voice].greeting``, else the built-in one (None)."""
+        route = self.route(CallFacts(facts.line, facts.called, facts.caller, ""))
+        first = route.users[0] if route.users else None
+        if route.rule is not None and route.rule.voice:
+            text, why = route.rule.voice, route.why
+        elif first is not None and first.voice:
+            text, why = first.voice, f"user {first.name}"
+        else:
+            text, why = self.voice.action, "voice.action"
+        action, target = split_voice_rule(text)
+        greeting = first.greeting if first is not None and first.greeting else self.voice.greeting
+        return VoiceRule(action, target, greeting, route, why)
 
     def _rule_matches(self, rule: RouteConfig, facts: CallFacts) -> bool:
         if rule.line and not fnmatchcase(facts.line, rule.line):

@@ -8,7 +8,7 @@ One module per part of the file, each a set of frozen pydantic models:
 ``server`` ([server], [store], [fax], [queue], [conversion]), ``dial_rules``,
 ``lines`` ([[lines]], [simulator]), ``connectors`` ([[connectors]]), ``accounts``
 (Exchange and Graph logins), ``mail`` ([mail]), ``users`` ([[users]], [routing]),
-``api`` ([api], [webhooks], [twilio]), ``root`` (the whole file) and ``loader``
+``api`` ([api], [webhooks], [twilio]), ``voice`` ([voice]), ``root`` (the whole file) and ``loader``
 (reading it).  Everything is imported from here: ``from umfax.config import Config``.
 """
 
@@ -40,6 +40,7 @@ from umfax.config.server import (
 )
 from umfax.config.trunks import TrunkConfig, trunk_channel
 from umfax.config.users import JunkConfig, RouteConfig, RoutingConfig, UserConfig
+from umfax.config.voice import VoiceConfig, split_voice_rule
 
 __all__ = [
     "CONFIG_ENV",
@@ -79,11 +80,13 @@ __all__ = [
     "TrunkConfig",
     "TwilioConfig",
     "UserConfig",
+    "VoiceConfig",
     "WebhookSubscription",
     "WebhooksConfig",
     "default_data_dir",
     "load_config",
     "parse_config",
     "secret",
+    "split_voice_rule",
     "trunk_channel",
 ]

@@ -16,6 +16,7 @@ from umfax.config.section import _Section
 from umfax.config.server import ConversionConfig, FaxConfig, QueueConfig, ServerConfig, StoreConfig
 from umfax.config.trunks import TrunkConfig, trunk_channel
 from umfax.config.users import RoutingConfig, UserConfig
+from umfax.config.voice import VoiceConfig
 from umfax.errors import ConfigError
 
 
@@ -32,6 +33,7 @@ class Config(_Section):
     connectors: list[ConnectorConfig] = []
     users: list[UserConfig] = []
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    voice: VoiceConfig = Field(default_factory=VoiceConfig)
     mail: MailConfig = Field(default_factory=MailConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
@@ -89,6 +91,13 @@ class Config(_Section):
         if any(u.delivery == "graph" for u in self.users) and self.mail.graph is None:
             raise ValueError("a user has delivery = 'graph' but [mail.graph] is not configured")
         return self
+
+    def trunk_of(self, line: LineConfig) -> TrunkConfig | None:
+        """The [[trunks]] entry whose channel ``line`` is, or None (a modem line)."""
+        channel = trunk_channel(line.port)
+        if channel is None:
+            return None
+        return next((trunk for trunk in self.trunks if trunk.name == channel[0]), None)
 
     def database_url(self) -> str:
         if self.store.url_env:

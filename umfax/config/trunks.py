@@ -89,6 +89,10 @@ class TrunkConfig(_Section):
     media_timeout: Duration = Field(default=30.0, ge=5, le=300)
     # Seconds of unanswered ringing before an outgoing call is given up.
     ring_timeout: Duration = Field(default=60.0, ge=5, le=300)
+    # On an answered call, listen for fax tones (CNG, V.21) first and treat a caller who
+    # sends none as a voice caller ([voice]: voicemail, reject or forward).  False: every
+    # call is a fax.
+    listen_for_voice: bool = False
     # How often to check the registration is still good, as a line's probe.
     probe_interval: Duration = 30.0
     max_consecutive_failures: int = Field(default=5, ge=1)

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from umfax.config.section import _Section
+from umfax.config.voice import GreetingPath, OptionalVoiceRule
 
 
 class UserConfig(_Section):
@@ -27,6 +28,10 @@ class UserConfig(_Section):
     folder: Path | None = None  # with delivery = "folder"
     reports: Literal["always", "failure", "never"] = "always"  # email status reports
     sms: Literal["always", "failure", "never"] = "failure"  # text messages to mobile ([twilio] needed)
+    # Voice callers routed to this user: "voicemail", "reject" or "forward:<sip-uri>";
+    # "": the matching route's, else [voice].action.  greeting: a WAV file they hear.
+    voice: OptionalVoiceRule = ""
+    greeting: GreetingPath = None
 
     @model_validator(mode="after")
     def _delivery(self) -> UserConfig:
@@ -47,6 +52,10 @@ class RouteConfig(_Section):
     caller: str = ""  # caller ID number
     csi: str = ""  # the sender's station ID (TSI)
     users: list[str]  # [[users]] names
+    # Voice callers this route matches (on lines that listen for voice; the station ID is
+    # not known then, so a route with csi never decides it): "voicemail", "reject" or
+    # "forward:<sip-uri>"; "": the routed user's, else [voice].action.
+    voice: OptionalVoiceRule = ""
 
 
 class JunkConfig(_Section):

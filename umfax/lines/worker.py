@@ -28,8 +28,9 @@ from umfax.conversion import page_from_t4
 from umfax.errors import InvalidNumber, InvalidTransition, UmfaxError, describe_error, shorten
 from umfax.lifecycle import FailureCause
 from umfax.lines.pages import page_image, recode_image
+from umfax.lines.voice import store_voice_call, voice_options
 from umfax.numbers import DialPlan, display
-from umfax.routing import CallFacts, InboundRouter
+from umfax.routing import CallFacts, InboundRouter, Route
 from umfax.states import LineState
 from umfax.store import CallOutcome, Claim, PageIn, Store
 
@@ -117,6 +118,8 @@ class LineWorker(threading.Thread):
         self.router = InboundRouter(config)
         self.on_inbound = on_inbound  # told when a received fax was routed (wakes the dispatcher)
         self.registration = ""  # a SIP channel's, as of the last probe
+        trunk = config.trunk_of(line)
+        self.listens_for_voice = trunk is not None and trunk.listen_for_voice  # fax or voice per call
         self._ignoring_until = 0.0  # a rejected call's further rings are ignored until then
 
     # -- state reporting ----------------------------------------------------------
@@ -474,21 +477,26 @@ class LineWorker(threading.Thread):
                 good=page.good,
             )
 
+        called = call.called_number or self.line.number
         options = ReceiveOptions(
             local_id=self.station_id,
             ecm=self.line.ecm,
             max_bit_rate=self.line.max_bit_rate,
             adaptive_answer=self.line.adaptive_answer,
+            voice=(
+                voice_options(
+                    self.router.voice_rule(CallFacts(self.line.name, called, call.caller_number)),
+                    self.config.voice,
+                )
+                if self.listens_for_voice
+                else None
+            ),
         )
         result = self.driver.receive(call, options, on_page, lambda _event: None)
-        route = self.router.route(
-            CallFacts(
-                self.line.name,
-                called=call.called_number or self.line.number,
-                caller=call.caller_number,
-                csi=result.remote_id,
-            )
-        )
+        route = self.router.route(CallFacts(self.line.name, called, call.caller_number, result.remote_id))
+        if result.cause is HangupCause.VOICE:
+            self._voice_call(fax.id, result, route)
+            return
         self.store.finish_inbound(
             fax.id,
             result="ok" if result.ok else result.cause.value,
@@ -510,6 +518,24 @@ class LineWorker(threading.Thread):
                 "inbound": fax.id,
                 "pages": result.pages_done,
                 "result": result.cause.value,
+                "route": route.why,
+            },
+        )
+        if self.down_since is None:
+            self._state(LineState.IDLE, log=False)
+
+    def _voice_call(self, inbound_id: int, result: CallResult, route: Route) -> None:
+        """Store what a voice caller left (or that they were rejected or forwarded)."""
+        record, delivered = store_voice_call(self.store, inbound_id, result, route, self.config.voice)
+        if delivered and self.on_inbound is not None:
+            self.on_inbound()
+        logger.info(
+            "voice call ended",
+            extra={
+                "line": self.line.name,
+                "inbound": inbound_id,
+                "state": record.state,
+                "result": record.result,
                 "route": route.why,
             },
         )

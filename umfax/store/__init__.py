@@ -5,10 +5,10 @@ from __future__ import annotations
 from umfax.config import Config
 from umfax.lifecycle import FailureCause, RetryRule
 from umfax.store.database import make_engine, upgrade
-from umfax.store.specs import CallOutcome, Claim, DocumentIn, JobSpec, PageIn
+from umfax.store.specs import AudioIn, CallOutcome, Claim, DocumentIn, JobSpec, PageIn
 from umfax.store.store import Store
 
-__all__ = ["CallOutcome", "Claim", "DocumentIn", "JobSpec", "PageIn", "Store", "open_store"]
+__all__ = ["AudioIn", "CallOutcome", "Claim", "DocumentIn", "JobSpec", "PageIn", "Store", "open_store"]
 
 
 def open_store(config: Config, *, migrate: bool = True) -> Store:

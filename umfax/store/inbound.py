@@ -1,10 +1,16 @@
 """Received faxes: a reception opens with the call, keeps each page as it arrives (so a
 dropped call keeps what came), and closes received, partial, failed or quarantined; a
-received fax's delivery notices to its users commit with its closing."""
+received fax's delivery notices to its users commit with its closing.
+
+A voice call on a line that listens for voice is an inbound row of kind "voice": with a
+message (its WAV in ``inbound_audio``, committed with the closing) it is received (or
+quarantined) and delivered like a fax; rejected or forwarded, it closes failed with what
+happened as its result."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -12,9 +18,9 @@ from umfax.errors import InvalidTransition, NotFound
 from umfax.lifecycle import FailureCause
 from umfax.states import InboundState
 from umfax.store.base import StoreBase
-from umfax.store.models import Inbound, InboundPage, utcnow
+from umfax.store.models import Inbound, InboundAudio, InboundPage, utcnow
 from umfax.store.outbox import Notice, add_notices
-from umfax.store.specs import PageIn
+from umfax.store.specs import AudioIn, PageIn
 
 
 class InboundStore(StoreBase):
@@ -95,30 +101,37 @@ class InboundStore(StoreBase):
         user_id: int | None = None,
         deliver_to: Sequence[str] = (),
         quarantine: str = "",
+        kind: str = "fax",
+        audio: AudioIn | None = None,
     ) -> Inbound:
-        """Close a reception.  With pages, the fax is delivered to the users named in
-        ``deliver_to`` (outbox rows in this transaction); ``quarantine`` (a reason) keeps
-        it from everyone instead."""
+        """Close a reception.  With pages (or, for ``kind`` "voice", ``audio``: the message,
+        stored in this transaction), it is delivered to the users named in ``deliver_to``
+        (outbox rows in this transaction); ``quarantine`` (a reason) keeps it from
+        everyone instead."""
         now = utcnow()
         with self.writing() as session:
             fax = session.get(Inbound, inbound_id)
             if fax is None:
                 raise NotFound(f"there is no received fax {inbound_id}")
+            fax.kind = kind
+            if audio is not None:
+                session.add(InboundAudio(inbound_id=inbound_id, wav=audio.wav, seconds=audio.seconds))
+            content = bool(fax.pages) or audio is not None
             fax.ended_at = now
             fax.result = result
             fax.message = message[:1000]
             fax.remote_id, fax.bit_rate, fax.encoding, fax.ecm = remote_id, bit_rate, encoding, ecm
             fax.transport = transport
             fax.user_id = user_id
-            if quarantine and fax.pages:
+            if quarantine and content:
                 state = InboundState.QUARANTINED
                 fax.message = quarantine[:1000]
             elif result == "ok":
                 state = InboundState.RECEIVED
             else:
-                state = InboundState.PARTIAL if fax.pages else InboundState.FAILED
+                state = InboundState.PARTIAL if content else InboundState.FAILED
             self._move_inbound(fax, state)
-            if state is not InboundState.QUARANTINED and fax.pages:
+            if state is not InboundState.QUARANTINED and content:
                 add_notices(
                     session,
                     [
@@ -127,10 +140,14 @@ class InboundStore(StoreBase):
                     ],
                     now,
                 )
+            voice: dict[str, Any] = {"kind": kind} if kind != "fax" else {}
+            what = f"{fax.pages} page(s)"
+            if kind != "fax":
+                what = f"voice message of {audio.seconds:.0f} s" if audio is not None else "voice call"
             self._event(
                 session,
                 f"inbound_{fax.state}",
-                f"{fax.pages} page(s) from {remote_id or fax.caller_number or 'unknown'}"
+                f"{what} from {remote_id or fax.caller_number or 'unknown'}"
                 + (f": {message}" if message and result != "ok" else ""),
                 inbound_id=inbound_id,
                 line=fax.line,
@@ -138,6 +155,7 @@ class InboundStore(StoreBase):
                 result=result,
                 users=list(deliver_to),
                 quarantine=quarantine,
+                **voice,
             )
             return fax
 
@@ -178,3 +196,19 @@ class InboundStore(StoreBase):
                     select(InboundPage).where(InboundPage.inbound_id == inbound_id).order_by(InboundPage.seq)
                 )
             )
+
+    def inbound_audio(self, inbound_id: int) -> InboundAudio | None:
+        """A voice message's audio (WAV and seconds), or None (a fax, or no message)."""
+        with self.reading() as session:
+            return session.get(InboundAudio, inbound_id)
+
+    def inbound_seconds(self, inbound_ids: Iterable[int]) -> dict[int, float]:
+        """The length of each of these received items that has audio (without reading it)."""
+        ids = list(inbound_ids)
+        if not ids:
+            return {}
+        with self.reading() as session:
+            rows = session.execute(
+                select(InboundAudio.inbound_id, InboundAudio.seconds).where(InboundAudio.inbound_id.in_(ids))
+            )
+            return {inbound_id: seconds for inbound_id, seconds in rows}

@@ -187,7 +187,8 @@ class Attempt(Base):
 
 
 class Inbound(Base):
-    """A received fax (or a call that tried to deliver one)."""
+    """A received fax (or a call that tried to deliver one), or a voice message (kind
+    "voice", its audio in :class:`InboundAudio`)."""
 
     __tablename__ = "inbound"
 
@@ -209,6 +210,17 @@ class Inbound(Base):
     transport: Mapped[str] = mapped_column(String(8), default="", server_default="")  # SIP: t38, g711
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     delivered_at: Mapped[datetime | None] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(8), default="fax", server_default="fax")  # fax, voice
+
+
+class InboundAudio(Base):
+    """A voice message's audio: a WAV file (16-bit, 8 kHz, mono), deleted with its row."""
+
+    __tablename__ = "inbound_audio"
+
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound.id", ondelete="CASCADE"), primary_key=True)
+    wav: Mapped[bytes] = mapped_column(LargeBinary)
+    seconds: Mapped[float] = mapped_column(Float)
 
 
 class InboundPage(Base):

@@ -1,5 +1,6 @@
 """The plain records callers hand the store (a job to submit, its documents, a rendered
-or received page, a call's outcome) and the claim it hands back to a line."""
+or received page, a voice message's audio, a call's outcome) and the claim it hands back
+to a line."""
 
 from __future__ import annotations
 
@@ -16,6 +17,14 @@ class DocumentIn:
     filename: str
     data: bytes
     content_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AudioIn:
+    """A voice message: a WAV file and its length."""
+
+    wav: bytes
+    seconds: float
 
 
 @dataclass(frozen=True, slots=True)
