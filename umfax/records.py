@@ -72,6 +72,7 @@ INBOUND_FIELDS = [
     "transport",
     "result",
     "message",
+    "kind",
 ]
 
 

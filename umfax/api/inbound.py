@@ -1,4 +1,5 @@
-"""/api/v1/inbound: received faxes (an admin sees all; a user those routed to them)."""
+"""/api/v1/inbound: received faxes and voice messages (an admin sees all; a user those
+routed to them)."""
 
 from __future__ import annotations
 
@@ -54,13 +55,38 @@ def list_inbound(
     base = base_url(request)
     page = rows[:limit]
     next_link = f"{base}/api/v1/inbound?limit={limit}&before={page[-1].id}" if len(rows) > limit else None
-    return {"faxes": [resources.inbound(fax, base) for fax in page], "next": next_link}
+    seconds = context.store.inbound_seconds(fax.id for fax in page if fax.kind == "voice")
+    return {
+        "faxes": [resources.inbound(fax, base, seconds.get(fax.id)) for fax in page],
+        "next": next_link,
+    }
 
 
-@router.get("/{fax_id}", summary="A received fax")
+@router.get("/{fax_id}", summary="A received fax or voice message")
 def get_inbound(fax_id: int, request: Request) -> dict[str, Any]:
     context, caller = authorized(request, "inbound:read")
-    return resources.inbound(_visible(context, caller, fax_id), base_url(request))
+    fax = _visible(context, caller, fax_id)
+    seconds = context.store.inbound_seconds([fax.id]).get(fax.id) if fax.kind == "voice" else None
+    return resources.inbound(fax, base_url(request), seconds)
+
+
+@router.get(
+    "/{fax_id}/audio",
+    summary="A voice message as WAV (16-bit, 8 kHz, mono)",
+    response_class=Response,
+    responses={200: {"content": {"audio/wav": {}}}},
+)
+def inbound_audio(fax_id: int, request: Request) -> Response:
+    context, caller = authorized(request, "inbound:read")
+    fax = _visible(context, caller, fax_id)
+    audio = context.store.inbound_audio(fax.id)
+    if audio is None:
+        raise ApiError(409, f"received item {fax.id} has no voice message", code="no_audio")
+    return Response(
+        audio.wav,
+        media_type="audio/wav",
+        headers={"Content-Disposition": f'attachment; filename="voice-{fax.id}.wav"'},
+    )
 
 
 def _pages(context: ApiContext, fax: Inbound) -> list[Any]:

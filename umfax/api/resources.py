@@ -31,14 +31,18 @@ def fax(job: Job, base: str, store: Store | None = None) -> dict[str, Any]:
     return out
 
 
-def inbound(fax: Inbound, base: str) -> dict[str, Any]:
-    return public(fax, INBOUND_FIELDS) | {
-        "links": {
-            "self": f"{base}/api/v1/inbound/{fax.id}",
+def inbound(fax: Inbound, base: str, seconds: float | None = None) -> dict[str, Any]:
+    """A received fax or voice message; ``seconds``: a voice message's length (None: none)."""
+    links = {"self": f"{base}/api/v1/inbound/{fax.id}"}
+    if fax.kind == "voice":
+        if seconds is not None:
+            links["audio"] = f"{base}/api/v1/inbound/{fax.id}/audio"
+    else:
+        links |= {
             "pdf": f"{base}/api/v1/inbound/{fax.id}/pdf",
             "tiff": f"{base}/api/v1/inbound/{fax.id}/tiff",
         }
-    }
+    return public(fax, INBOUND_FIELDS) | {"seconds": seconds, "links": links}
 
 
 def pages_file(pages: Sequence[FaxPage], kind: Literal["pdf", "tiff"], stem: str, title: str) -> Response:

@@ -140,7 +140,7 @@ class InboundStore(StoreBase):
                     ],
                     now,
                 )
-            voice: dict[str, Any] = {"kind": kind} if kind != "fax" else {}
+            voice: dict[str, Any] = {"item": kind} if kind != "fax" else {}
             what = f"{fax.pages} page(s)"
             if kind != "fax":
                 what = f"voice message of {audio.seconds:.0f} s" if audio is not None else "voice call"
