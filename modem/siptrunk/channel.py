@@ -31,6 +31,7 @@ from modem.api import (
     ProgressKind,
     ReceiveOptions,
     SendOptions,
+    VoiceOutcome,
 )
 from modem.errors import ModemError, SdpError
 from modem.sdp import LocalSession, SessionDescription, T38Params, t38_params
@@ -40,10 +41,12 @@ from modem.sip.ua import UserAgent
 from modem.siptrunk.audio import AudioTarget, audio_target, no_dialing
 from modem.siptrunk.media import MediaOutcome, T38Settings, max_ifp_data, run_t38
 from modem.siptrunk.trunk import Call, SipTrunk
+from modem.siptrunk.voice import listen, voice_result
 from modem.softmodem import AudioSettings, G711Line
 from modem.t30 import Engine, T30Receiver, T30Sender
 from modem.t30.engine import fill_result
 from modem.t38.terminal import T38Terminal
+from modem.voice.answer import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +181,15 @@ class SipChannel:
             sdp = self._session(media)
             image, audio = self._answer(sip_call, sdp, self._port(media), result)
             result.connected_at = _now()
+            voice = options.voice
+            if image is None and audio is not None and voice is not None:
+                heard = listen(media, audio, voice, stopped=sip_call.ended.is_set,
+                               media_timeout=self.trunk.settings.media_timeout, name=self.name)
+                if heard.verdict is not Verdict.FAX:
+                    return voice_result(result, heard, voice,
+                                        lambda: self._forward_voice(sip_call, voice.forward_to))
+                log.info("fax tone heard: a fax call", extra={"channel": self.name, "tone": str(heard.tone),
+                                                              "after": round(heard.listened, 2)})
             if image is None:
                 image = self._t38_or_audio(sip_call, sdp, self._port(media), audio, calling=False,
                                            result=result)
@@ -366,6 +378,12 @@ class SipChannel:
         line.started_at, line.connected_at = ours.started_at, ours.connected_at or line.connected_at
         line.transport = "g711"
         return line
+
+    def _forward_voice(self, call: Call, target: str) -> VoiceOutcome:
+        """Hand a voice call to ``target`` (a SIP URI).  Not yet possible: SIP REFER comes
+        with its own change; until then the call is hung up and says so."""
+        return VoiceOutcome(action="forward", ended_by="forward_failed",
+                            detail=f"forwarding to {target or '(no target)'} is not supported yet")
 
     def _reinvite(self, call: Call, offer: bytes) -> None:
         self.trunk.act(lambda ua, now: ua.reinvite(call.call_id, offer, now))
