@@ -41,7 +41,7 @@ from modem.sip.ua import UserAgent
 from modem.siptrunk.audio import AudioTarget, audio_target, no_dialing
 from modem.siptrunk.media import MediaOutcome, T38Settings, max_ifp_data, run_t38
 from modem.siptrunk.trunk import Call, SipTrunk
-from modem.siptrunk.voice import listen, voice_result
+from modem.siptrunk.voice import CallWatch, listen, voice_result
 from modem.softmodem import AudioSettings, G711Line
 from modem.t30 import Engine, T30Receiver, T30Sender
 from modem.t30.engine import fill_result
@@ -183,13 +183,14 @@ class SipChannel:
             result.connected_at = _now()
             voice = options.voice
             if image is None and audio is not None and voice is not None:
-                heard = listen(media, audio, voice, stopped=sip_call.ended.is_set,
+                heard = listen(media, audio, voice, CallWatch(self.trunk, sip_call),
                                media_timeout=self.trunk.settings.media_timeout, name=self.name)
                 if heard.verdict is not Verdict.FAX:
                     return voice_result(result, heard, voice,
                                         lambda: self._forward_voice(sip_call, voice.forward_to))
                 log.info("fax tone heard: a fax call", extra={"channel": self.name, "tone": str(heard.tone),
                                                               "after": round(heard.listened, 2)})
+                # (tone None: the far end offered T.38 itself; its re-INVITE waits in the queue)
             if image is None:
                 image = self._t38_or_audio(sip_call, sdp, self._port(media), audio, calling=False,
                                            result=result)

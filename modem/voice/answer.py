@@ -13,7 +13,8 @@ send out; deadlines are data, so the machine has no clock, socket or thread.
             under :data:`SILENCE_RMS`), ``max_seconds``, or the caller hangs up.
     DONE    :attr:`VoiceCall.outcome` says what happened.
 
-A hang-up before RECORD is "hangup_in_greeting"; no RTP for ``media_timeout`` in any
+A T.38 re-INVITE from the far end (a gateway that heard CNG itself) is a fax in any
+phase.  A hang-up before RECORD is "hangup_in_greeting"; no RTP for ``media_timeout`` in any
 phase is "media_timeout" (what was recorded is kept).  DTMF is not a fax tone: a caller
 who only presses keys is a person, and leaves a message (of key tones) like any other.
 A caller that sends silence, or nothing, is a voice call too: its message is silence.
@@ -61,6 +62,7 @@ class Signal(enum.StrEnum):
     LIMIT = "limit"  # max_seconds recorded
     HANGUP = "hangup"  # the caller hung up (BYE)
     MEDIA_TIMEOUT = "media_timeout"  # no RTP for media_timeout
+    T38_OFFER = "t38_offer"  # the far end (a gateway that heard CNG itself) offers T.38
 
 
 class Verdict(enum.StrEnum):
@@ -84,6 +86,9 @@ TRANSITIONS: dict[tuple[Phase, Signal], Move] = {
     (Phase.LISTEN, Signal.LISTEN_OVER): Move(Phase.BEEP),  # (DONE, VOICE when not recording)
     (Phase.LISTEN, Signal.HANGUP): Move(Phase.DONE, Verdict.GONE, "hangup_in_greeting"),
     (Phase.LISTEN, Signal.MEDIA_TIMEOUT): Move(Phase.DONE, Verdict.GONE, "media_timeout"),
+    (Phase.LISTEN, Signal.T38_OFFER): Move(Phase.DONE, Verdict.FAX),
+    (Phase.BEEP, Signal.T38_OFFER): Move(Phase.DONE, Verdict.FAX),
+    (Phase.RECORD, Signal.T38_OFFER): Move(Phase.DONE, Verdict.FAX),  # (what was recorded is dropped)
     (Phase.BEEP, Signal.BEEP_OVER): Move(Phase.RECORD),
     (Phase.BEEP, Signal.HANGUP): Move(Phase.DONE, Verdict.GONE, "hangup_in_greeting"),
     (Phase.BEEP, Signal.MEDIA_TIMEOUT): Move(Phase.DONE, Verdict.GONE, "media_timeout"),
@@ -186,6 +191,10 @@ class VoiceCall:
         """The caller hung up (or the call ended otherwise)."""
         self._apply(Signal.HANGUP, now)
 
+    def t38_offered(self, now: float) -> None:
+        """The far end offered T.38 (a re-INVITE): it is a fax, whatever was heard."""
+        self._apply(Signal.T38_OFFER, now)
+
     # --- inside -----------------------------------------------------------------------
     def _signals(self, now: float, heard: bytes | None) -> list[Signal]:
         found: list[Signal] = []
@@ -227,7 +236,8 @@ class VoiceCall:
         if move.to is Phase.DONE:
             assert move.verdict is not None
             tone = self._tone if move.verdict in (Verdict.FAX, Verdict.DATA) else None
-            pcm = np.frombuffer(bytes(self._message), dtype=np.int16).astype("<i2").tobytes()  # LE
+            message = bytes(self._message) if move.verdict is not Verdict.FAX else b""
+            pcm = np.frombuffer(message, dtype=np.int16).astype("<i2").tobytes()  # LE
             self.outcome = Outcome(move.verdict, move.ended_by, tone, pcm, self._listened)
 
     def _out(self) -> bytes:

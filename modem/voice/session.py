@@ -2,7 +2,7 @@
 socket in real time, 20 ms a tick.  RTP from the negotiated address goes through a
 short fixed jitter buffer into the machine; RTP from anywhere else is ignored and
 counted; the machine's frames go out as G.711 RTP.  ``stopped()`` (the call ended: BYE)
-is a hang-up the machine hears at once."""
+is a hang-up the machine hears at once, ``t38_offered()`` a fax."""
 
 from __future__ import annotations
 
@@ -32,8 +32,10 @@ class VoiceStats:
 
 
 def run_voice_call(sock: socket.socket, far: tuple[str, int], law: g711.Law, machine: VoiceCall, *,
-                   stopped: Callable[[], bool], name: str = "") -> tuple[Outcome, VoiceStats]:
-    """Pump ``machine`` until it is done; its outcome and the packet counts."""
+                   stopped: Callable[[], bool], t38_offered: Callable[[], bool] = lambda: False,
+                   name: str = "") -> tuple[Outcome, VoiceStats]:
+    """Pump ``machine`` until it is done; its outcome and the packet counts.  ``stopped()``:
+    the call ended; ``t38_offered()``: the far end offered T.38 (a fax)."""
     stats = VoiceStats()
     decoders = {pt: g711.decoder(codec) for pt, codec in g711.LAWS.items()}
     jitter = rtp.JitterBuffer.for_depth(decoders, JITTER_SECONDS)
@@ -51,6 +53,9 @@ def run_voice_call(sock: socket.socket, far: tuple[str, int], law: g711.Law, mac
         now = time.monotonic()
         if stopped():
             machine.hangup(now)
+            break
+        if t38_offered():
+            machine.t38_offered(now)
             break
         if now < next_tick:
             continue

@@ -253,6 +253,7 @@ def test_forward_is_not_possible_yet_and_says_so(line_factory: Callable[..., Lin
     assert sipp.ok, sipp.report()
 
 
+@pytest.mark.long_call  # (tests/modem/voice covers the verdict without a call)
 def test_a_data_modem_is_neither_fax_nor_voice(line_factory: Callable[..., Line], tmp_path: Path) -> None:
     line = line_factory()
     answer_tone = np.frombuffer(connect_tone(Tone.ANSAM, 5 * 8000), dtype=np.int16)
@@ -263,4 +264,24 @@ def test_a_data_modem_is_neither_fax_nor_voice(line_factory: Callable[..., Line]
     assert result.cause is HangupCause.NO_CARRIER and result.voice is None, result
     assert "data modem" in result.message and "ANSAM" in result.message
     assert sipp.ok, sipp.report()
+    assert_idle(line.trunk)
+
+
+def test_a_t38_reinvite_from_the_caller_while_listening_is_a_fax(
+        line_factory: Callable[..., Line], tmp_path: Path) -> None:
+    """A gateway that heard the CNG itself re-INVITEs to T.38 during our greeting: the
+    listening stops and the call goes on as a T.38 fax (here without a fax machine: the
+    caller hangs up, so the call ends as a T.38 call dropped)."""
+    line = line_factory()
+    with RtpVoice(speech_like(5.0), remote=line.rtp) as caller, \
+            line.call("uac_audio_t38_offer.xml", tmp_path, media_port=caller.port, reinvite_ms=500,
+                      bye_ms=500) as far:
+        started = time.monotonic()
+        result = line.receive(VoiceOptions(listen_seconds=4.0))
+        took = time.monotonic() - started
+        sipp = far.wait(10)
+    assert result.voice is None and result.transport == "t38", result
+    assert result.cause in (HangupCause.NO_CARRIER, HangupCause.LINE_DROPPED) and "hung up" in result.message
+    assert took < 3.0, took  # not the 4 s of listening
+    assert sipp.ok, sipp.report()  # our 200 to its re-INVITE carried an image stream
     assert_idle(line.trunk)

@@ -174,4 +174,20 @@ def test_every_move_of_the_table_ends_done_with_a_verdict_or_goes_on() -> None:
         if move.verdict is Verdict.GONE:
             assert move.ended_by in ("hangup_in_greeting", "media_timeout")
     assert {s for p, s in TRANSITIONS if p is Phase.RECORD} == {
-        Signal.SILENCE, Signal.LIMIT, Signal.HANGUP, Signal.MEDIA_TIMEOUT}
+        Signal.SILENCE, Signal.LIMIT, Signal.HANGUP, Signal.MEDIA_TIMEOUT, Signal.T38_OFFER}
+    assert all(TRANSITIONS[(p, Signal.T38_OFFER)].verdict is Verdict.FAX
+               for p in (Phase.LISTEN, Phase.BEEP, Phase.RECORD))
+
+
+def test_a_t38_offer_while_recording_is_a_fax_and_drops_the_recording() -> None:
+    detector = ToneDetector()
+    machine = VoiceCall(VoiceOptions(listen_seconds=0.5), detector.feed, START)
+    now = START
+    for frame in frames(speech_like(2.0)):
+        machine.step(now, frame, True)
+        now += 0.02
+    assert machine.phase is Phase.RECORD
+    machine.t38_offered(now)
+    detector.close()
+    assert machine.outcome is not None and machine.outcome.verdict is Verdict.FAX
+    assert machine.outcome.pcm == b"" and machine.outcome.tone is None
