@@ -167,7 +167,8 @@ def test_a_voice_callers_message_is_recorded_as_sent(line_factory: Callable[...,
 
 # (c) + (e) a silent caller, and loud RTP from an address never negotiated --------------------
 def test_a_silent_caller_leaves_a_message_of_silence_and_foreign_rtp_is_ignored(
-        line_factory: Callable[..., Line], tmp_path: Path) -> None:
+        line_factory: Callable[..., Line], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="modem.voice.session")
     line = line_factory()
     with RtpVoice(silence(0.1), remote=line.rtp) as caller, RtpNoise(line.rtp) as stranger, \
             line.call("uac_audio_wait.xml", tmp_path, media_port=caller.port, bye_timeout_ms=20000) as far:
@@ -177,6 +178,8 @@ def test_a_silent_caller_leaves_a_message_of_silence_and_foreign_rtp_is_ignored(
     assert result.cause is HangupCause.VOICE and result.voice is not None, result
     assert result.voice.ended_by == "silence" and result.voice.seconds == pytest.approx(1.0, abs=0.1)
     assert np.max(np.abs(np.frombuffer(result.voice.pcm, dtype="<i2"))) < 50  # no noise in it
+    ended = [r for r in caplog.records if r.getMessage() == "voice listening ended"]
+    assert ended and getattr(ended[0], "foreign", 0) > 100 and getattr(ended[0], "in", 0) > 100  # counted
     assert sipp.ok, sipp.report()
     assert_idle(line.trunk)
 
