@@ -160,7 +160,7 @@ def test_a_voice_callers_message_is_recorded_as_sent(line_factory: Callable[...,
     assert best_correlation(voice.pcm, speech) > 0.9
     assert voice.seconds == pytest.approx(len(voice.pcm) / 16000)
     assert 2.8 <= voice.seconds <= 3.8, voice.seconds
-    assert took < 1.5 + 0.4 + 2.0 + 0.8 + 1.5, took
+    assert took < 1.5 + 0.4 + 2.0 + 0.8 + 4.0, took  # by silence, long before max_seconds
     assert sipp.ok, sipp.report()  # our BYE
     assert_idle(line.trunk)
 
