@@ -288,3 +288,20 @@ def test_a_t38_reinvite_from_the_caller_while_listening_is_a_fax(
     assert took < 3.0, took  # not the 4 s of listening
     assert sipp.ok, sipp.report()  # our 200 to its re-INVITE carried an image stream
     assert_idle(line.trunk)
+
+
+def test_an_invite_offering_t38_is_a_fax_without_listening(
+        line_factory: Callable[..., Line], tmp_path: Path) -> None:
+    """An INVITE that offers T.38 at once is a fax: no greeting, no listening, even with
+    voice options (the caller hangs up, so the T.38 call ends dropped)."""
+    line = line_factory()
+    with line.call("uac_image_bye.xml", tmp_path, media_port=free_udp_port(), bye_ms=300) as far:
+        started = time.monotonic()
+        result = line.receive(VoiceOptions(listen_seconds=4.0))
+        took = time.monotonic() - started
+        sipp = far.wait(10)
+    assert result.voice is None and result.transport == "t38", result
+    assert result.cause in (HangupCause.NO_CARRIER, HangupCause.LINE_DROPPED) and "hung up" in result.message
+    assert took < 2.0, took
+    assert sipp.ok, sipp.report()
+    assert_idle(line.trunk)
