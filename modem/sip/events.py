@@ -130,5 +130,26 @@ class CallEnded:
     by_remote: bool
 
 
+@dataclass(frozen=True)
+class TransferAccepted:
+    """The far end took our REFER (202, or a first NOTIFY): it is calling the target."""
+
+    call_id: CallId
+
+
+@dataclass(frozen=True)
+class TransferEnded:
+    """How our REFER ended, once per :meth:`~modem.sip.ua.UserAgent.refer`: ``ok`` when the
+    target answered (a final 2xx sipfrag); otherwise ``code`` is the REFER's failure response
+    (408 when unanswered), the target's final failure status, or 408 when no final NOTIFY
+    came in time."""
+
+    call_id: CallId
+    ok: bool
+    code: int
+    reason: str
+
+
 UAEvent = (Registered | RegistrationFailed | IncomingCall | CallProgress | CallAnswered | CallFailed
-           | ReInviteReceived | ReInviteAccepted | ReInviteRejected | CallEnded)
+           | ReInviteReceived | ReInviteAccepted | ReInviteRejected | CallEnded
+           | TransferAccepted | TransferEnded)

@@ -9,6 +9,8 @@ opens a socket or draws from global randomness (tags come from the ``rng`` given
 Nothing crashes on a malformed message: a bad request is answered 400 with the reason, a
 bad response is dropped and logged.  Requests from any source are handled; the driver
 decides whether a caller's ``IncomingCall.source`` is allowed (and rejects with 403).
+We transfer calls (:meth:`UserAgent.refer`) but are never transferred: a REFER from the far
+end is answered 405 with our Allow (no REFER in it), in a dialog or out of one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from modem.sip.core import ALLOW, SUPPORTED, Outgoing, UACore
 from modem.sip.errors import SipParseError
 from modem.sip.events import CallId, TokenSource, UAConfig, UAEvent
 from modem.sip.message import SipRequest, SipResponse, make_response, parse_message
+from modem.sip.refer import NOTIFY_TIMEOUT, Transfers
 from modem.sip.registration import Registration
 from modem.sip.transaction import Address
 from modem.sip.uri import NameAddr
@@ -37,6 +40,7 @@ class UserAgent:
         self.core = UACore(config, rng)
         self.registration = Registration(self.core)
         self.calls = Calls(self.core)
+        self.transfers = Transfers(self.calls)
         self._keepalive_at: float | None = None
 
     # registration -------------------------------------------------------------------------------
@@ -84,6 +88,12 @@ class UserAgent:
         """BYE if established, CANCEL if ringing out, 603 if ringing in; twice is harmless."""
         self.calls.hangup(call_id, now)
 
+    def refer(self, call_id: CallId, target: str, now: float, *, timeout: float = NOTIFY_TIMEOUT) -> None:
+        """Blind transfer: REFER the far end of an established call to ``target`` (a SIP URI or a
+        number at the trunk's domain).  TransferAccepted then TransferEnded tell how it went
+        (see :mod:`modem.sip.refer`); ``timeout``: how long to wait for the final NOTIFY."""
+        self.transfers.refer(call_id, target, now, timeout)
+
     def local_sdp(self, call_id: CallId) -> bytes:
         return self.calls.get(call_id).local_sdp
 
@@ -98,13 +108,14 @@ class UserAgent:
 
     def next_deadline(self) -> float | None:
         deadlines = [self.core.next_deadline(), self.registration.next_deadline(),
-                     self.calls.next_deadline(), self._keepalive_at]
+                     self.calls.next_deadline(), self.transfers.next_deadline(), self._keepalive_at]
         return min((d for d in deadlines if d is not None), default=None)
 
     def on_timer(self, now: float) -> None:
         self.core.on_timer(now)
         self.registration.on_timer(now)
         self.calls.on_timer(now)
+        self.transfers.on_timer(now)
         if self._keepalive_at is not None and now >= self._keepalive_at:
             self._keepalive(now)
 
@@ -174,6 +185,8 @@ class UserAgent:
             session.on_reinvite(self.calls, call, request, source, now)
         elif request.method == "UPDATE":
             session.on_update(self.calls, call, request, source, now)
+        elif request.method == "NOTIFY":
+            self.transfers.on_notify(call, request, source, now)
         elif request.method in ("OPTIONS", "INFO"):
             core.respond(core.new_server(request, source, now), 200, now, extra=self._capabilities())
         else:
