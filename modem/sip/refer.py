@@ -140,8 +140,9 @@ class Transfers:
         if response is not None and 200 <= response.status < 300:
             transfer.move(TransferInput.RX_2XX, self.calls, response.status, response.reason)
             return
-        code, reason = (408, "Request Timeout") if response is None else (response.status, response.reason)
-        self._finish(transfer, TransferInput.RX_FAILURE, code, f"REFER refused: {code} {reason}".strip())
+        code, reason = (408, "no answer to the REFER") if response is None \
+            else (response.status, f"REFER refused ({response.reason or 'no reason'})")
+        self._finish(transfer, TransferInput.RX_FAILURE, code, reason)
         if code in GONE and call.state is CallState.CONFIRMED:
             self.calls.end_dialog(call, "timeout" if response is None else "dialog gone", now)
 
