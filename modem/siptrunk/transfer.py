@@ -34,8 +34,9 @@ def forward(trunk: SipTrunk, call: Call, target: str, timeout: float = TRANSFER_
     """
     started = time.monotonic()
     until = started + timeout
-    if not _refer(trunk, call, target, until, timeout):
-        return False, f"forward to {target} failed: the call ended before the REFER could be sent"
+    unsent = _refer(trunk, call, target, until)
+    if unsent is not None:
+        return False, f"forward to {target} failed: {unsent}"
     accepted = gone = False
     until += AFTER_BYE  # the user agent's own deadline ends the transfer first
     while True:
@@ -58,20 +59,20 @@ def forward(trunk: SipTrunk, call: Call, target: str, timeout: float = TRANSFER_
     return False, f"forward to {target} failed: no answer from the far end in {timeout:.0f} s"
 
 
-def _refer(trunk: SipTrunk, call: Call, target: str, until: float, timeout: float) -> bool:
-    """Send the REFER once the dialog is confirmed; False if the call ended first."""
+def _refer(trunk: SipTrunk, call: Call, target: str, until: float) -> str | None:
+    """Send the REFER once the dialog is confirmed (our 200 ACKed); why not, if it was not."""
     def go(ua: UserAgent, now: float) -> None:
         ua.refer(call.call_id, target, now, timeout=max(0.1, until - now))
 
     while True:
         if call.ended.is_set():
-            return False
+            return "the call ended before the REFER could be sent"
         try:
             trunk.act(go)
-            return True
-        except SipUsageError:
+            return None
+        except SipUsageError as exc:
             if time.monotonic() + RETRY >= until:
-                return False
+                return f"the REFER could not be sent ({exc})"
             time.sleep(RETRY)
 
 

@@ -94,3 +94,16 @@ def test_refer_refused(trunk: SipTrunk, tmp_path: Path) -> None:
         assert result.ok, result.report()
     trunk.forget(call)
     assert_idle(trunk)
+
+
+def test_caller_leaves_after_accepting(trunk: SipTrunk, tmp_path: Path) -> None:
+    """A transferee that hangs up after its 202 with no final NOTIFY has left us for the
+    target: forwarded, with the detail saying no final status came."""
+    with caller(trunk, tmp_path, "uac_refer_bye.xml", refer_to=TARGET) as far:
+        call = answered(trunk)
+        ok, detail = forward(trunk, call, TARGET, timeout=10)
+        assert ok and detail == f"forwarded to {TARGET} (the caller left after accepting; no final status)"
+        result = far.wait(10)
+        assert result.ok, result.report()
+    trunk.forget(call)
+    assert_idle(trunk)
