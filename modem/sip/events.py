@@ -142,7 +142,7 @@ class TransferEnded:
     """How our REFER ended, once per :meth:`~modem.sip.ua.UserAgent.refer`: ``ok`` when the
     target answered (a final 2xx sipfrag); otherwise ``code`` is the REFER's failure response
     (408 when unanswered), the target's final failure status, or 408 when no final NOTIFY
-    came in time."""
+    came in time (487 when the subscription ended without a final status)."""
 
     call_id: CallId
     ok: bool

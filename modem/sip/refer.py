@@ -176,8 +176,9 @@ class Transfers:
             self._finish(transfer, TransferInput.RX_FINAL, *status)
         elif terminated:  # the subscription ended without a final status of the target's call
             why = _param(state[1], "reason") if len(state) > 1 else ""
-            self._finish(transfer, TransferInput.RX_FINAL, status[0] if status else 487,
-                         f"subscription terminated before a final status{f' ({why})' if why else ''}")
+            last = f", last {status[0]} {status[1]}".rstrip() if status else ""
+            self._finish(transfer, TransferInput.RX_FINAL, 487,
+                         f"subscription terminated before a final status ({why or 'no reason'}{last})")
         else:
             assert status is not None
             transfer.move(TransferInput.RX_PROGRESS, self.calls, *status)

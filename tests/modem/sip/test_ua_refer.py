@@ -4,13 +4,17 @@ a REFER from the far end (refused: we are never transferred)."""
 
 from __future__ import annotations
 
+import logging
+import random
+
 import pytest
 
-from modem.sip.errors import SipUsageError
+from modem.sip.errors import SipParseError, SipUsageError
 from modem.sip.events import CallEnded, TransferAccepted, TransferEnded, UAEvent
 from modem.sip.message import SipRequest, SipResponse, make_response, parse_message
 from modem.sip.refer import TRANSFER_TRANSITIONS, TransferState, parse_sipfrag
 from modem.sip.ua import UserAgent
+from tests.modem.sip.test_ua_robust import mutate
 from tests.modem.sip.ua_harness import Net, config, sdp
 
 A = ("10.0.0.1", 5060)  # umfax: answers the call, then transfers the caller
@@ -32,7 +36,10 @@ class Transferee:
         def drop(data: bytes, source: tuple[str, int], dest: tuple[str, int]) -> bool:
             if dest != B:
                 return False
-            msg = parse_message(data)
+            try:
+                msg = parse_message(data)
+            except SipParseError:
+                return False  # (a 400 answering a garbled message)
             if isinstance(msg, SipRequest) and msg.method == "REFER":
                 self.refers.append(msg)
                 return self.take
@@ -201,7 +208,7 @@ def test_subscription_terminated_without_a_final_status() -> None:
     far.respond(202)
     far.notify("SIP/2.0 100 Trying", state="terminated;reason=timeout")
     assert transfer_events(net.events[A])[-1] == TransferEnded(
-        cid, False, 100, "subscription terminated before a final status (timeout)")
+        cid, False, 487, "subscription terminated before a final status (timeout, last 100 Trying)")
 
 
 @pytest.mark.parametrize(("event", "tag", "code"), [
@@ -289,3 +296,25 @@ def test_sipfrag_and_the_table() -> None:
     # every transfer ends exactly once: no move leaves DONE, and every way into DONE ends it
     assert all(state is not TransferState.DONE for state, _ in TRANSFER_TRANSITIONS)
     assert all(ended for (nxt, _, ended) in TRANSFER_TRANSITIONS.values() if nxt is TransferState.DONE)
+
+
+def test_mutated_refer_traffic_never_raises(caplog: pytest.LogCaptureFixture) -> None:
+    """Garbled 202s, NOTIFYs and sipfrags thrown at the transferring UA: nothing raises, and
+    the transfer still ends once (its deadline at the latest)."""
+    caplog.set_level(logging.CRITICAL, logger="modem.sip")
+    net, a, _b, cid = called()
+    far = Transferee(net)
+    a.refer(cid, TARGET, net.now, timeout=20.0)
+    net.settle()
+    far.respond(202)
+    far.notify("SIP/2.0 100 Trying")
+    corpus = [d for _, _, _, d in net.wire if d[:6] in (b"REFER ", b"NOTIFY", b"SIP/2.")]
+    rng = random.Random(3)
+    for _ in range(800):
+        a.receive(mutate(rng, corpus), B, net.now)
+        net.now += 0.01
+        net.settle()
+        a.on_timer(net.now)
+    net.run(net.now + 30)
+    ended = [e for e in net.events[A] if isinstance(e, TransferEnded)]
+    assert len(ended) <= 1 and not a.transfers.transfers
