@@ -40,6 +40,7 @@ from modem.sip.errors import SipUsageError
 from modem.sip.ua import UserAgent
 from modem.siptrunk.audio import AudioTarget, audio_target, no_dialing
 from modem.siptrunk.media import MediaOutcome, T38Settings, max_ifp_data, run_t38
+from modem.siptrunk.transfer import forward
 from modem.siptrunk.trunk import Call, SipTrunk
 from modem.siptrunk.voice import CallWatch, listen, voice_result
 from modem.softmodem import AudioSettings, G711Line
@@ -381,10 +382,13 @@ class SipChannel:
         return line
 
     def _forward_voice(self, call: Call, target: str) -> VoiceOutcome:
-        """Hand a voice call to ``target`` (a SIP URI).  Not yet possible: SIP REFER comes
-        with its own change; until then the call is hung up and says so."""
-        return VoiceOutcome(action="forward", ended_by="forward_failed",
-                            detail=f"forwarding to {target or '(no target)'} is not supported yet")
+        """Hand a voice call to ``target`` by a blind transfer (SIP REFER, see
+        :func:`modem.siptrunk.transfer.forward`): "forwarded" once the far end reports the
+        target's answer (we then hang up), "forward_failed" with the reason otherwise."""
+        if not target:
+            return VoiceOutcome(action="forward", ended_by="forward_failed", detail="no target to forward to")
+        ok, detail = forward(self.trunk, call, target)
+        return VoiceOutcome(action="forward", ended_by="forwarded" if ok else "forward_failed", detail=detail)
 
     def _reinvite(self, call: Call, offer: bytes) -> None:
         self.trunk.act(lambda ua, now: ua.reinvite(call.call_id, offer, now))

@@ -244,16 +244,32 @@ def test_reject_hangs_up_after_listening(line_factory: Callable[..., Line], tmp_
     assert_idle(line.trunk)
 
 
-@pytest.mark.long_call
-def test_forward_is_not_possible_yet_and_says_so(line_factory: Callable[..., Line], tmp_path: Path) -> None:
+def test_forward_transfers_the_caller_by_refer(line_factory: Callable[..., Line], tmp_path: Path) -> None:
+    """A voice caller and the rule "forward:": after listening we REFER the caller to the
+    target (tests/sip_scenarios/uac_refer.xml: 202, NOTIFY 100 then 200) and hang up."""
     line = line_factory()
     with RtpVoice(speech_like(5.0), remote=line.rtp) as caller, \
-            line.call("uac_audio_wait.xml", tmp_path, media_port=caller.port, bye_timeout_ms=20000) as far:
+            line.call("uac_refer.xml", tmp_path, media_port=caller.port, refer_to="sip:desk@pbx",
+                      final="200 OK") as far:
         result = line.receive(VoiceOptions(action="forward", forward_to="sip:desk@pbx", listen_seconds=1.5))
         sipp = far.wait(10)
+    assert result.cause is HangupCause.VOICE and result.voice is not None, result
+    assert (result.voice.action, result.voice.ended_by, result.voice.detail) == (
+        "forward", "forwarded", "forwarded to sip:desk@pbx")
+    assert sipp.ok, sipp.report()  # REFER taken, both NOTIFYs answered 200, our BYE
+    assert_idle(line.trunk)
+
+
+def test_a_refused_forward_says_why_and_hangs_up(line_factory: Callable[..., Line], tmp_path: Path) -> None:
+    line = line_factory()
+    with RtpVoice(speech_like(3.0), remote=line.rtp) as caller, \
+            line.call("uac_refer_refused.xml", tmp_path, media_port=caller.port) as far:
+        result = line.receive(VoiceOptions(action="forward", forward_to="sip:desk@pbx", listen_seconds=1.0))
+        sipp = far.wait(10)
     assert result.voice is not None and result.voice.ended_by == "forward_failed", result
-    assert "sip:desk@pbx" in result.voice.detail
-    assert sipp.ok, sipp.report()
+    assert result.voice.detail == "forward to sip:desk@pbx failed: 603 REFER refused (Decline)"
+    assert sipp.ok, sipp.report()  # REFER answered 603, then our BYE
+    assert_idle(line.trunk)
 
 
 @pytest.mark.long_call  # (tests/modem/voice covers the verdict without a call)
