@@ -15,7 +15,7 @@ from modem.sip.message import SipRequest, SipResponse, make_response, parse_mess
 from modem.sip.refer import TRANSFER_TRANSITIONS, TransferState, parse_sipfrag
 from modem.sip.ua import UserAgent
 from tests.modem.sip.test_ua_robust import mutate
-from tests.modem.sip.ua_harness import Net, config, sdp
+from tests.modem.sip.ua_harness import Net, RecordRouteProxy, config, sdp
 
 A = ("10.0.0.1", 5060)  # umfax: answers the call, then transfers the caller
 B = ("10.0.0.2", 5062)  # the caller (the far end), scripted for REFER/NOTIFY
@@ -318,3 +318,24 @@ def test_mutated_refer_traffic_never_raises(caplog: pytest.LogCaptureFixture) ->
     net.run(net.now + 30)
     ended = [e for e in net.events[A] if isinstance(e, TransferEnded)]
     assert len(ended) <= 1 and not a.transfers.transfers
+
+
+def test_refer_follows_the_route_set_of_a_record_routing_proxy() -> None:
+    proxy = ("10.0.0.9", 5060)
+    net = Net()
+    a = net.add_ua(config(*A, proxy=proxy), 1)
+    b = net.add_ua(config(*B), 2)
+    rr = RecordRouteProxy(proxy, {"fax2": B})
+    net.stubs[proxy] = rr
+    cid = a.invite("fax2", sdp(1), 0.0)
+    net.run(0.1)
+    b.answer(cid, sdp(1), net.now)
+    net.run(0.2)
+    a.refer(cid, TARGET, net.now)
+    net.run(1.0)
+    assert rr.seen == ["INVITE", "ACK", "REFER"]
+    refer = parse_message(net.sent(A, "REFER")[0])
+    assert isinstance(refer, SipRequest) and refer.headers.get_all("Route") == ["<sip:10.0.0.9:5060;lr>"]
+    assert next(w[2] for w in net.wire if w[3].startswith(b"REFER")) == proxy
+    ended = transfer_events(net.events[A])  # B's plain UA: 405 back through the proxy
+    assert len(ended) == 1 and isinstance(ended[0], TransferEnded) and ended[0].code == 405
