@@ -56,6 +56,8 @@ def forward(trunk: SipTrunk, call: Call, target: str, timeout: float = TRANSFER_
     if accepted and gone:
         log.info("call forwarded (no final status)", extra={"call_id": call.call_id, "target": target})
         return True, f"forwarded to {target} (the caller left after accepting; no final status)"
+    if gone:
+        return False, f"forward to {target} failed: the caller hung up before accepting the transfer"
     return False, f"forward to {target} failed: no answer from the far end in {timeout:.0f} s"
 
 

@@ -107,3 +107,15 @@ def test_caller_leaves_after_accepting(trunk: SipTrunk, tmp_path: Path) -> None:
         assert result.ok, result.report()
     trunk.forget(call)
     assert_idle(trunk)
+
+
+def test_caller_hangs_up_instead_of_answering_the_refer(trunk: SipTrunk, tmp_path: Path) -> None:
+    with caller(trunk, tmp_path, "uac_refer_hangup.xml") as far:
+        call = answered(trunk)
+        ok, detail = forward(trunk, call, TARGET, timeout=10)
+        assert (ok, detail) == (False, f"forward to {TARGET} failed: the caller hung up before accepting "
+                                       "the transfer")
+        result = far.wait(10)
+        assert result.ok, result.report()
+    trunk.forget(call)
+    assert_idle(trunk)
