@@ -156,12 +156,12 @@ def business_page(rng: random.Random, size: tuple[float, float]) -> tuple[bytes,
     return "\n".join(ops).encode("latin-1"), "\n".join(text)
 
 
-def business_pdf(seed: int, pages: int, size: tuple[float, float]) -> Doc:
+def business_pdf(seed: int, pages: int, size: tuple[float, float], split: str = "tune") -> Doc:
     rng = random.Random(seed)
     made = [business_page(rng, size) for _ in range(pages)]
     return Doc(name=f"business-{seed}.pdf", kind="text",
                content=write_pdf([(size, c) for c, _ in made]), pages=pages,
-               text=[t for _, t in made], cls="business")
+               text=[t for _, t in made], cls="business", split=split)
 
 
 def photo_image(seed: int, w: int, h: int) -> Image.Image:
@@ -223,17 +223,24 @@ def scan(seed: int) -> Doc:
                text=["\n".join(text)])
 
 
-def corpus(business_pages: int = 4, pages_per_class: int = 4) -> list[Doc]:
+def corpus(business_pages: int = 4, pages_per_class: int = 4,
+           class_pages: dict[str, int] | None = None, business_held: int = 0) -> list[Doc]:
     """The bench's documents: the legibility corpus (bench/text_corpus.py, ``pages_per_class``
-    pages of each class), the original business pages (7-9 pt Helvetica and Times with
-    ruled tables, half A4 and half Letter; tuned on), a photo, plain text and a grey scan."""
+    pages of each class, ``class_pages`` for some), the original business pages (7-9 pt
+    Helvetica and Times with ruled tables, half A4 and half Letter; tuned on), as many
+    again held out (``business_held``: other seeds, half A4 and half Letter), a photo,
+    plain text and a grey scan."""
     from bench.text_corpus import text_corpus
 
     docs = [Doc(name=d.name, kind="text", content=d.content, pages=1, text=d.text, cls=d.cls,
-                split=d.split) for d in text_corpus(pages_per_class)]
+                split=d.split) for d in text_corpus(pages_per_class, class_pages)]
     if business_pages:
         docs += [business_pdf(1, (business_pages + 1) // 2, A4)]
         if business_pages > 1:
             docs += [business_pdf(2, business_pages // 2, LETTER)]
+    if business_held:
+        docs += [business_pdf(11, (business_held + 1) // 2, A4, split="held")]
+        if business_held > 1:
+            docs += [business_pdf(12, business_held // 2, LETTER, split="held")]
     docs += [photo_pdf(3), plain_text(4), scan(5)]
     return docs

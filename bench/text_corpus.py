@@ -350,11 +350,14 @@ A4 = (595.28, 841.89)
 LETTER = (612.0, 792.0)
 
 
-def text_corpus(pages_per_class: int = PAGES_PER_CLASS) -> list[TextDoc]:
-    """Every class, ``pages_per_class`` one-page PDFs each, A4 and Letter alternating."""
+def text_corpus(pages_per_class: int = PAGES_PER_CLASS,
+                class_pages: dict[str, int] | None = None) -> list[TextDoc]:
+    """Every class, ``pages_per_class`` one-page PDFs each (``class_pages``: another number
+    for some classes), A4 and Letter alternating in pairs.  A class's first pages are the
+    same whatever the number: more pages only add seeds, half of them held out."""
     docs = []
     for cls in CLASSES:
-        for seed in range(pages_per_class):
+        for seed in range((class_pages or {}).get(cls, pages_per_class)):
             size = A4 if seed // 2 % 2 == 0 else LETTER  # each split has both
             content, text = (scanned_page(seed, size) if cls == "scanned"
                              else draw_page(cls, seed, size))
