@@ -25,6 +25,7 @@ from umfax.conversion import (
     pages_to_tiff,
     t4_strip,
 )
+from umfax.conversion.raster import place
 from umfax.conversion.render_text import decode_text, layout
 
 LPI = {"standard": 98.0, "fine": 196.0, "superfine": 391.0}
@@ -266,3 +267,31 @@ def test_progress_is_reported() -> None:
     doc = makers.pdf([makers.text_page([f"p{i}"]) for i in range(3)])
     convert_documents([("p.pdf", doc)], opts(), progress=lambda d, t: seen.append((d, t)))
     assert seen[-1] == (3, 3)
+
+
+@pytest.mark.parametrize("resolution", ["standard", "fine"])
+def test_letter_on_a4_keeps_its_true_height_at_standard(resolution: str) -> None:
+    # at standard only the width is narrowed to A4's line: the frame (its 4 pt stroke
+    # reaching the page's edges) is Letter's 11 inches tall at 98 lines/inch; at fine
+    # it is shrunk alike both ways
+    doc = makers.pdf([makers.frame_page(makers.LETTER, inset=2)], size=makers.LETTER)
+    (page,) = convert_documents([("letter.pdf", doc)],
+                                opts(paper="a4", resolution=resolution, trim_trailing_white=False))
+    top, bottom, left, right = ink_box(black(page))
+    fit = 1.0 if resolution == "standard" else 210 / 215.9
+    assert bottom - top + 1 == pytest.approx(11.0 * LPI[resolution] * fit, abs=2)
+    assert right - left > 1700  # the whole width on the line either way
+
+
+def test_only_a_letter_sized_narrowing_keeps_the_height() -> None:
+    # a page half as wide again as A4 is scaled alike both ways, as before
+    pl = place(12.4, 11.69, "a4", "standard", lines_per_inch=98.0, true_height=True)
+    assert pl.scale_y / 98.0 == pytest.approx(pl.scale_x / (204.0 * 215 / 210), rel=1e-6)
+    # A4 on A4 is true size; Letter on A4 is narrowed across only
+    a4 = place(210 / 25.4, 297 / 25.4, "a4", "standard", lines_per_inch=98.0, true_height=True)
+    letter = place(8.5, 11.0, "a4", "standard", lines_per_inch=98.0, true_height=True)
+    assert a4.scale_y == letter.scale_y == 98.0
+    assert letter.scale_x == pytest.approx(a4.scale_x * 210 / 215.9, rel=1e-6)
+    # without true_height (images) Letter is shrunk both ways
+    image = place(8.5, 11.0, "a4", "standard", lines_per_inch=98.0)
+    assert image.scale_y == pytest.approx(98.0 * 210 / 215.9, rel=1e-6)

@@ -89,16 +89,35 @@ class Placement:
     rotate: bool  # content turned 90 degrees clockwise to fit portrait
 
 
+PAPER_WIDTH_SLACK = PAPER_MM["letter"][0] / PAPER_MM["a4"][0]
+"""How much narrower than true size (1.028: Letter on A4's line) content may be drawn
+while its height stays true size (see :func:`place`'s ``true_height``)."""
+
+
 def place(width_in: float, height_in: float, paper: Paper, resolution: Resolution,
-          allow_rotate: bool = True, lines_per_inch: float | None = None) -> Placement:
+          allow_rotate: bool = True, lines_per_inch: float | None = None,
+          true_height: bool = False) -> Placement:
     """Scale content (inches) to fit the paper, centred, with the paper's width filling
     the fax line.
 
     The paper's width is mapped onto the 1728-pixel line, as HylaFAX does with
     Ghostscript (A4 at 209 dpi across): a receiver prints the full line across its
     paper, so A4 comes out true size on A4.  Content of another size is scaled to fit
-    the paper and centred (Letter on A4 is shrunk slightly, never dropped in a corner).
+    the paper and centred (Letter on A4 is narrowed slightly, never dropped in a corner).
     ``lines_per_inch`` overrides the render resolution of ``resolution``.
+
+    ``true_height`` (PDF pages at standard resolution): content that only needs
+    narrowing by at most the difference between the Letter and A4 widths
+    (:data:`PAPER_WIDTH_SLACK`), and whose height fits the paper, keeps its true
+    height: only its width is scaled.  At 98 lines/inch rows are the scarce dimension
+    (8 pt digits are 7-8 rows tall and the font hinter rounds each glyph to whole rows):
+    shrinking a Letter page's height by 2.7 % as well took a whole row off them (an 8
+    drawn boxy and read as 3 or 9), where Ghostscript, with HylaFAX's arguments, draws
+    Letter at true size on A4 (cutting its right edge off).  The page's proportions
+    change by at most 2.8 %.  At fine a glyph has twice the rows, 2.7 % of its height
+    is under half a row, and the changed proportions read no better (tesseract on
+    bench/text_corpus.py's Letter pages: business 0.0002-0.008 worse), so it is not
+    asked for there.
     """
     rotate = allow_rotate and width_in > height_in * 1.05
     if rotate:
@@ -112,9 +131,13 @@ def place(width_in: float, height_in: float, paper: Paper, resolution: Resolutio
     fit = min(paper_w_in / width_in, paper_h_in / height_in)
     if 1.0 < fit < 1.005:
         fit = 1.0  # the paper's own size (rounded in the PDF): true size
+    fit_down = fit
+    # 0.999: a Letter page's width in millimetres rounded in the PDF still counts
+    if true_height and fit < 1.0 <= paper_h_in / height_in and fit * PAPER_WIDTH_SLACK >= 0.999:
+        fit_down = 1.0  # narrowed across only
     stretch = SCAN_WIDTH_MM / MM_PER_INCH / paper_w_in
     sx = X_DPI * fit * stretch
-    sy = lpi * fit
+    sy = lpi * fit_down
     return Placement(
         scale_x=sx, scale_y=sy,
         offset_x=(FAX_WIDTH - width_in * sx) / 2.0,

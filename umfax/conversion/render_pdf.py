@@ -153,7 +153,8 @@ class PdfSource:
             filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_SHADING],
             max_depth=4))
         out = place(w_pt / 72.0, h_pt / 72.0, paper, resolution,
-                    lines_per_inch=LINES_PER_INCH[resolution])
+                    lines_per_inch=LINES_PER_INCH[resolution],
+                    true_height=resolution == "standard")
         across, down = out.scale_x / 72.0, out.scale_y / 72.0  # output pixels per point
         widen_thin_paths(page.raw, *((down, across) if out.rotate else (across, down)),
                          adjust=resolution == "standard")
@@ -178,7 +179,7 @@ class PdfSource:
     def _draw(self, page: pdfium.PdfPage, w_pt: float, h_pt: float, paper: Paper,
               resolution: Resolution, lines_per_inch: float | None, flags: int) -> Gray:
         pl = place(w_pt / 72.0, h_pt / 72.0, paper, resolution,
-                   lines_per_inch=lines_per_inch)
+                   lines_per_inch=lines_per_inch, true_height=resolution == "standard")
         gray = np.full((pl.frame_rows, FAX_WIDTH), 255, dtype=np.uint8)
         sx, sy = pl.scale_x / 72.0, pl.scale_y / 72.0  # pixels per point
         if pl.rotate:
