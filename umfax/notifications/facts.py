@@ -95,3 +95,13 @@ class ReceivedFax:
 
     fax: InboundFacts
     pages: list[bytes] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedVoice:
+    """A voice message: the call it came on (an inbound row of kind "voice") and its audio,
+    a WAV file, ``seconds`` long."""
+
+    call: InboundFacts
+    wav: bytes
+    seconds: float

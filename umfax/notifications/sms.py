@@ -1,4 +1,5 @@
-"""Text messages: one short line (under 160 characters) on what happened to a fax."""
+"""Text messages: one short line (under 160 characters) on what happened to a fax, or on a
+voice message left."""
 
 from __future__ import annotations
 
@@ -25,3 +26,10 @@ def job_text(job: Job) -> str:
 def inbound_text(fax: Inbound) -> str:
     sender = fax.remote_id.strip() or (display(fax.caller_number) if fax.caller_number else "unknown sender")
     return _fit(f"umfax: fax received from {sender}, {fax.pages} page(s). It is in your mailbox.")
+
+
+def voice_text(call: Inbound, seconds: float) -> str:
+    """A voice message was left: who called, how long, where it is."""
+    caller = call.caller_name or (display(call.caller_number) if call.caller_number else "unknown caller")
+    whole = round(seconds)
+    return _fit(f"umfax: voice message from {caller}, {whole // 60}:{whole % 60:02d}. It is in your mailbox.")
