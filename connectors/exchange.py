@@ -26,6 +26,7 @@ backlog is left behind (a new subscription replaces the old one) and the folder 
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import ssl
 import threading
@@ -34,6 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.parser import BytesHeaderParser
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,6 +72,9 @@ Accept = Callable[[bytes, MailRef], IntakeResult]
 
 #: The message class Outlook shows as a fax (MS-OXOUM 2.2.2.1: PidTagMessageClass of faxes).
 FAX_ITEM_CLASS = "IPM.Note.Microsoft.Fax.CA"
+#: The message class Outlook shows as a voice message with its audio attached, in the
+#: voicemail form with a player (MS-OXOUM 2.2.2.1).
+VOICE_ITEM_CLASS = "IPM.Note.Microsoft.Voicemail.UM.CA"
 WAIT_TICK = 0.25  # how often a waiting thread looks whether stop() was called
 PAGE_SIZE = 100  # item ids per FindItem page
 DETAIL_TEXT = 120  # characters of a library's message inside one of our sentences
@@ -89,6 +94,14 @@ class MessageClassProperty(ExtendedProperty):  # type: ignore[misc]  # exchangel
 MESSAGE_CLASS_FIELD = "umfax_message_class"
 if MESSAGE_CLASS_FIELD not in {f.name for f in Message.FIELDS}:
     Message.register(MESSAGE_CLASS_FIELD, MessageClassProperty)
+
+
+def item_class_for(message: bytes, default: str) -> str:
+    """The message class to create ``message`` with: a voice message (``Message-Context:
+    voice-message``, RFC 3458) is a voicemail item; anything else ``default``."""
+    headers = BytesHeaderParser(policy=email.policy.default).parsebytes(message)
+    context = str(headers.get("Message-Context", "")).strip().lower()
+    return VOICE_ITEM_CLASS if context == "voice-message" else default
 
 
 # -- TLS -------------------------------------------------------------------------------------
@@ -508,8 +521,8 @@ class ExchangeIntake(IntakeThread):
 
 class ExchangeDelivery:
     """Creates messages (received faxes, reports) in users' mailboxes through EWS, as
-    fax items (:data:`FAX_ITEM_CLASS`), with the service account of ``[mail.exchange]``
-    impersonating each user.  Thread-safe: one Account per call."""
+    fax items (:data:`FAX_ITEM_CLASS`; voice messages as :data:`VOICE_ITEM_CLASS`), with
+    the service account of ``[mail.exchange]`` impersonating each user.  Thread-safe: one Account per call."""
 
     def __init__(self, config: ExchangeDeliveryConfig, *, item_class: str = FAX_ITEM_CLASS) -> None:
         self.config = config
@@ -519,11 +532,12 @@ class ExchangeDelivery:
         """Create ``message`` (RFC 5322 bytes) in ``folder`` of ``email``'s mailbox (the
         folder is created when missing); the new item's id.  Raises :class:`ConnectorError`."""
         cfg = self.config
+        item_class = item_class_for(message, self.item_class)
         account = open_account(cfg, email, "mail.exchange")
         try:
             target = find_folder(account, folder, create=True)
             item = Message(account=account, folder=target, mime_content=message)
-            setattr(item, MESSAGE_CLASS_FIELD, self.item_class)
+            setattr(item, MESSAGE_CLASS_FIELD, item_class)
             item.save()
         except UmfaxError:
             raise
@@ -533,6 +547,6 @@ class ExchangeDelivery:
             ) from exc
         logger.info(
             "mail delivered by EWS",
-            extra={"recipient": email, "folder": folder, "size": len(message), "item_class": self.item_class},
+            extra={"recipient": email, "folder": folder, "size": len(message), "item_class": item_class},
         )
         return str(item.id)

@@ -15,7 +15,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
-from connectors.exchange import FAX_ITEM_CLASS
+from connectors.exchange import FAX_ITEM_CLASS, VOICE_ITEM_CLASS, item_class_for
 from connectors.graph.session import INLINE_BUDGET, SIMPLE_ATTACHMENT, GraphError, GraphSession
 from umfax.config import GraphDeliveryConfig
 from umfax.errors import ConnectorError, describe_error
@@ -53,14 +53,26 @@ def _addresses(message: EmailMessage, header: str) -> list[dict[str, Any]]:
     ]
 
 
+#: A voice message's Unified Messaging properties (MS-OXOUM 2.2.5) and the headers of
+#: :mod:`umfax.notifications.voicemail` they come from, as Exchange's MIME conversion maps
+#: them (MS-OXCMAIL 2.1.3.2.3); Graph takes no MIME, so they are set here.
+VOICE_PROPERTIES = (
+    ("Integer 0x6801", "X-VoiceMessageDuration"),  # PidTagVoiceMessageDuration
+    ("String 0x6802", "X-CallingTelephoneNumber"),  # PidTagSenderTelephoneNumber
+    ("String 0x6803", "X-VoiceMessageSenderName"),  # PidTagVoiceMessageSenderName
+    ("String 0x6805", "X-AttachmentOrder"),  # PidTagVoiceMessageAttachmentOrder: what to play
+)
+
+
 def message_resource(
     raw: bytes, item_class: str = FAX_ITEM_CLASS
 ) -> tuple[dict[str, Any], list[_Attachment]]:
     """A Graph message resource for an RFC 5322 message (a report, a received fax), and its
     attachments apart.  Created with PidTagMessageFlags 0 (MS-OXCMSG: neither read nor
     unsent), it is a received, unread message, not a draft; PidTagMessageClass makes it a
-    fax item in Outlook; PidTagMessageDeliveryTime and PidTagClientSubmitTime carry the
-    message's date."""
+    fax item in Outlook (a voicemail item with :data:`VOICE_ITEM_CLASS`, with its Unified
+    Messaging properties, :data:`VOICE_PROPERTIES`); PidTagMessageDeliveryTime and
+    PidTagClientSubmitTime carry the message's date."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     body = message.get_body(preferencelist=("html", "plain"))
@@ -77,6 +89,12 @@ def message_resource(
         {"id": "SystemTime 0x0E06", "value": _graph_time(date)},
         {"id": "SystemTime 0x0039", "value": _graph_time(date)},
     ]
+    if item_class == VOICE_ITEM_CLASS:
+        properties += [
+            {"id": tag, "value": str(message[header]).strip()}
+            for tag, header in VOICE_PROPERTIES
+            if message[header]
+        ]
     resource: dict[str, Any] = {
         "subject": str(message.get("Subject", "")),
         "body": {
@@ -107,8 +125,9 @@ def message_resource(
 
 
 class GraphDelivery:
-    """Creates messages (received faxes, reports) in users' mailboxes through Graph, as fax
-    items (:data:`connectors.exchange.FAX_ITEM_CLASS`), with the app of ``[mail.graph]``.
+    """Creates messages (received faxes, voice messages, reports) in users' mailboxes through
+    Graph, as fax items (:data:`connectors.exchange.FAX_ITEM_CLASS`; voice messages as
+    :data:`connectors.exchange.VOICE_ITEM_CLASS`), with the app of ``[mail.graph]``.
 
     Attachments up to :data:`INLINE_BUDGET` in all ride in the create request; others up to
     3 MB are added one POST each; larger ones (a long fine-resolution fax) go through an
@@ -127,7 +146,8 @@ class GraphDelivery:
     def deliver(self, email: str, message: bytes, *, folder: str = "inbox") -> str:
         """Create ``message`` (RFC 5322 bytes) in ``folder`` of ``email``'s mailbox (the folder
         is created when missing); the new message's id.  Raises :class:`ConnectorError`."""
-        resource, attachments = message_resource(message, self.item_class)
+        item_class = item_class_for(message, self.item_class)
+        resource, attachments = message_resource(message, item_class)
         inline: list[_Attachment] = []
         budget = INLINE_BUDGET
         for attachment in attachments:
@@ -160,7 +180,7 @@ class GraphDelivery:
                 "size": len(message),
                 "attachments": len(attachments),
                 "uploaded": len(later),
-                "item_class": self.item_class,
+                "item_class": item_class,
             },
         )
         return message_id

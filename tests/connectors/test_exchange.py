@@ -17,10 +17,11 @@ import pypdfium2
 import pytest
 from exchangelib.protocol import CachingProtocol
 
-from connectors.exchange import FAX_ITEM_CLASS, ExchangeDelivery, ExchangeIntake
+from connectors.exchange import FAX_ITEM_CLASS, VOICE_ITEM_CLASS, ExchangeDelivery, ExchangeIntake
 from tests.mail import corpus
 from tests.mailflow.messages import fax_mail
 from tests.mailflow.test_dispatch import fax_pages
+from tests.notifications.voice_samples import voice_mail
 from tests.servers.ews import EwsServer, MailboxState
 from tests.servers.ews_mailbox import Folder
 from tests.servers.umfax_site import UmfaxSite, fax_mailbox_site
@@ -189,6 +190,18 @@ def test_a_received_fax_is_created_in_the_users_folder_with_pdf_and_preview(
     assert "application/pdf" in types and "image/png" in types
     pdf = next(p for p in message.iter_attachments() if p.get_content_type() == "application/pdf")
     assert len(pypdfium2.PdfDocument(pdf.get_content())) == 3
+
+
+def test_a_voice_message_is_created_as_a_voicemail_item_with_its_wav(ews: EwsServer) -> None:
+    cfg = config(ews)
+    assert cfg.mail.exchange is not None
+    ExchangeDelivery(cfg.mail.exchange).deliver(ALICE, voice_mail(ALICE, seconds=3.0), folder="Inbox")
+    [item] = ews.mailbox(ALICE).items_in("Inbox")
+    assert item.item_class == VOICE_ITEM_CLASS == "IPM.Note.Microsoft.Voicemail.UM.CA"
+    message = email.message_from_bytes(item.mime, policy=email.policy.default)
+    assert message["Message-Context"] == "voice-message" and message["X-VoiceMessageDuration"] == "3"
+    [audio] = list(message.iter_attachments())
+    assert audio.get_content_type() == "audio/wav" and audio.get_filename() == "voice-12.wav"
 
 
 def test_restart_between_commit_and_move_makes_one_job_per_message(store: Store, ews: EwsServer) -> None:

@@ -16,11 +16,12 @@ from typing import Any
 import pypdfium2
 import pytest
 
-from connectors.exchange import FAX_ITEM_CLASS
+from connectors.exchange import FAX_ITEM_CLASS, VOICE_ITEM_CLASS
 from connectors.graph import GraphDelivery, GraphIntake
 from tests.mail import corpus
 from tests.mailflow.messages import fax_mail
 from tests.mailflow.test_dispatch import fax_pages
+from tests.notifications.voice_samples import tone_wav, voice_mail
 from tests.servers.graph import GraphServer
 from tests.servers.umfax_site import UmfaxSite, fax_mailbox_site
 from umfax.config import Config, GraphConnectorConfig, parse_config
@@ -315,6 +316,26 @@ def test_a_received_fax_is_created_in_the_users_folder_with_pdf_and_preview(
     pdf = next(a for a in item.attachments if a.content_type == "application/pdf")
     assert len(pypdfium2.PdfDocument(pdf.content)) == 3
     assert any(a.content_type == "image/png" for a in item.attachments)
+
+
+def test_a_voice_message_is_created_as_a_voicemail_item_that_plays_its_wav(graph: GraphServer) -> None:
+    graph.mailbox(ALICE)
+    cfg = config(graph, delivery="graph")
+    assert cfg.mail.graph is not None
+    delivery = GraphDelivery(cfg.mail.graph)
+    try:
+        delivery.deliver(ALICE, voice_mail(ALICE, seconds=3.0))
+    finally:
+        delivery.close()
+    [item] = graph.mailbox(ALICE).in_folder("Inbox")
+    assert item.extended("String 0x001A") == VOICE_ITEM_CLASS and not item.is_draft
+    assert item.subject == "Voice message from Bob Builder (0:03)"
+    assert item.extended("Integer 0x6801") == "3"  # PidTagVoiceMessageDuration
+    assert item.extended("String 0x6802") == "+12125550199"  # PidTagSenderTelephoneNumber
+    assert item.extended("String 0x6803") == "Bob Builder"  # PidTagVoiceMessageSenderName
+    assert item.extended("String 0x6805") == "voice-12.wav"  # PidTagVoiceMessageAttachmentOrder
+    [audio] = item.attachments
+    assert (audio.name, audio.content_type, audio.content) == ("voice-12.wav", "audio/wav", tone_wav(3.0))
 
 
 def test_a_large_attachment_goes_through_an_upload_session(graph: GraphServer) -> None:
