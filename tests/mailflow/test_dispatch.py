@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
+import wave
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -14,17 +16,20 @@ import pypdfium2
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import delete
 
 from connectors.folder import FolderDelivery
 from connectors.imap import ImapDelivery
 from connectors.mail_out import SmtpSender
+from tests.notifications.voice_samples import tone_wav
 from tests.servers.dovecot import DovecotServer
 from tests.servers.ports import free_port
 from umfax.config import Config, parse_config
 from umfax.conversion import ConversionOptions, convert_documents
 from umfax.lifecycle import FailureCause
 from umfax.notifications.dispatch import Dispatcher
-from umfax.store import CallOutcome, DocumentIn, JobSpec, PageIn, Store
+from umfax.store import AudioIn, CallOutcome, DocumentIn, JobSpec, PageIn, Store
+from umfax.store.models import InboundAudio
 from umfax.store.outbox import Notice, OutboxStore
 
 
@@ -215,3 +220,64 @@ def test_received_fax_is_appended_to_the_users_imap_inbox(
     assert message["X-Fax-Pages"] == "3"
     pdfs = [p for p in message.iter_attachments() if p.get_content_type() == "application/pdf"]
     assert len(pypdfium2.PdfDocument(pdfs[0].get_content())) == 3
+
+
+def voice_message_for(store: Store, user: str, seconds: float = 4.2) -> int:
+    """A voice message stored as the line worker stores one, routed to ``user``."""
+    call = store.start_inbound(
+        "trunk-1", caller_number="+12125550199", caller_name="Bob Builder", called_number="+12125550100"
+    )
+    store.finish_inbound(
+        call.id, result="ok", kind="voice", audio=AudioIn(tone_wav(seconds), seconds), deliver_to=[user]
+    )
+    return call.id
+
+
+def test_a_voice_message_is_appended_to_the_users_imap_inbox_as_voicemail(
+    store: Store, monkeypatch: pytest.MonkeyPatch, dovecot: DovecotServer
+) -> None:
+    user = dovecot.add_user()
+    monkeypatch.setenv("UMFAX_TEST_MASTER", dovecot.master_password)
+    imap = {
+        "host": dovecot.host,
+        "port": dovecot.tls_port,
+        "ca_file": str(dovecot.ca_file),
+        "username": dovecot.master_user,
+        "password_env": "UMFAX_TEST_MASTER",
+    }
+    cfg = config(imap=imap, extra_users=[{"name": "rx", "email": user.email, "delivery": "imap"}])
+    assert cfg.mail.imap is not None
+    inbound_id = voice_message_for(store, "rx", seconds=4.2)
+    d = Dispatcher(store, cfg, "test/outbox", imap=ImapDelivery(cfg.mail.imap))
+    assert d.run_once() == 1
+    with dovecot.client(user) as client:
+        client.select_folder("INBOX")
+        [uid] = client.search("ALL")
+        raw = client.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"]
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Subject"] == "Voice message from Bob Builder (0:04)"
+    assert message["Message-Context"] == "voice-message" and message["X-Fax-Id"] == str(inbound_id)
+    assert message["X-Voice-Duration"] == "4" and message["X-Fax-Called-Number"] == "+12125550100"
+    [outbox] = OutboxStore(store).items()
+    assert outbox.state == "done" and message["Message-ID"].startswith(f"<umfax.voice.{outbox.id}.")
+    [audio] = list(message.iter_attachments())
+    assert audio.get_filename() == f"voice-{inbound_id}.wav"
+    with wave.open(io.BytesIO(audio.get_content())) as reader:
+        assert abs(reader.getnframes() / reader.getframerate() - 4.2) < 0.01
+
+
+def test_a_voice_message_lands_in_a_folder_as_mail_and_wav(store: Store, tmp_path: Path) -> None:
+    voice_message_for(store, "folk", seconds=1.5)
+    Dispatcher(store, config(tmp=tmp_path / "folk"), "test/outbox", folder=FolderDelivery()).run_once()
+    assert sorted(p.suffix for p in (tmp_path / "folk").iterdir()) == [".eml", ".wav"]
+    with wave.open(str(next((tmp_path / "folk").glob("*.wav")))) as reader:
+        assert reader.getnframes() == 1.5 * reader.getframerate()
+
+
+def test_a_voice_message_whose_audio_is_gone_is_not_retried(store: Store, tmp_path: Path) -> None:
+    inbound_id = voice_message_for(store, "folk")
+    with store.writing() as session:
+        session.execute(delete(InboundAudio).where(InboundAudio.inbound_id == inbound_id))
+    Dispatcher(store, config(tmp=tmp_path / "folk"), "test/outbox", folder=FolderDelivery()).run_once()
+    [item] = OutboxStore(store).items()
+    assert item.state == "dead" and "has no audio" in item.last_error

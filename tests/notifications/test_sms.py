@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from connectors.twilio_sms import TwilioSms
+from tests.notifications.voice_samples import tone_wav
 from tests.servers.ports import free_port
 from tests.servers.twilio import UNDELIVERABLE, FakeTwilio, LocalTwilio, fake_twilio, twilio_signature
 from umfax.api.server import ApiServer
@@ -18,7 +19,7 @@ from umfax.lifecycle import FailureCause
 from umfax.notifications import dispatch
 from umfax.notifications.dispatch import Dispatcher
 from umfax.notifications.relay import EventRelay
-from umfax.store import DocumentIn, PageIn, Store
+from umfax.store import AudioIn, DocumentIn, PageIn, Store
 from umfax.store.outbox import OutboxStore
 from umfax.submit import FaxRequest, submit_fax
 
@@ -92,6 +93,20 @@ def test_a_received_fax_texts_its_users(store: Store, twilio: FakeTwilio) -> Non
     deliver_all(store, config, twilio)
     [message] = twilio.messages
     assert message["To"] == ANN and message["Body"].startswith("umfax: fax received from ACME LEGAL, 1 page")
+
+
+def test_a_voice_message_texts_its_users(store: Store, twilio: FakeTwilio) -> None:
+    config = config_for()
+    relay = EventRelay(store, config)
+    relay.step()
+    call = store.start_inbound("trunk-1", caller_number="+12125550100")
+    voice = AudioIn(tone_wav(23.4), 23.4)
+    store.finish_inbound(call.id, result="ok", kind="voice", audio=voice, deliver_to=["ann", "bob"])
+    assert relay.step() == 1  # bob: sms = "never"
+    deliver_all(store, config, twilio)
+    [message] = twilio.messages
+    assert message["To"] == ANN
+    assert message["Body"] == "umfax: voice message from +1 212-555-0100, 0:23. It is in your mailbox."
 
 
 def test_twilio_errors_retry_or_give_up(

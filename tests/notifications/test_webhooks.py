@@ -10,11 +10,12 @@ import pytest
 import schemas
 from connectors.webhook import WebhookSender, sign, verify_signature
 from tests.notifications.receiver import Receiver, webhook_receiver
+from tests.notifications.voice_samples import tone_wav
 from umfax.config import Config, parse_config
 from umfax.notifications import dispatch
 from umfax.notifications.dispatch import Dispatcher
 from umfax.notifications.relay import EventRelay
-from umfax.store import DocumentIn, Store
+from umfax.store import AudioIn, DocumentIn, PageIn, Store
 from umfax.store.outbox import OutboxStore
 from umfax.submit import FaxRequest, submit_fax
 
@@ -149,6 +150,44 @@ def test_subscriptions_get_the_events_they_asked_for(store: Store) -> None:
         dispatcher_for(store, config).run_once()
         assert [e["type"] for e in sub.events()] == ["fax.cancelled"]
         assert all(d.valid for d in sub.deliveries)
+
+
+def test_a_voice_message_is_a_voice_received_event_with_its_audio_link(store: Store) -> None:
+    with webhook_receiver(SUB_SECRET) as sub:
+        config = parse_config(
+            config_for({"url": sub.url, "events": ["voice.received"], "secret_env": "X"}).model_dump(
+                exclude={"source"}
+            )
+            | {"api": {"public_url": "https://fax.example.com/"}}
+        )
+        relay = EventRelay(store, config)
+        relay.step()
+        call = store.start_inbound(
+            "trunk-1", caller_number="+12125550199", caller_name="Bob", called_number="+12125550100"
+        )
+        store.finish_inbound(
+            call.id, result="ok", kind="voice", audio=AudioIn(tone_wav(2.5), 2.5), deliver_to=[]
+        )
+        fax_call = store.start_inbound("trunk-1", caller_number="+12125550198")
+        store.add_inbound_page(fax_call.id, 1, PageIn(b"II*\x00", 1728, 10, 204.0, 196.0, "mh"))
+        store.finish_inbound(fax_call.id, result="ok")  # fax.received: not subscribed
+        assert relay.step() == 1
+        dispatcher_for(store, config).run_once()
+        [event] = sub.events()
+        schemas.validate("webhook_event", event)
+        assert event["type"] == "voice.received" and event["data"]["inbound"]["id"] == call.id
+        assert event["data"]["voice"] == {
+            "inbound_id": call.id,
+            "caller_number": "+12125550199",
+            "caller_name": "Bob",
+            "called_number": "+12125550100",
+            "line": "trunk-1",
+            "received_at": event["data"]["inbound"]["started_at"],
+            "seconds": 2.5,
+            "audio_path": f"/api/v1/inbound/{call.id}/audio",
+            "audio_url": f"https://fax.example.com/api/v1/inbound/{call.id}/audio",
+        }
+        schemas.validate("voice_message", event["data"]["voice"])
 
 
 def test_signatures_refuse_tampering_and_replay() -> None:

@@ -41,6 +41,7 @@ WEBHOOK_EVENTS = (
     "fax.cancelled",
     "fax.retried",
     "fax.received",
+    "voice.received",
 )
 
 

@@ -16,8 +16,15 @@ from typing import Any, Literal, overload
 from umfax.config import Config, UserConfig
 from umfax.conversion import ConversionError
 from umfax.errors import ConnectorError, UmfaxError, describe_error
-from umfax.notifications import reports
-from umfax.notifications.facts import CallFacts, InboundFacts, JobFacts, JobReport, ReceivedFax
+from umfax.notifications import reports, voicemail
+from umfax.notifications.facts import (
+    CallFacts,
+    InboundFacts,
+    JobFacts,
+    JobReport,
+    ReceivedFax,
+    ReceivedVoice,
+)
 from umfax.notifications.ports import (
     FolderDrop,
     FolderWriter,
@@ -48,6 +55,7 @@ __all__ = [
     "Undeliverable",
     "load_job_report",
     "load_received_fax",
+    "load_received_voice",
 ]
 
 
@@ -93,6 +101,16 @@ def load_received_fax(store: Store, inbound_id: int) -> ReceivedFax:
     """A received fax and its pages, read from the store."""
     fax = store.get_inbound(inbound_id)
     return ReceivedFax(InboundFacts.of(fax), [page.data for page in store.inbound_pages(fax.id)])
+
+
+def load_received_voice(store: Store, inbound_id: int) -> ReceivedVoice:
+    """A voice message (an inbound row of kind "voice") and its audio, read from the store;
+    ``Undeliverable`` when the audio is gone (deleted, or retention removed it)."""
+    call = store.get_inbound(inbound_id)
+    audio = store.inbound_audio(inbound_id)
+    if audio is None:
+        raise Undeliverable(f"voice message {inbound_id} has no audio (deleted?)")
+    return ReceivedVoice(InboundFacts.of(call), audio.wav, audio.seconds)
 
 
 class Dispatcher:
@@ -208,8 +226,7 @@ class Dispatcher:
             user = self.users_by_name.get(item.target)
             if user is None:
                 raise Undeliverable(f"user {item.target!r} is no longer in [[users]]")
-            received = load_received_fax(self.store, int(payload["inbound"]))
-            out = reports.inbound_fax(self.config, received, user.email, item.id)
+            out = self._inbound(int(payload["inbound"]), user.email, item.id)
             self._to_user(user, user.email, out, item)
         elif item.channel == "smtp":
             out = reports.refusal(self.config, payload, item.id)
@@ -218,6 +235,13 @@ class Dispatcher:
             self._channels[item.channel](item)
         else:
             raise Undeliverable(f"unknown outbox channel {item.channel!r}")
+
+    def _inbound(self, inbound_id: int, to: str, outbox_id: int) -> reports.Outgoing:
+        """The message delivering a received fax, or a voice message (kind "voice")."""
+        if self.store.get_inbound(inbound_id).kind == "voice":
+            voice = load_received_voice(self.store, inbound_id)
+            return voicemail.voice_message(self.config, voice, to, outbox_id)
+        return reports.inbound_fax(self.config, load_received_fax(self.store, inbound_id), to, outbox_id)
 
     def _to_user(self, user: UserConfig | None, address: str, out: reports.Outgoing, item: Outbox) -> None:
         delivery = user.delivery if user is not None else "smtp"

@@ -3,7 +3,7 @@
 The relay reads the store's events in id order and, for each event of a fax, writes one
 outbox notice per receiver: webhooks to the fax's own ``callback_url`` and each matching
 subscription; text messages to the sender's mobile when their fax failed (or, per user,
-whenever it ended) and to each user a received fax is routed to.  A notice's origin is
+whenever it ended) and to each user a received fax (or voice message) is routed to.  A notice's origin is
 ``event:<id>``, unique per receiver, so reading an event twice (after a restart, or in
 the overlap window that catches transactions committed out of id order) never makes a
 second notice: delivery is at least once, with a stable event id to deduplicate on.
@@ -29,6 +29,9 @@ from umfax.twilio_shapes import fax_sid, twilio_status
 
 logger = logging.getLogger(__name__)
 
+#: A voice message was left (an inbound row of kind "voice"): its reception event, whatever
+#: the log calls it, becomes this type, with ``data.voice`` (voice_message.schema.json).
+VOICE_RECEIVED = "voice.received"
 #: Event log kinds and the webhook event types they become.
 TYPES = {
     "accepted": "fax.accepted",
@@ -42,6 +45,7 @@ TYPES = {
     "retried": "fax.retried",
     "inbound_received": "fax.received",
     "inbound_partial": "fax.received",
+    "voice_received": VOICE_RECEIVED,
 }
 CALLBACK = "callback"  # the secret reference of per-fax callbacks
 #: Events are read again for this long: a transaction that took an id earlier but
@@ -53,15 +57,47 @@ GAP_CHECK = timedelta(seconds=5)
 BATCH = 500
 
 
-def event_payload(event: Event, job: Job | None, fax: Inbound | None) -> dict[str, Any]:
+def event_type(event: Event, fax: Inbound | None) -> str:
+    """The webhook event type of ``event``: a voice message's reception is voice.received."""
+    kind = TYPES[event.kind]
+    if kind == "fax.received" and fax is not None and fax.kind == "voice":
+        return VOICE_RECEIVED
+    return kind
+
+
+def audio_path(inbound_id: int) -> str:
+    return f"/api/v1/inbound/{inbound_id}/audio"
+
+
+def voice_data(config: Config, fax: Inbound, seconds: float) -> dict[str, Any]:
+    """``data.voice`` of a voice.received event (voice_message.schema.json)."""
+    base = config.api.public_url.rstrip("/") or f"http://{config.api.listen}"
+    return {
+        "inbound_id": fax.id,
+        "caller_number": fax.caller_number,
+        "caller_name": fax.caller_name,
+        "called_number": fax.called_number,
+        "line": fax.line,
+        "received_at": fax.started_at.isoformat(),
+        "seconds": round(seconds, 1),
+        "audio_path": audio_path(fax.id),
+        "audio_url": base + audio_path(fax.id),
+    }
+
+
+def event_payload(
+    event: Event, job: Job | None, fax: Inbound | None, voice: dict[str, Any] | None = None
+) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if job is not None:
         data["fax"] = public(job, JOB_FIELDS) | {"callback_url": (job.notify or {}).get("callback_url")}
     if fax is not None:
         data["inbound"] = public(fax, INBOUND_FIELDS)
+    if voice is not None:
+        data["voice"] = voice
     return {
         "id": f"evt_{event.id}",
-        "type": TYPES[event.kind],
+        "type": event_type(event, fax),
         "created": event.at.isoformat(),
         "message": event.message,
         "details": event.data or {},
@@ -157,7 +193,19 @@ class EventRelay:
         return list(session.scalars(select(Event).where(Event.id.in_(missing)).order_by(Event.id)))
 
     def _notices(self, event: Event, job: Job | None, fax: Inbound | None) -> list[Notice]:
-        return self._webhooks(event, job, fax) + self._texts(event, job, fax) + self._twilio_fax(event, job)
+        voice = self._voice(event, fax)
+        return (
+            self._webhooks(event, job, fax, voice)
+            + self._texts(event, job, fax, voice)
+            + self._twilio_fax(event, job)
+        )
+
+    def _voice(self, event: Event, fax: Inbound | None) -> dict[str, Any] | None:
+        """``data.voice`` when ``event`` is a voice message's reception, else None."""
+        if fax is None or event_type(event, fax) != VOICE_RECEIVED:
+            return None
+        seconds = self.store.inbound_seconds([fax.id]).get(fax.id, 0.0)
+        return voice_data(self.config, fax, seconds)
 
     @staticmethod
     def _twilio_fax(event: Event, job: Job | None) -> list[Notice]:
@@ -185,10 +233,12 @@ class EventRelay:
             )
         ]
 
-    def _texts(self, event: Event, job: Job | None, fax: Inbound | None) -> list[Notice]:
+    def _texts(
+        self, event: Event, job: Job | None, fax: Inbound | None, voice: dict[str, Any] | None
+    ) -> list[Notice]:
         if self.config.twilio is None:
             return []
-        kind = TYPES[event.kind]
+        kind = event_type(event, fax)
         origin = f"event:{event.id}"
         if job is not None and kind in ("fax.sent", "fax.failed"):
             user = self._owner(job)
@@ -197,12 +247,12 @@ class EventRelay:
             if kind == "fax.sent" and user.sms != "always":
                 return []
             return [Notice(origin, "sms", user.mobile, {"body": sms.job_text(job), "job": job.id})]
-        if fax is not None and kind == "fax.received":
+        if fax is not None and kind in ("fax.received", VOICE_RECEIVED):
             out = []
             for name in (event.data or {}).get("users", []):
                 user = self.users_by_name.get(name)
                 if user is not None and user.mobile and user.sms != "never":
-                    body = sms.inbound_text(fax)
+                    body = sms.voice_text(fax, voice["seconds"]) if voice else sms.inbound_text(fax)
                     out.append(Notice(origin, "sms", user.mobile, {"body": body, "inbound": fax.id}))
             return out
         return []
@@ -210,20 +260,22 @@ class EventRelay:
     def _owner(self, job: Job) -> UserConfig | None:
         return self.users_by_email.get((job.sender or "").lower())
 
-    def _webhooks(self, event: Event, job: Job | None, fax: Inbound | None) -> list[Notice]:
-        kind = TYPES[event.kind]
+    def _webhooks(
+        self, event: Event, job: Job | None, fax: Inbound | None, voice: dict[str, Any] | None
+    ) -> list[Notice]:
+        kind = event_type(event, fax)
         payload: dict[str, Any] | None = None
         out: list[Notice] = []
         callback = (job.notify or {}).get("callback_url") if job is not None else None
         if callback and self.config.webhooks.signing_secret_env:
-            payload = event_payload(event, job, fax)
+            payload = event_payload(event, job, fax, voice)
             out.append(
                 Notice(f"event:{event.id}", "webhook", callback, {"event": payload, "secret": CALLBACK})
             )
         for index, subscription in enumerate(self.config.webhooks.subscriptions):
             if subscription.events and kind not in subscription.events:
                 continue
-            payload = payload or event_payload(event, job, fax)
+            payload = payload or event_payload(event, job, fax, voice)
             out.append(
                 Notice(
                     f"event:{event.id}",
