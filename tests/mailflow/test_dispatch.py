@@ -281,3 +281,15 @@ def test_a_voice_message_whose_audio_is_gone_is_not_retried(store: Store, tmp_pa
     Dispatcher(store, config(tmp=tmp_path / "folk"), "test/outbox", folder=FolderDelivery()).run_once()
     [item] = OutboxStore(store).items()
     assert item.state == "dead" and "has no audio" in item.last_error
+
+
+def test_a_voice_message_is_sent_by_smtp_as_it_is(store: Store, smtp_server: tuple[Recorder, int]) -> None:
+    recorder, port = smtp_server
+    inbound_id = voice_message_for(store, "ann", seconds=2.0)
+    assert dispatcher(store, config(port)).run_once() == 1
+    [envelope] = recorder.envelopes
+    assert envelope.rcpt_tos == ["ann@example.com"]
+    [message] = recorder.messages()
+    assert message["Message-Context"] == "voice-message" and message["X-Fax-Id"] == str(inbound_id)
+    [audio] = list(message.iter_attachments())
+    assert audio.get_content_type() == "audio/wav" and audio.get_content() == tone_wav(2.0)
