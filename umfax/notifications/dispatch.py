@@ -1,4 +1,4 @@
-"""The dispatcher: delivers outbox rows (reports, received faxes, replies) at least once.
+"""The dispatcher: delivers outbox rows (reports, received faxes and voice messages, replies)
 
 It reads what each row needs from the store and hands its destination plain data
 (:mod:`~umfax.notifications.ports`): destinations are given to it, never imported here
@@ -36,7 +36,7 @@ from umfax.notifications.ports import (
     WebhookNotice,
 )
 from umfax.store import Store
-from umfax.store.models import Outbox, utcnow
+from umfax.store.models import Inbound, Outbox, utcnow
 from umfax.store.outbox import OutboxStore
 
 logger = logging.getLogger(__name__)
@@ -103,10 +103,10 @@ def load_received_fax(store: Store, inbound_id: int) -> ReceivedFax:
     return ReceivedFax(InboundFacts.of(fax), [page.data for page in store.inbound_pages(fax.id)])
 
 
-def load_received_voice(store: Store, inbound_id: int) -> ReceivedVoice:
-    """A voice message (an inbound row of kind "voice") and its audio, read from the store;
-    ``Undeliverable`` when the audio is gone (deleted, or retention removed it)."""
-    call = store.get_inbound(inbound_id)
+def load_received_voice(store: Store, inbound_id: int, call: Inbound | None = None) -> ReceivedVoice:
+    """A voice message (an inbound row of kind "voice", ``call`` if already read) and its
+    audio, read from the store; ``Undeliverable`` when the audio is gone (deleted)."""
+    call = call or store.get_inbound(inbound_id)
     audio = store.inbound_audio(inbound_id)
     if audio is None:
         raise Undeliverable(f"voice message {inbound_id} has no audio (deleted?)")
@@ -238,8 +238,9 @@ class Dispatcher:
 
     def _inbound(self, inbound_id: int, to: str, outbox_id: int) -> reports.Outgoing:
         """The message delivering a received fax, or a voice message (kind "voice")."""
-        if self.store.get_inbound(inbound_id).kind == "voice":
-            voice = load_received_voice(self.store, inbound_id)
+        call = self.store.get_inbound(inbound_id)
+        if call.kind == "voice":
+            voice = load_received_voice(self.store, inbound_id, call)
             return voicemail.voice_message(self.config, voice, to, outbox_id)
         return reports.inbound_fax(self.config, load_received_fax(self.store, inbound_id), to, outbox_id)
 
