@@ -1,4 +1,5 @@
-"""The dispatcher: delivers outbox rows (reports, received faxes and voice messages, replies)
+"""The dispatcher: delivers outbox rows (reports, received faxes and voice messages,
+replies) at least once.
 
 It reads what each row needs from the store and hands its destination plain data
 (:mod:`~umfax.notifications.ports`): destinations are given to it, never imported here
