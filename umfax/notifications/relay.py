@@ -3,10 +3,11 @@
 The relay reads the store's events in id order and, for each event of a fax, writes one
 outbox notice per receiver: webhooks to the fax's own ``callback_url`` and each matching
 subscription; text messages to the sender's mobile when their fax failed (or, per user,
-whenever it ended) and to each user a received fax (or voice message) is routed to.  A notice's origin is
-``event:<id>``, unique per receiver, so reading an event twice (after a restart, or in
-the overlap window that catches transactions committed out of id order) never makes a
-second notice: delivery is at least once, with a stable event id to deduplicate on.
+whenever it ended) and to each user a received fax or voice message is routed to.  A
+notice's origin is ``event:<id>``, unique per receiver, so reading an event twice (after a
+restart, or in the overlap window that catches transactions committed out of id order)
+never makes a second notice: delivery is at least once, with a stable event id to
+deduplicate on.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from umfax.twilio_shapes import fax_sid, twilio_status
 
 logger = logging.getLogger(__name__)
 
-#: A voice message was left (an inbound row of kind "voice"): its reception event, whatever
-#: the log calls it, becomes this type, with ``data.voice`` (voice_message.schema.json).
+#: A voice message was left (an inbound row of kind "voice"): its reception event (logged
+#: as a fax's is, inbound_received or inbound_partial) becomes this type, with
+#: ``data.voice`` (voice_message.schema.json).
 VOICE_RECEIVED = "voice.received"
 #: Event log kinds and the webhook event types they become.
 TYPES = {
@@ -45,7 +47,6 @@ TYPES = {
     "retried": "fax.retried",
     "inbound_received": "fax.received",
     "inbound_partial": "fax.received",
-    "voice_received": VOICE_RECEIVED,
 }
 CALLBACK = "callback"  # the secret reference of per-fax callbacks
 #: Events are read again for this long: a transaction that took an id earlier but
