@@ -213,6 +213,10 @@ class JitterBuffer:
         if self._playout is not None and end > limit:
             self.stats.overflows += 1
             return
+        if self._playout is not None and start > self._ended_at:
+            # Frames already played as "the far end is quiet" lay inside the stream after
+            # all: packets were lost there (a loss is only known once a later one comes).
+            self.stats.lost += max(0, (min(start, self._playout) - self._ended_at) // self.frame)
         self._chunks[start] = _Chunk(start, audio)
         self._ref = start
         self._ended_at = max(self._ended_at, end)
