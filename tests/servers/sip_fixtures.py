@@ -1,5 +1,6 @@
 """Fixtures for the real SIP/T.38 peers (registered as a plugin by the root conftest):
-kamailio, rtpengine, loopback captures, SIPp and spandsp fax machines on G.711 or T.38.
+kamailio, rtpengine, loopback captures, SIPp, spandsp fax machines on G.711 or T.38, and
+baresip as a voice caller (with espeak-ng and sox for its speech).
 
 A peer that is not installed makes its tests skip, with a reason saying what to install.
 When a test fails, the logs of the kamailio and rtpengine it started, and the path of its
@@ -15,9 +16,11 @@ from typing import Any, Protocol
 
 import pytest
 
+from tests.servers.baresip import BaresipCaller, baresip_binary
 from tests.servers.kamailio import KamailioServer, kamailio_binary
 from tests.servers.rtpengine import RtpengineServer, rtpengine_binary
 from tests.servers.sipp import sipp_binary
+from tests.servers.speech import espeak_binary, sox_binary
 from tests.servers.tshark import CaptureError, LoopbackCapture, dumpcap_binary, tshark_binary
 
 _REPORTED = pytest.StashKey[list[Any]]()
@@ -45,6 +48,16 @@ def require_sipp() -> None:
 def require_tshark() -> None:
     if dumpcap_binary() is None or tshark_binary() is None:
         pytest.skip("dumpcap/tshark are not installed (apt-get install tshark; scripts/test does it)")
+
+
+def require_baresip() -> None:
+    if baresip_binary() is None:
+        pytest.skip("baresip is not installed (apt-get install baresip; scripts/test does it)")
+
+
+def require_speech_tools() -> None:
+    if espeak_binary() is None or sox_binary() is None:
+        pytest.skip("espeak-ng/sox are not installed (apt-get install espeak-ng sox; scripts/test does it)")
 
 
 def require_spandsp() -> None:
@@ -105,6 +118,25 @@ def rtpengine(request: pytest.FixtureRequest) -> Iterator[RtpengineServer]:
     with RtpengineServer() as server:
         _report_on_failure(request, server)
         yield server
+
+
+@pytest.fixture
+def baresip(request: pytest.FixtureRequest) -> Iterator[Callable[..., BaresipCaller]]:
+    """A factory: ``baresip(wav, user=..., password=..., proxy=(host, port))`` starts a
+    :class:`BaresipCaller` playing ``wav`` into its calls; all are stopped at the end."""
+    require_baresip()
+    started: list[BaresipCaller] = []
+
+    def start(wav: Path, **options: Any) -> BaresipCaller:
+        caller = BaresipCaller(wav, **options)
+        started.append(caller)
+        caller.start()
+        _report_on_failure(request, caller)
+        return caller
+
+    yield start
+    for caller in started:
+        caller.close()
 
 
 @pytest.fixture
