@@ -192,3 +192,19 @@ def correlate(sent: Samples, received: Samples, *, max_offset_seconds: float | N
     score = np.where(valid, cross / np.where(norm > 0, norm, 1.0), -np.inf)
     best = int(np.argmax(score))
     return Match(float(score[best]), float(lags[best]) / RATE)
+
+
+def tone_onset(samples: Samples, hertz: float, *, frame: int = 160, ratio: float = 0.5) -> float | None:
+    """The time (seconds from the first sample) of the first 20 ms frame whose energy is
+    mostly (``ratio`` of it) at ``hertz`` (a Goertzel-style projection), or None: where a
+    fax answerer's 2100 Hz CED begins in received audio, for example."""
+    count = len(samples) // frame
+    if not count:
+        return None
+    frames = np.asarray(samples[: count * frame], dtype=np.float64).reshape(count, frame)
+    t = np.arange(frame) / RATE
+    cos, sin = np.cos(2 * np.pi * hertz * t), np.sin(2 * np.pi * hertz * t)
+    at_tone = 2 * ((frames @ cos) ** 2 + (frames @ sin) ** 2) / frame
+    total = (frames**2).sum(axis=1)
+    hits = np.nonzero((total > frame * 100.0**2) & (at_tone >= ratio * total))[0]
+    return float(hits[0]) * frame / RATE if len(hits) else None

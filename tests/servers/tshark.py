@@ -232,3 +232,13 @@ def facsimile_controls(file: Path, decode_as: Sequence[str] = (), *, where: str 
             code = int(value, 0)
             names.append(T30_NAMES.get(code, f"0x{code:02x}"))
     return names
+
+
+def rtp_payloads(file: Path, where: str) -> list[tuple[float, int, bytes]]:
+    """The RTP packets tshark decoded that match the display filter ``where`` (e.g.
+    ``udp.srcport == P``), in capture order: (capture time in seconds, payload type,
+    payload).  tshark finds RTP from the SIP/SDP in the capture."""
+    rows = _tshark(file, ["-Y", f"rtp && ({where})", "-e", "frame.time_relative", "-e", "rtp.p_type",
+                          "-e", "rtp.payload"])  # fmt: skip
+    return [(float(r[0]), int(r[1]), bytes.fromhex(r[2].replace(":", "")) if len(r) > 2 else b"")
+            for r in rows]  # fmt: skip
