@@ -10,7 +10,8 @@ What it runs (the configuration that works with baresip 1.0.0 here):
   (the ``accounts`` file), ``menu`` (the commands) and ``ctrl_tcp`` (JSON commands and
   events in netstrings on a TCP port).  No ``stdio``: with stdin not a terminal it fails.
 - ``net_interface 127.0.0.1`` (an address: ``lo`` is refused) and ``sip_listen`` on a free
-  port, so SIP, SDP and RTP stay on loopback; ``rtp_ports`` a small range from a free port.
+  port P (UDP and TCP; baresip also binds SIP/TLS on P+1, so that must be free too), so
+  SIP, SDP and RTP stay on loopback; ``rtp_ports`` a small range from a free port.
 - the account ``<sip:USER@PROXY>;auth_pass=...;regint=0;audio_codecs=pcmu``: no
   REGISTER, but a 401/407 challenge of an INVITE is answered with ``USER``/password.
 
@@ -85,6 +86,20 @@ def baresip_binary() -> str | None:
     return binary
 
 
+def _free_sip_port() -> int:
+    """A port P free for UDP and TCP with P+1 free for TCP: baresip's ``sip_listen`` binds
+    UDP and TCP on P and SIP/TLS on P+1 (1.0 has no switch to leave TLS out)."""
+    for _ in range(50):
+        port = free_tcp_udp_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind((HOST, port + 1))
+            except OSError:
+                continue
+        return port
+    raise BaresipError("no port P free for UDP/TCP with P+1 free for TCP")
+
+
 @dataclass
 class CallRecord:
     """One call placed by :meth:`BaresipCaller.call`.  Times are ``time.monotonic()``;
@@ -142,7 +157,7 @@ class BaresipCaller(Daemon):
         self.codec = codec
         self.answer_timeout = answer_timeout
         self.start_timeout = start_timeout
-        self.sip_port = free_tcp_udp_port()  # sip_listen binds UDP and TCP
+        self.sip_port = _free_sip_port()
         self.ctrl_port = free_port()
         low = min(free_udp_port(), 64000) & ~1
         self.rtp_ports = (low, low + 3)
