@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import select
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -218,10 +219,19 @@ def test_a_fax_caller_is_heard_during_the_greeting_and_its_fax_arrives(
     fax = AudioFax(calling=True, send_tiff=page)
     scenario = render_scenario("uac_audio.xml", tmp_path, media_port=fax.port, from_user=CALLER,
                                call_timeout_ms=90000)
-    with fax, start_sipp(scenario, (voice_site.sip.host, voice_site.sip.port), workdir=tmp_path / "uac",
-                         service=USER, auth=(CALLER, CALLER_PASSWORD), timeout=120) as caller:
-        result = fax.wait(90)
-        sipp = caller.wait(30)
+    try:
+        with start_sipp(scenario, (voice_site.sip.host, voice_site.sip.port), workdir=tmp_path / "uac",
+                        service=USER, auth=(CALLER, CALLER_PASSWORD), timeout=120) as caller:
+            # The machine's T.30 clock (CNG at once, then every 3.5 s) starts with the
+            # answer, when umfax's first RTP arrives: started at the INVITE, its first CNG
+            # would be cut by the call set-up and the next come after the greeting.
+            answered, _, _ = select.select([fax.sock], [], [], 30)
+            assert answered, "no RTP from umfax within 30 s of the INVITE"
+            fax.start()
+            result = fax.wait(90)
+            sipp = caller.wait(30)
+    finally:
+        fax.close()
     assert result.ok, result
     assert sipp.ok, sipp.report()
     (message,) = voice_site.wait_for_mail()
