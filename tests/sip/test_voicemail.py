@@ -12,6 +12,10 @@ kamailio, delivering into a user's Dovecot mailbox; callers that none of us wrot
 - a caller that sends nothing ends as a voice message of silence, never a failed fax
   (and with ``drop_silent`` reaches nobody);
 - tshark decodes every capture with no malformed SIP, SDP or RTP.
+
+By default one site takes the spoken and the silent caller (about 30 s); the fax caller
+and the drop_silent variant run with ``-m long_call`` (the fax after listening runs by
+default at the line level, in tests/sip/test_voice_line.py).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import email
 import email.policy
 import select
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -178,41 +183,100 @@ def attachment(message: EmailMessage, kind: str) -> bytes:
     return content
 
 
-def test_a_spoken_message_from_baresip_arrives_as_voicemail(
-    voice_site: VoiceSite, baresip: Callable[..., BaresipCaller], tmp_path: Path
-) -> None:
-    """(a) baresip speaks after the beep and hangs up when the speech ends; the mailbox
-    gets a voice message whose WAV is that speech."""
+def newest_inbound(site: UmfaxSite) -> dict[str, object]:
+    records: list[dict[str, object]] = site.json("inbox")
+    return max(records, key=lambda record: int(str(record["id"])))
+
+
+def leave_spoken_message(vs: VoiceSite, baresip: Callable[..., BaresipCaller], tmp_path: Path) -> None:
+    """(a) baresip stays silent through the greeting and the beep, speaks, and hangs up
+    as the speech ends; the mailbox gets a voice message whose WAV is that speech."""
     speech = make_speech(MESSAGE, tmp_path / "speech.wav")
     spoken = sox_stat(speech).seconds
-    lead = voice_site.record_starts
-    played = make_speech(MESSAGE, tmp_path / "played.wav", lead_seconds=lead)  # silent through the greeting
-    proxy = (voice_site.sip.host, voice_site.sip.port)
-    phone = baresip(played, user=CALLER, password=CALLER_PASSWORD, proxy=proxy)
-    call = phone.call(voice_site.number_uri, hangup_after=lead + spoken + 0.1)
+    lead = vs.record_starts
+    played = make_speech(MESSAGE, tmp_path / "played.wav", lead_seconds=lead)
+    phone = baresip(played, user=CALLER, password=CALLER_PASSWORD, proxy=(vs.sip.host, vs.sip.port))
+    before = len(vs.mailbox())
+    call = phone.call(vs.number_uri, hangup_after=lead + spoken + 0.1)
     assert call.established and call.hung_up_by_us, call
 
-    (message,) = voice_site.wait_for_mail()
+    message = vs.wait_for_mail(before + 1)[-1]
     assert message["Message-Context"] == "voice-message", message
     assert CALLER in str(message["X-Fax-Caller-Number"]), message
-    wav = tmp_path / "received.wav"
+    wav = tmp_path / "spoken-received.wav"
     wav.write_bytes(attachment(message, "audio/"))
     stat = sox_stat(wav)
     assert abs(stat.seconds - spoken) <= 0.5, (stat.text, spoken)
     assert not stat.silent, stat.text
     match = correlate(wav_samples(speech), wav_samples(wav))
     assert match.peak > 0.8 and abs(match.offset_seconds) < 0.5, match
-    (inbound,) = voice_site.site.json("inbox")
+    inbound = newest_inbound(vs.site)
     assert inbound["kind"] == "voice" and inbound["transport"] == "g711", inbound
+
+
+def call_and_send_nothing(vs: VoiceSite, tmp_path: Path) -> None:
+    """(c) the caller hears the greeting and the beep (its RTP sink keeps them) and sends
+    nothing; umfax ends the message after silence_seconds and hangs up itself.  The call
+    is a voice call (kind voice), never a fax."""
+    before = len(vs.site.json("inbox"))
+    with RtpSink() as sink:
+        scenario = render_scenario("uac_audio.xml", tmp_path / "silent", media_port=sink.port,
+                                   from_user=CALLER, call_timeout_ms=40000)
+        with start_sipp(scenario, (vs.sip.host, vs.sip.port), workdir=tmp_path / "silent",
+                        service=USER, auth=(CALLER, CALLER_PASSWORD), timeout=60) as caller:
+            sipp = caller.wait(50)
+    assert sipp.ok, sipp.report()  # umfax hung up (BYE) by itself
+    heard = sink.samples()
+    greeting = correlate(wav_samples(vs.greeting), heard)
+    assert greeting.peak > 0.8 and greeting.offset_seconds < 0.5, greeting
+    assert tone_onset(heard, 1000.0) is not None  # the beep
+
+    def ended() -> bool:
+        records = vs.site.json("inbox")
+        return len(records) > before and bool(newest_inbound(vs.site)["ended_at"])
+
+    vs.site.wait_for(ended, 30, "the silent call's end")
+    inbound = newest_inbound(vs.site)
+    assert inbound["kind"] == "voice" and inbound["pages"] == 0, inbound
+
+
+def test_spoken_and_silent_callers_leave_voicemail_on_the_fax_number(
+    voice_site: VoiceSite, baresip: Callable[..., BaresipCaller], tmp_path: Path
+) -> None:
+    """(a), then (c) with drop_silent off: the silent caller's message is delivered too,
+    and sox says it is silence; (d) tshark on both calls."""
+    require_sipp()
+    leave_spoken_message(voice_site, baresip, tmp_path)
+    call_and_send_nothing(voice_site, tmp_path)
+    (_, message) = voice_site.wait_for_mail(2)
+    assert message["Message-Context"] == "voice-message", message
+    wav = tmp_path / "silent-received.wav"
+    wav.write_bytes(attachment(message, "audio/"))
+    stat = sox_stat(wav)
+    assert stat.silent and stat.seconds <= SILENCE_SECONDS + 1.0, stat.text
     voice_site.assert_clean_capture()
 
 
+@pytest.mark.long_call
+@pytest.mark.parametrize("voice_site", [True], ids=["drop_silent"], indirect=True)
+def test_with_drop_silent_a_caller_that_sends_nothing_reaches_nobody(
+    voice_site: VoiceSite, tmp_path: Path
+) -> None:
+    """(c) with ``[voice] drop_silent``: the silent message is kept from ann."""
+    require_sipp()
+    call_and_send_nothing(voice_site, tmp_path)
+    time.sleep(1.0)  # the dispatcher's turn, had it anything to deliver
+    assert voice_site.mailbox() == []
+    voice_site.assert_clean_capture()
+
+
+@pytest.mark.long_call  # the fax path after listening runs by default in tests/sip/test_voice_line.py
 def test_a_fax_caller_is_heard_during_the_greeting_and_its_fax_arrives(
     voice_site: VoiceSite, tmp_path: Path
 ) -> None:
-    """(b) spandsp's fax_state sends CNG from the start; umfax's answering fax tone
+    """(b) spandsp's fax_state sends CNG from the answer; umfax's answering fax tone
     (2100 Hz) begins before the greeting would have ended, and the page arrives as a PDF
-    in the same mailbox."""
+    in the same mailbox; (d) tshark on the call."""
     require_sipp()
     require_spandsp()
     page = make_test_page(tmp_path / "page.tif", resolution="fine")
@@ -247,40 +311,3 @@ def test_a_fax_caller_is_heard_during_the_greeting_and_its_fax_arrives(
     ced = tone_onset(samples, CED_HZ)
     greeting = sox_stat(voice_site.greeting).seconds
     assert ced is not None and ced < greeting, (ced, greeting)
-
-
-@pytest.mark.parametrize("voice_site", [False, pytest.param(True, marks=pytest.mark.long_call)],
-                         ids=["kept", "drop_silent"], indirect=True)
-def test_a_caller_that_sends_nothing_is_a_silent_voice_message_not_a_failed_fax(
-    voice_site: VoiceSite, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    """(c) the caller hears the greeting and the beep (its RTP sink keeps them) and sends
-    nothing; umfax ends the message after silence_seconds and hangs up.  The call is a
-    voice message of silence (delivered; with drop_silent, kept from ann), never a fax."""
-    require_sipp()
-    drop_silent = "drop_silent" in request.node.callspec.id
-    with RtpSink() as sink:
-        scenario = render_scenario("uac_audio.xml", tmp_path, media_port=sink.port, from_user=CALLER,
-                                   call_timeout_ms=40000)
-        with start_sipp(scenario, (voice_site.sip.host, voice_site.sip.port), workdir=tmp_path / "uac",
-                        service=USER, auth=(CALLER, CALLER_PASSWORD), timeout=60) as caller:
-            sipp = caller.wait(50)
-    assert sipp.ok, sipp.report()  # umfax hung up (BYE) by itself
-    heard = sink.samples()
-    greeting = correlate(wav_samples(voice_site.greeting), heard)
-    assert greeting.peak > 0.8 and greeting.offset_seconds < 0.5, greeting
-    assert tone_onset(heard, 1000.0) is not None  # the beep
-
-    voice_site.site.wait_for(lambda: bool(voice_site.site.json("inbox")), 30, "the call in the inbox")
-    (inbound,) = voice_site.site.json("inbox")
-    assert inbound["kind"] == "voice", inbound
-    if drop_silent:
-        assert voice_site.mailbox() == []
-    else:
-        (message,) = voice_site.wait_for_mail()
-        assert message["Message-Context"] == "voice-message", message
-        wav = tmp_path / "received.wav"
-        wav.write_bytes(attachment(message, "audio/"))
-        stat = sox_stat(wav)
-        assert stat.silent and stat.seconds <= SILENCE_SECONDS + 1.0, stat.text
-    voice_site.assert_clean_capture()
