@@ -22,7 +22,8 @@ Usage::
         assert call.established, call
 
 :meth:`BaresipCaller.call` dials, waits for the answer, lets the WAV play, hangs up after
-``hangup_after`` seconds (or lets aufile's end of file hang up) and returns a
+``hangup_after`` seconds (or lets aufile's end of file hang up: from right after the last sample to about a
+second later; give the WAV a silent tail when the hang-up time matters) and returns a
 :class:`CallRecord` with the times of the answer and the end and every ctrl_tcp event.
 """
 
@@ -305,7 +306,8 @@ class BaresipCaller(Daemon):
     ) -> CallRecord:
         """Dial ``uri``; once answered, the WAV plays from its start; hang up
         ``hangup_after`` seconds after the answer (None: when the WAV ends, by aufile's
-        end of file, about a second after its last sample; or when the far end hangs up).
+        end of file, up to about a second after its last sample; or when the far end
+        hangs up).
         Returns when the call has ended.  A call that is refused or never answered comes
         back with ``established`` False and baresip's reason."""
         record = CallRecord(uri, time.monotonic())

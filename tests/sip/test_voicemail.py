@@ -183,8 +183,9 @@ def attachment(message: EmailMessage, kind: str) -> bytes:
     return content
 
 
-def newest_inbound(site: UmfaxSite) -> dict[str, object]:
-    records: list[dict[str, object]] = site.json("inbox")
+def newest_inbound(site: UmfaxSite, records: list[dict[str, object]] | None = None) -> dict[str, object]:
+    """The latest inbound record (of ``records``, else of ``umfax inbox``)."""
+    records = site.json("inbox") if records is None else records
     return max(records, key=lambda record: int(str(record["id"])))
 
 
@@ -194,7 +195,9 @@ def leave_spoken_message(vs: VoiceSite, baresip: Callable[..., BaresipCaller], t
     speech = make_speech(MESSAGE, tmp_path / "speech.wav")
     spoken = sox_stat(speech).seconds
     lead = vs.record_starts
-    played = make_speech(MESSAGE, tmp_path / "played.wav", lead_seconds=lead)
+    # silent through the greeting and the beep; a silent tail keeps aufile's end of file
+    # from racing the hang-up
+    played = make_speech(MESSAGE, tmp_path / "played.wav", lead_seconds=lead, tail_seconds=2.0)
     phone = baresip(played, user=CALLER, password=CALLER_PASSWORD, proxy=(vs.sip.host, vs.sip.port))
     before = len(vs.mailbox())
     call = phone.call(vs.number_uri, hangup_after=lead + spoken + 0.1)
@@ -233,7 +236,7 @@ def call_and_send_nothing(vs: VoiceSite, tmp_path: Path) -> None:
 
     def ended() -> bool:
         records = vs.site.json("inbox")
-        return len(records) > before and bool(newest_inbound(vs.site)["ended_at"])
+        return len(records) > before and bool(newest_inbound(vs.site, records)["ended_at"])
 
     vs.site.wait_for(ended, 30, "the silent call's end")
     inbound = newest_inbound(vs.site)
