@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -201,10 +202,22 @@ def attachment(message: EmailMessage, kind: str) -> bytes:
     return content
 
 
-def newest_inbound(site: UmfaxSite, records: list[dict[str, object]] | None = None) -> dict[str, object]:
-    """The latest inbound record (of ``records``, else of ``umfax inbox``)."""
-    records = site.json("inbox") if records is None else records
-    return max(records, key=lambda record: int(str(record["id"])))
+def wait_for_calls(site: UmfaxSite, count: int) -> list[dict[str, Any]]:
+    """``umfax inbox`` once it lists ``count`` ended calls, oldest first."""
+    records: list[dict[str, Any]] = []
+
+    def ended() -> bool:
+        records[:] = sorted(site.json("inbox"), key=lambda record: int(record["id"]))
+        return len(records) >= count and all(record["ended_at"] for record in records)
+
+    site.wait_for(ended, 30, f"{count} ended call(s) in the inbox")
+    return records
+
+
+def assert_voice_calls(records: list[dict[str, Any]]) -> None:
+    """Every call was a voice call over G.711 (never a fax: no pages, no fax result)."""
+    for record in records:
+        assert record["kind"] == "voice" and record["transport"] == "g711" and record["pages"] == 0, record
 
 
 def leave_spoken_message(vs: VoiceSite, baresip: Callable[..., BaresipCaller], tmp_path: Path) -> None:
@@ -231,15 +244,11 @@ def leave_spoken_message(vs: VoiceSite, baresip: Callable[..., BaresipCaller], t
     assert not stat.silent, stat.text
     match = correlate(wav_samples(speech), wav_samples(wav))
     assert match.peak > 0.8 and abs(match.offset_seconds) < 0.5, match
-    inbound = newest_inbound(vs.site)
-    assert inbound["kind"] == "voice" and inbound["transport"] == "g711", inbound
 
 
 def call_and_send_nothing(vs: VoiceSite, tmp_path: Path) -> None:
     """(c) the caller hears the greeting and the beep (its RTP sink keeps them) and sends
-    nothing; umfax ends the message after silence_seconds and hangs up itself.  The call
-    is a voice call (kind voice), never a fax."""
-    before = len(vs.site.json("inbox"))
+    nothing; umfax ends the message after silence_seconds and hangs up itself."""
     with RtpSink() as sink:
         scenario = render_scenario("uac_audio.xml", tmp_path / "silent", media_port=sink.port,
                                    from_user=CALLER, call_timeout_ms=40000)
@@ -251,14 +260,6 @@ def call_and_send_nothing(vs: VoiceSite, tmp_path: Path) -> None:
     greeting = correlate(wav_samples(vs.greeting), heard)
     assert greeting.peak > 0.8 and greeting.offset_seconds < 0.5, greeting
     assert tone_onset(heard, 1000.0) is not None  # the beep
-
-    def ended() -> bool:
-        records = vs.site.json("inbox")
-        return len(records) > before and bool(newest_inbound(vs.site, records)["ended_at"])
-
-    vs.site.wait_for(ended, 30, "the silent call's end")
-    inbound = newest_inbound(vs.site)
-    assert inbound["kind"] == "voice" and inbound["pages"] == 0, inbound
 
 
 def test_spoken_and_silent_callers_leave_voicemail_on_the_fax_number(
@@ -275,6 +276,7 @@ def test_spoken_and_silent_callers_leave_voicemail_on_the_fax_number(
     wav.write_bytes(attachment(message, "audio/"))
     stat = sox_stat(wav)
     assert stat.silent and stat.seconds <= SILENCE_SECONDS + 1.0, stat.text
+    assert_voice_calls(wait_for_calls(voice_site.site, 2))
     voice_site.assert_clean_capture()
 
 
@@ -286,6 +288,7 @@ def test_with_drop_silent_a_caller_that_sends_nothing_reaches_nobody(
     """(c) with ``[voice] drop_silent``: the silent message is kept from ann."""
     require_sipp()
     call_and_send_nothing(voice_site, tmp_path)
+    assert_voice_calls(wait_for_calls(voice_site.site, 1))
     time.sleep(1.0)  # the dispatcher's turn, had it anything to deliver
     assert voice_site.mailbox() == []
     voice_site.assert_clean_capture()
