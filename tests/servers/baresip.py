@@ -7,7 +7,8 @@ What it runs (the configuration that works with baresip 1.0.0 here):
   audio source: a WAV at 8 kHz mono 16-bit, ``audio_source aufile,<path>``; at its end
   aufile reports "end of file" and baresip hangs up), ``alsa`` as a player bound to ALSA's
   ``null`` device (received audio goes nowhere; baresip needs some player), ``account``
-  (the ``accounts`` file), ``menu`` (the commands) and ``ctrl_tcp`` (JSON commands and
+  (the ``accounts`` file), ``menu`` (the commands; ``statmode_default off`` keeps its
+  call status line, 50 a second, out of the log) and ``ctrl_tcp`` (JSON commands and
   events in netstrings on a TCP port).  No ``stdio``: with stdin not a terminal it fails.
 - ``net_interface 127.0.0.1`` (an address: ``lo`` is refused) and ``sip_listen`` on a free
   port P (UDP and TCP; baresip also binds SIP/TLS on P+1, so that must be free too), so
@@ -68,6 +69,7 @@ module\t\t\taufile.so
 module\t\t\talsa.so
 module_tmp\t\taccount.so
 module_app\t\tmenu.so
+statmode_default\toff
 module_app\t\tctrl_tcp.so
 ctrl_tcp_listen\t\t{host}:{ctrl_port}
 """
