@@ -266,7 +266,8 @@ def test_spoken_and_silent_callers_leave_voicemail_on_the_fax_number(
     voice_site: VoiceSite, baresip: Callable[..., BaresipCaller], tmp_path: Path
 ) -> None:
     """(a), then (c) with drop_silent off: the silent caller's message is delivered too,
-    and sox says it is silence; (d) tshark on both calls."""
+    and sox says it is silence; then a caller who hangs up during the greeting leaves
+    nothing, its call recorded as such; (d) tshark on the three calls."""
     require_sipp()
     leave_spoken_message(voice_site, baresip, tmp_path)
     call_and_send_nothing(voice_site, tmp_path)
@@ -276,7 +277,16 @@ def test_spoken_and_silent_callers_leave_voicemail_on_the_fax_number(
     wav.write_bytes(attachment(message, "audio/"))
     stat = sox_stat(wav)
     assert stat.silent and stat.seconds <= SILENCE_SECONDS + 1.0, stat.text
-    assert_voice_calls(wait_for_calls(voice_site.site, 2))
+
+    hasty = make_speech("Oh, a machine.", tmp_path / "hasty.wav", tail_seconds=2.0)
+    proxy = (voice_site.sip.host, voice_site.sip.port)
+    phone = baresip(hasty, user=CALLER, password=CALLER_PASSWORD, proxy=proxy)
+    call = phone.call(voice_site.number_uri, hangup_after=1.0)
+    assert call.established and call.hung_up_by_us, call
+    records = wait_for_calls(voice_site.site, 3)
+    assert_voice_calls(records)
+    assert records[2]["result"] == "hangup_in_greeting", records[2]
+    assert len(voice_site.mailbox()) == 2
     voice_site.assert_clean_capture()
 
 
