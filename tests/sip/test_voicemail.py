@@ -70,7 +70,6 @@ USER, PASSWORD = "12125550100", "trunk-secret"
 CALLER, CALLER_PASSWORD = "12125550199", "far-secret"
 LISTEN_SECONDS = 2.0
 SILENCE_SECONDS = 2.0
-BEEP_SECONDS = 0.4  # modem.voice.answer.BEEP_SECONDS: the beep after the greeting
 GREETING = "Ann cannot take your call. Please leave a message."
 MESSAGE = "Hello Ann, this is Bob from accounts. Please call me back about the March invoice."
 CED_HZ = 2100.0  # the answering fax's tone
@@ -96,6 +95,8 @@ class VoiceSite:
     def record_starts(self) -> float:
         """Seconds from the answer to the start of recording: listening lasts
         max(listen_seconds, the greeting), then the beep."""
+        from modem.voice.answer import BEEP_SECONDS  # (after the module's feature check)
+
         return max(LISTEN_SECONDS, sox_stat(self.greeting).seconds) + BEEP_SECONDS
 
     def mailbox(self) -> list[EmailMessage]:
