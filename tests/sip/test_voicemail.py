@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import importlib.util
 import select
 import time
 from collections.abc import Callable, Iterator
@@ -48,23 +47,6 @@ from tests.servers.speech import correlate, make_speech, sox_stat, tone_onset, w
 from tests.servers.umfax_site import UmfaxSite
 
 pytestmark = [pytest.mark.sip_peers, pytest.mark.slow, pytest.mark.timeout(240)]
-
-#: The voice feature comes in three parts (the line's listening and recording, the
-#: service's config/store/worker, the mail); until each is in the tree these tests skip,
-#: naming what is missing.  Only a missing module skips: one that fails to import errors.
-FEATURE_MODULES = ("modem.voice.answer", "umfax.config.voice", "umfax.notifications.voicemail")
-
-
-def _absent(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is None
-    except ModuleNotFoundError:  # its package is missing
-        return True
-
-
-if _missing := [name for name in FEATURE_MODULES if _absent(name)]:
-    pytest.skip(f"the voice feature is not in this tree yet (no {', '.join(_missing)})",
-                allow_module_level=True)
 
 USER, PASSWORD = "12125550100", "trunk-secret"
 CALLER, CALLER_PASSWORD = "12125550199", "far-secret"
