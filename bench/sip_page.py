@@ -26,11 +26,18 @@ DESCRIPTION = ("text page: bench/text_corpus 'sans' seed 1 (A4, 8-12 pt body tex
 @functools.cache
 def text_page() -> PageImage:
     """The bench page (rendered once per process)."""
+    return corpus_page("sans", 1)
+
+
+@functools.cache
+def corpus_page(cls: str, seed: int) -> PageImage:
+    """Page ``cls`` seed ``seed`` of :mod:`bench.text_corpus` rasterised as the bench page
+    is (rendered once per process); the G.711 bench also sends class ``small``."""
     from reportlab.lib.pagesizes import A4
 
     from bench.text_corpus import draw_page
 
-    pdf, _text = draw_page("sans", 1, A4)
+    pdf, _text = draw_page(cls, seed, A4)
     with tempfile.TemporaryDirectory(prefix="umfax-sip-page-") as tmp:
         src, dst = Path(tmp) / "page.pdf", Path(tmp) / "page.tif"
         src.write_bytes(pdf)
@@ -45,7 +52,11 @@ def text_page() -> PageImage:
 
 def text_page_tiff(directory: Path) -> Path:
     """The bench page as a TIFF-F file in ``directory`` (for spandsp senders)."""
-    path = directory / "page.tif"
+    return page_tiff(text_page(), directory / "page.tif")
+
+
+def page_tiff(page: PageImage, path: Path) -> Path:
+    """``page`` as a TIFF-F file at ``path`` (written once; for spandsp senders)."""
     if not path.exists():
-        path.write_bytes(multipage_tiff([text_page()]))
+        path.write_bytes(multipage_tiff([page]))
     return path
