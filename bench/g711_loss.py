@@ -53,7 +53,9 @@ def run_loss_table(losses: tuple[float, ...], calls: int, *, jitter_s: float, co
                    g711_rows: tuple[str, ...] = G711_ROWS, t38_rows: tuple[str, ...] = T38_ROWS,
                    on_call: Callable[[str, float, G711Call], None] | None = None) -> LossRun:
     """Every (row, loss) cell, ``calls`` calls each."""
-    jobs = [(row, loss, n) for loss in losses for n in range(calls) for row in g711_rows]
+    # interleaved (call number outermost): a change of machine load during the run falls
+    # on every cell alike, not on the loss rates run last
+    jobs = [(row, loss, n) for n in range(calls) for loss in losses for row in g711_rows]
     results: dict[tuple[str, float], list[tuple[int, G711Call]]] = {}
     load_before = os.getloadavg()[0]
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
