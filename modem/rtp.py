@@ -157,7 +157,8 @@ class JitterBuffer:
     ``depth`` ticks after the first packet, at that packet's timestamp (or an earlier
     one that arrived meanwhile); then every tick plays the next ``frame`` samples by
     timestamp: what arrived, silence where nothing did.  ``max_ahead`` bounds how far
-    (ticks) the stream may run ahead of playout before the excess is dropped;
+    (ticks) the stream may run ahead of playout: a packet beyond it starts the buffer over
+    at that packet (what was buffered is stale);
     ``resync`` (samples) is the timestamp jump that makes the buffer start over.
     """
 
@@ -210,9 +211,15 @@ class JitterBuffer:
             return
         limit = (self._playout if self._playout is not None else self._first()) + \
             (self.depth + self.max_ahead) * self.frame
-        if self._playout is not None and end > limit:
+        if end > limit:
+            # The stream runs more than the buffer ahead of playout: what is buffered is
+            # stale (a socket's backlog read at once, e.g. RTP that flowed while the call
+            # was still deciding fax or voice or T.38), and playout, which advances at the
+            # stream's own rate, would never catch up.  Start over at this packet.
             self.stats.overflows += 1
-            return
+            self._restart(packet)
+            start = self._ref
+            end = start + len(audio) // SAMPLE_OCTETS
         if self._playout is not None and start > self._ended_at:
             # Frames already played as "the far end is quiet" lay inside the stream after
             # all: packets were lost there (a loss is only known once a later one comes).

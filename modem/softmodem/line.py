@@ -127,7 +127,7 @@ class G711Line:
         log.info("g711 fax call ended", extra={
             "line": self.name, "cause": str(result.cause), "pages": result.pages_done,
             "packets_in": self.stats.packets_in, "packets_out": self.stats.packets_out,
-            "lost": self.stats.jitter.lost, "late": self.stats.jitter.late})
+            "stale": self.stats.stale, "lost": self.stats.jitter.lost, "late": self.stats.jitter.late})
         return result
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from modem import g711, rtp
 from modem.errors import ModemError
 from modem.softmodem.t31lib import CallEvent, ControlOp, SpandspT31
+from modem.udp import discard_backlog
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class AudioStats:
     malformed: int = 0  # datagrams that were not RTP (or were RTCP)
     ended_by: str = ""  # "" (the DTE hung up), "stopped" (the call went away) or "silent"
     cpu_seconds: float = 0.0  # CPU time of the pump thread (spandsp's modem, RTP, the pty)
+    stale: int = 0  # packets queued on the socket before the pump started (dropped unheard)
     jitter: rtp.JitterStats = field(default_factory=rtp.JitterStats)
 
 
@@ -122,6 +124,7 @@ class SoftModemPump:
 
     # --- lifecycle --------------------------------------------------------------------------
     def start(self) -> SoftModemPump:
+        self.stats.stale = discard_backlog(self.sock)
         self.sock.setblocking(False)
         self._sock_fd = self.sock.fileno()
         self._thread.start()

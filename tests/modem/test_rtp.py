@@ -200,6 +200,29 @@ def test_a_stream_far_ahead_of_playout_is_cut() -> None:
     assert jb.stats.overflows > 0 and jb.buffered() <= 5 * FRAME_SAMPLES
 
 
+def test_a_backlog_read_at_once_does_not_leave_playout_behind_for_good() -> None:
+    """Two seconds of RTP queued in the socket before the pump reads it (the far end sent
+    while the call was still deciding fax, voice or T.38), then the live stream: playout
+    starts over within the buffer's reach of the live edge and every later frame is
+    heard (it used to stay behind, every live packet dropped as an overflow)."""
+    jb = JitterBuffer({0: widen}, depth=4)
+    backlog = 100
+    def nth(n: int) -> RtpPacket:
+        return packet(n, value=n % 250 + 1)
+
+    for n in range(backlog):  # read in one go
+        jb.push(nth(n))
+    heard = []
+    for n in range(backlog, backlog + 300):  # then one packet per tick, as sent
+        jb.push(nth(n))
+        heard.append(jb.tick())
+    assert jb.stats.overflows > 0
+    live = backlog + 299
+    behind = next(k for k in range(jb.depth + jb.max_ahead + 1) if heard[-1] == audio((live - k) % 250 + 1))
+    assert jb.depth <= behind <= jb.depth + jb.max_ahead
+    assert all(frame is not None and frame != SILENT for frame in heard[-100:])
+
+
 def test_depth_in_seconds_rounds_to_frames() -> None:
     assert JitterBuffer.for_depth({}, 0.08).depth == 4
     assert JitterBuffer.for_depth({}, 0.0).depth == 1
