@@ -16,6 +16,7 @@ from PIL import Image
 
 from modem.api import IncomingCall, PageImage, ReceivedPage, ReceiveOptions, SendOptions
 from modem.g711 import Law
+from modem.sdp import SessionDescription, T38Params, t38_offer
 from modem.softmodem import AudioSettings, G711Line, t31_available
 from tests.modem.pages import decode, encode
 from tests.peers.faximage import load_fax_pages, make_test_page
@@ -24,6 +25,7 @@ from tests.servers.ports import HOST
 from tests.servers.rtp_relay import ImpairedRelay
 from tests.servers.rtpengine import RtpengineServer
 from tests.servers.sip_fixtures import require_spandsp
+from tests.servers.t38_fax import T38Fax
 from umfax.lines.pages import recode_image
 
 pytestmark = [pytest.mark.sip_peers, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -147,6 +149,71 @@ def test_send_a_page_through_rtpengine_relaying_rtp(
 
     send_to_audio_fax(rtp_socket, page, tmp_path, "PCMU", relay)
     rtpengine.delete("g711-call", "us")
+
+
+def t38_far_end_through_rtpengine(rtpengine: RtpengineServer, sock: socket.socket, fax: T38Fax,
+                                  call_id: str) -> tuple[str, int]:
+    """rtpengine with ``T.38=decode`` between spandsp's T.38 terminal (``fax``, which
+    offers ``m=image``) and our G.711 line on ``sock`` (which answers ``m=audio``): the
+    reverse of tests/sip/test_rtpengine.py, umfax on G.711 and the far end on T.38.
+    Points ``fax`` at the gateway's UDPTL port; returns where our RTP goes."""
+    offer = t38_offer(HOST, fax.port, T38Params(max_bit_rate=14400), session_id=fax.port, version=0)
+    audio_side = rtpengine.offer(call_id, "fax", offer.serialize(), **{"T.38": ["decode"]})["sdp"]
+    answer = rtpengine.answer(call_id, "fax", "umfax", audio_sdp(sock.getsockname()[1], "PCMU"))["sdp"]
+    image = SessionDescription.parse(answer).find("image")
+    assert image is not None and image.is_t38, answer
+    fax.remote = (HOST, image.port)
+    return HOST, sdp_port(audio_side, "audio")
+
+
+def test_receive_from_a_t38_fax_machine_through_rtpengines_gateway(
+        page: Path, rtp_socket: socket.socket, rtpengine: RtpengineServer) -> None:
+    """A T.38 fax machine (spandsp's t38_terminal) calls; a media gateway (rtpengine,
+    T.38=decode, spandsp's gateway inside it) turns its T.38 into G.711, where our line
+    answers and receives the page: what happens when the carrier speaks T.38 and the
+    trunk to umfax only G.711."""
+    pages: list[ReceivedPage] = []
+    fax = T38Fax(calling=True, send_tiff=page)
+    try:
+        our_far = t38_far_end_through_rtpengine(rtpengine, rtp_socket, fax, "t38-to-g711")
+        with fax:
+            line = G711Line(rtp_socket, our_far, AudioSettings(codec="PCMU"))
+            result = line.receive(IncomingCall(caller_number="12125550199"),
+                                  ReceiveOptions(local_id="+1 212 555 0100"), pages.append, lambda _p: None)
+            sent = fax.wait(30)
+    finally:
+        fax.close()
+        rtpengine.delete("t38-to-g711", "fax")
+    assert result.ok and result.pages_done == 1 and result.ecm, (result, line.stats, sent)
+    assert sent.ok and sent.pages == 1 and fax.datagrams_in > 0, sent
+    assert line.stats is not None and line.stats.packets_in > 0 and line.stats.foreign == 0, line.stats
+    ink = load_fax_pages(page)[0]
+    got = decode(pages[0].image)
+    assert np.array_equal(got[: ink.shape[0]], ink[: got.shape[0]])
+
+
+@pytest.mark.long_call
+def test_send_to_a_t38_fax_machine_through_rtpengines_gateway(
+        page: Path, tmp_path: Path, rtp_socket: socket.socket, rtpengine: RtpengineServer) -> None:
+    """The other direction: our G.711 line sends, through rtpengine's gateway, to a T.38
+    fax machine that answers."""
+    received = tmp_path / "received.tif"
+    ink = load_fax_pages(page)[0]
+    fax = T38Fax(calling=False, receive_tiff=received)
+    try:
+        our_far = t38_far_end_through_rtpengine(rtpengine, rtp_socket, fax, "g711-to-t38")
+        with fax:
+            line = G711Line(rtp_socket, our_far, AudioSettings(codec="PCMU"))
+            result = line.send("", [encode_ink(ink)], SendOptions(local_id="+1 212 555 0100",
+                                                                  recode=recode_image), lambda _p: None)
+            far_result = fax.wait(30)
+    finally:
+        fax.close()
+        rtpengine.delete("g711-to-t38", "fax")
+    assert result.ok and result.pages_done == 1, (result, line.stats, far_result)
+    assert far_result.ok and far_result.pages == 1, far_result
+    got = load_fax_pages(received)
+    assert len(got) == 1 and np.array_equal(got[0][: ink.shape[0]], ink[: got[0].shape[0]])
 
 
 @pytest.mark.long_call
