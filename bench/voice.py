@@ -15,7 +15,8 @@ about 3 s of espeak-ng speech; SIPp hangs up (BYE) 0.3 s after the speech ends, 
 umfax's silence timer would.
 
 Measured per call: **the caller's BYE leaving SIPp** (SIPp's message trace, wall clock,
-microseconds) **-> the message seen in ann's INBOX** by a watcher on its own IMAP
+microseconds; within 0.03 ms of the BYE's frame on a loopback capture) **-> the
+message seen in ann's INBOX** by a watcher on its own IMAP
 connection: by default NOOP every ``--poll-ms`` (20) ms, so the figure is late by at most
 that plus one round trip; ``--idle`` waits in IMAP IDLE instead (Dovecot then reports
 new mail after its own notification delay, ~0.5 s).  Also shown: BYE -> the call

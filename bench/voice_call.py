@@ -4,8 +4,9 @@ thread; the moment its BYE left, from SIPp's message trace.
 
 SIPp stamps every message it traces with the wall clock (``gettimeofday``, printed in
 local time to the microsecond) of its event loop's turn, the same turn that hands the
-BYE to the socket; the bench compares that with ``time.time()`` when the message is
-seen in the mailbox, on the same machine.
+BYE to the socket (checked against a loopback capture: the traced time of five BYEs
+was within 0.03 ms of their frames' capture times); the bench compares that with
+``time.time()`` when the message is seen in the mailbox, on the same machine.
 """
 
 from __future__ import annotations
