@@ -1,7 +1,7 @@
 """Voicemail delivery latency (issue 17): from the end of a voice call to the message in
 the user's IMAP mailbox, beside the floor of that path measured in the same run.
 
-    python bench/voice.py                    # 20 calls, one after another (~3 min here)
+    python bench/voice.py                    # 20 calls, one after another (~2.5 min here)
     python bench/voice.py --quick            # 5 calls
     python bench/voice.py --calls 40 --concurrent 4 --idle
 
@@ -15,14 +15,14 @@ about 3 s of espeak-ng speech; SIPp hangs up (BYE) 0.3 s after the speech ends, 
 umfax's silence timer would.
 
 Measured per call: **the caller's BYE leaving SIPp** (SIPp's message trace, wall clock,
-microseconds; within 0.03 ms of the BYE's frame on a loopback capture) **-> the
-message seen in ann's INBOX** by a watcher on its own IMAP
-connection: by default NOOP every ``--poll-ms`` (20) ms, so the figure is late by at most
-that plus one round trip; ``--idle`` waits in IMAP IDLE instead (Dovecot then reports
-new mail after its own notification delay, ~0.5 s).  Also shown: BYE -> the call
-recorded as ended in umfax's store (``inbound.ended_at``, read from its SQLite).
+microseconds; within 0.03 ms of the BYE's frame on a loopback capture) **-> the message
+seen in ann's INBOX** by a watcher on its own IMAP connection: by default NOOP every
+``--poll-ms`` (20) ms, so the figure is late by at most that plus one round trip;
+``--idle`` waits in IMAP IDLE instead (Dovecot then reports new mail after its own
+notification delay, ~0.5 s).  Also shown: BYE -> the call recorded as ended in
+umfax's store (``inbound.ended_at``, read from its SQLite), which is before the mail.
 
-The reference row, measured after every call in the same run: the bench APPENDs the
+The reference row, measured after every call (or round of calls) in the same run: the bench APPENDs the
 message umfax delivered (same bytes) to the same INBOX through the same master-user
 login umfax uses, and the same watcher sees it: the floor of the mailbox path, so the
 difference is umfax's (the line ending the call, storing the WAV, the outbox, building
@@ -375,7 +375,8 @@ def report(figures: Figures, calls: int, concurrent: int, poll_s: float, load: t
     print(f"verdict: end of a voice call -> message in the IMAP mailbox p95 <= {TARGET_P95:g} s: "
           f"{'MET' if ok else 'NOT MET'} ({p95_text}, {len(figures.delivered)}/{calls} calls delivered)")
     print("Not covered: one mailbox on loopback (no network between umfax and the IMAP server, "
-          "no TLS handshake cost beyond loopback); umfax's own SQLite store; short messages "
+          "whose TLS session umfax already holds or opens on loopback); umfax's store on SQLite "
+          "(not PostgreSQL); the reference APPENDs between calls, not during one; short messages "
           f"(~{len(MESSAGE.split())} words, a few seconds of WAV), so longer messages add WAV "
           "encoding and APPEND time; only IMAP delivery (not EWS, Graph, SMTP, folder); calls "
           "ending by the caller's hang-up (not by silence or the length limit, which add "
