@@ -1,7 +1,8 @@
 """bench/g711.py stays runnable: its smallest mode (``--quick``: one real-time call per
 G.711 row at 0 % loss on the short form page, T.38 in virtual time), and its output
 lines parse.  The concurrency ramp is left out here (another ~25 s call); the same
-mode with it is ``python bench/g711.py --quick``."""
+mode with it is ``python bench/g711.py --quick``.  It runs with ``-m long_call`` (the
+25-minute budget of the default run)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ VERDICT = re.compile(r"^  verdict .*\b(MET|NOT MET)\b")
 @needs_spandsp
 @needs_gs
 @pytest.mark.slow
+@pytest.mark.long_call  # ~57 s of real-time calls; the G.711 paths it drives run by default in tests/sip
 @pytest.mark.timeout(120)
 def test_quick_run_prints_every_row_and_verdict(capsys: pytest.CaptureFixture[str]) -> None:
     from modem.softmodem import t31_available
