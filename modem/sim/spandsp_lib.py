@@ -7,11 +7,10 @@ simulator's remote fax machines use, with spandsp's constants (t38_core.h, t30.h
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import threading
 from typing import Any
 
 from modem.sim.errors import SpandspUnavailable
+from modem.spandsp_handle import Signatures, SpandspHandle
 
 # --- spandsp constants (spandsp/t38_core.h, t30.h) -------------------------------------------
 
@@ -81,56 +80,44 @@ class T30Stats(ctypes.Structure):
     )] + [("_spare", ctypes.c_int * 16)]
 
 
-_lib: Any = None
-_lib_lock = threading.Lock()
+def _signatures() -> Signatures:
+    vp, i, cp = ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p
+    return {
+        "t38_terminal_init": (vp, [vp, i, TX_HANDLER, vp]),
+        "t38_terminal_free": (i, [vp]),
+        "t38_terminal_send_timeout": (i, [vp, i]),
+        "t38_terminal_set_config": (None, [vp, i]),
+        "t38_terminal_set_tep_mode": (None, [vp, i]),
+        "t38_terminal_get_t30_state": (vp, [vp]),
+        "t38_terminal_get_t38_core_state": (vp, [vp]),
+        "t38_core_init": (vp, [vp, RX_IND, RX_DATA, RX_MISSING, vp, TX_HANDLER, vp]),
+        "t38_core_free": (i, [vp]),
+        "t38_core_rx_ifp_packet": (i, [vp, ctypes.POINTER(ctypes.c_uint8), i, ctypes.c_uint16]),
+        "t38_core_send_indicator": (i, [vp, i]),
+        "t38_core_send_data": (i, [vp, i, i, ctypes.POINTER(ctypes.c_uint8), i, i]),
+        "t38_set_data_rate_management_method": (None, [vp, i]),
+        "t38_set_sequence_number_handling": (None, [vp, i]),
+        "t30_set_tx_ident": (i, [vp, cp]),
+        "t30_get_rx_ident": (cp, [vp]),
+        "t30_set_tx_file": (None, [vp, cp, i, i]),
+        "t30_set_rx_file": (None, [vp, cp, i]),
+        "t30_set_ecm_capability": (i, [vp, i]),
+        "t30_set_supported_modems": (i, [vp, i]),
+        "t30_set_supported_compressions": (i, [vp, i]),
+        "t30_set_phase_e_handler": (None, [vp, PHASE_E, vp]),
+        "t30_set_phase_d_handler": (None, [vp, PHASE_D, vp]),
+        "t30_get_transfer_statistics": (None, [vp, ctypes.POINTER(T30Stats)]),
+        "t30_completion_code_to_str": (cp, [i]),
+        "t30_terminate": (None, [vp]),
+    }
+
+
+_HANDLE = SpandspHandle(_signatures, SpandspUnavailable)
 
 
 def load_spandsp() -> Any:
     """The spandsp shared library with the prototypes we use declared."""
-    global _lib
-    with _lib_lock:
-        if _lib is not None:
-            return _lib
-        name = ctypes.util.find_library("spandsp") or "libspandsp.so.2"
-        try:
-            lib = ctypes.CDLL(name)
-        except OSError as e:  # pragma: no cover - depends on the machine
-            raise SpandspUnavailable(f"cannot load {name}: {e} (apt install libspandsp2)") from e
-        vp, i, cp = ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p
-        sigs: dict[str, tuple[Any, list[Any]]] = {
-            "t38_terminal_init": (vp, [vp, i, TX_HANDLER, vp]),
-            "t38_terminal_free": (i, [vp]),
-            "t38_terminal_send_timeout": (i, [vp, i]),
-            "t38_terminal_set_config": (None, [vp, i]),
-            "t38_terminal_set_tep_mode": (None, [vp, i]),
-            "t38_terminal_get_t30_state": (vp, [vp]),
-            "t38_terminal_get_t38_core_state": (vp, [vp]),
-            "t38_core_init": (vp, [vp, RX_IND, RX_DATA, RX_MISSING, vp, TX_HANDLER, vp]),
-            "t38_core_free": (i, [vp]),
-            "t38_core_rx_ifp_packet": (i, [vp, ctypes.POINTER(ctypes.c_uint8), i, ctypes.c_uint16]),
-            "t38_core_send_indicator": (i, [vp, i]),
-            "t38_core_send_data": (i, [vp, i, i, ctypes.POINTER(ctypes.c_uint8), i, i]),
-            "t38_set_data_rate_management_method": (None, [vp, i]),
-            "t38_set_sequence_number_handling": (None, [vp, i]),
-            "t30_set_tx_ident": (i, [vp, cp]),
-            "t30_get_rx_ident": (cp, [vp]),
-            "t30_set_tx_file": (None, [vp, cp, i, i]),
-            "t30_set_rx_file": (None, [vp, cp, i]),
-            "t30_set_ecm_capability": (i, [vp, i]),
-            "t30_set_supported_modems": (i, [vp, i]),
-            "t30_set_supported_compressions": (i, [vp, i]),
-            "t30_set_phase_e_handler": (None, [vp, PHASE_E, vp]),
-            "t30_set_phase_d_handler": (None, [vp, PHASE_D, vp]),
-            "t30_get_transfer_statistics": (None, [vp, ctypes.POINTER(T30Stats)]),
-            "t30_completion_code_to_str": (cp, [i]),
-            "t30_terminate": (None, [vp]),
-        }
-        for fn, (res, args) in sigs.items():
-            f = getattr(lib, fn)
-            f.restype = res
-            f.argtypes = args
-        _lib = lib
-        return lib
+    return _HANDLE.get()
 
 
 def spandsp_available() -> bool:

@@ -13,13 +13,12 @@ the owner's thread, and only append to lists.  One instance per call; not thread
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import enum
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from modem.errors import ModemError
+from modem.spandsp_handle import Signatures, SpandspHandle
 
 SAMPLE_OCTETS = 2
 
@@ -71,41 +70,30 @@ _AT_TX = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes
 _MODEM_CONTROL = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
                                   ctypes.c_void_p)
 
-_lib: Any = None
-_lock = threading.Lock()
+def _signatures() -> Signatures:
+    vp, i = ctypes.c_void_p, ctypes.c_int
+    amp = ctypes.POINTER(ctypes.c_int16)
+    return {
+        "t31_init": (vp, [vp, _AT_TX, vp, _MODEM_CONTROL, vp, vp, vp]),
+        "t31_free": (i, [vp]),
+        "t31_at_rx": (i, [vp, ctypes.c_char_p, i]),
+        "t31_rx": (i, [vp, amp, i]),
+        "t31_rx_fillin": (i, [vp, i]),
+        "t31_tx": (i, [vp, amp, i]),
+        "t31_call_event": (None, [vp, i]),
+        "t31_set_transmit_on_idle": (None, [vp, i]),
+        "t31_set_tep_mode": (None, [vp, i]),
+        "t31_set_mode": (None, [vp, i]),
+    }
+
+
+_HANDLE = SpandspHandle(_signatures, SoftModemError)
 
 
 def load_t31() -> Any:
     """libspandsp2 with the T.31 prototypes declared (its own ctypes handle, so other
     bindings of the same library keep theirs)."""
-    global _lib
-    with _lock:
-        if _lib is not None:
-            return _lib
-        name = ctypes.util.find_library("spandsp") or "libspandsp.so.2"
-        try:
-            lib = ctypes.CDLL(name)
-        except OSError as exc:
-            raise SoftModemError(f"cannot load {name}: {exc} (apt install libspandsp2)") from exc
-        vp, i = ctypes.c_void_p, ctypes.c_int
-        amp = ctypes.POINTER(ctypes.c_int16)
-        sigs: dict[str, tuple[Any, list[Any]]] = {
-            "t31_init": (vp, [vp, _AT_TX, vp, _MODEM_CONTROL, vp, vp, vp]),
-            "t31_free": (i, [vp]),
-            "t31_at_rx": (i, [vp, ctypes.c_char_p, i]),
-            "t31_rx": (i, [vp, amp, i]),
-            "t31_rx_fillin": (i, [vp, i]),
-            "t31_tx": (i, [vp, amp, i]),
-            "t31_call_event": (None, [vp, i]),
-            "t31_set_transmit_on_idle": (None, [vp, i]),
-            "t31_set_tep_mode": (None, [vp, i]),
-            "t31_set_mode": (None, [vp, i]),
-        }
-        for fn, (restype, argtypes) in sigs.items():
-            f = getattr(lib, fn)
-            f.restype, f.argtypes = restype, argtypes
-        _lib = lib
-        return lib
+    return _HANDLE.get()
 
 
 def t31_available() -> bool:

@@ -11,12 +11,11 @@ append to a list.  One instance per call; not thread-safe.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import enum
-import threading
 from typing import Any
 
 from modem.errors import ModemError
+from modem.spandsp_handle import Signatures, SpandspHandle
 
 SAMPLE_OCTETS = 2
 
@@ -48,37 +47,26 @@ DETECTORS = (Tone.FAX_CNG, Tone.FAX_CED_OR_PREAMBLE, Tone.ANSAM, Tone.BELL_ANS, 
 
 _TONE_REPORT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int)
 
-_lib: Any = None
-_lock = threading.Lock()
+def _signatures() -> Signatures:
+    vp, i = ctypes.c_void_p, ctypes.c_int
+    amp = ctypes.POINTER(ctypes.c_int16)
+    return {
+        "modem_connect_tones_rx_init": (vp, [vp, i, _TONE_REPORT, vp]),
+        "modem_connect_tones_rx": (i, [vp, amp, i]),
+        "modem_connect_tones_rx_get": (i, [vp]),
+        "modem_connect_tones_rx_free": (i, [vp]),
+        "modem_connect_tones_tx_init": (vp, [vp, i]),
+        "modem_connect_tones_tx": (i, [vp, amp, i]),
+        "modem_connect_tones_tx_free": (i, [vp]),
+    }
+
+
+_HANDLE = SpandspHandle(_signatures, ToneError)
 
 
 def load_tones() -> Any:
     """libspandsp2 with the connect-tone prototypes declared (its own ctypes handle)."""
-    global _lib
-    with _lock:
-        if _lib is not None:
-            return _lib
-        name = ctypes.util.find_library("spandsp") or "libspandsp.so.2"
-        try:
-            lib = ctypes.CDLL(name)
-        except OSError as exc:
-            raise ToneError(f"cannot load {name}: {exc} (apt install libspandsp2)") from exc
-        vp, i = ctypes.c_void_p, ctypes.c_int
-        amp = ctypes.POINTER(ctypes.c_int16)
-        sigs: dict[str, tuple[Any, list[Any]]] = {
-            "modem_connect_tones_rx_init": (vp, [vp, i, _TONE_REPORT, vp]),
-            "modem_connect_tones_rx": (i, [vp, amp, i]),
-            "modem_connect_tones_rx_get": (i, [vp]),
-            "modem_connect_tones_rx_free": (i, [vp]),
-            "modem_connect_tones_tx_init": (vp, [vp, i]),
-            "modem_connect_tones_tx": (i, [vp, amp, i]),
-            "modem_connect_tones_tx_free": (i, [vp]),
-        }
-        for fn, (restype, argtypes) in sigs.items():
-            f = getattr(lib, fn)
-            f.restype, f.argtypes = restype, argtypes
-        _lib = lib
-        return lib
+    return _HANDLE.get()
 
 
 def tones_available() -> bool:
