@@ -123,6 +123,11 @@ class RtpSender:
         self.sent += 1
         return out
 
+    def skip(self, samples: int) -> None:
+        """``samples`` of time passed without a packet: the next one's timestamp says so
+        (the sequence number counts packets sent, so it does not jump)."""
+        self.timestamp = (self.timestamp + samples) % _WRAP
+
 
 def _signed(diff: int) -> int:
     """A 32-bit timestamp difference as a signed number."""
@@ -265,6 +270,18 @@ class JitterBuffer:
         elif self.gap:
             self.stats.lost += 1  # a gap inside the stream, not the far end gone quiet
         return bytes(out)
+
+    def skip(self, frames: int) -> None:
+        """Let ``frames`` ticks' time pass unplayed (the player could not tick meanwhile):
+        playout stays on the stream's timeline, and what was due meanwhile is dropped."""
+        if self._playout is None:
+            if self._chunks:
+                self._waited += frames
+            return
+        self._playout += frames * self.frame
+        for key in [k for k, c in self._chunks.items()
+                    if c.start + len(c.audio) // SAMPLE_OCTETS <= self._playout]:
+            del self._chunks[key]
 
     def buffered(self) -> int:
         """Samples received and not yet played."""

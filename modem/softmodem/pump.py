@@ -46,6 +46,13 @@ READ_LIMIT = 4096
 XON, XOFF = b"\x11", b"\x13"
 MAX_DATAGRAM = 2048
 _SILENCE = bytes(rtp.FRAME_SAMPLES * 2)
+#: How far (seconds) a starved pump catches up by running its missed ticks at once; a
+#: longer stall is skipped (:meth:`SoftModemPump._skip`).  Either way the call stays on
+#: real time: a pump that just dropped the missed ticks sent the rest of the call that
+#: much behind in RTP time, and a far end's fixed playout buffer then drops every later
+#: packet as late (found by bench/g711.py's ramp: a page decode in each receiving
+#: channel starved every pump for ~220 ms at once, and no far end heard our MCF).
+MAX_CATCH_UP = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +79,7 @@ class AudioStats:
     ended_by: str = ""  # "" (the DTE hung up), "stopped" (the call went away) or "silent"
     cpu_seconds: float = 0.0  # CPU time of the pump thread (spandsp's modem, RTP, the pty)
     stale: int = 0  # packets queued on the socket before the pump started (dropped unheard)
+    skipped: int = 0  # 20 ms ticks skipped after the pump was starved for over MAX_CATCH_UP
     jitter: rtp.JitterStats = field(default_factory=rtp.JitterStats)
 
 
@@ -182,9 +190,11 @@ class SoftModemPump:
                 last_heard = time.monotonic()
             now = time.monotonic()
             if now >= next_tick:
-                if now - next_tick > 10 * TICK:  # the thread was starved: do not burst
-                    next_tick = now
-                self._tick(now - last_heard)
+                if now - next_tick > MAX_CATCH_UP:  # starved too long to make up in a burst
+                    missed = int((now - next_tick) / TICK)
+                    self._skip(missed)
+                    next_tick += missed * TICK
+                self._tick(now - last_heard)  # behind: the loop runs the missed ticks at once
                 next_tick += TICK
             self._write_dte()
 
@@ -259,6 +269,20 @@ class SoftModemPump:
             self.stats.packets_out += 1
         except OSError as exc:
             log.debug("rtp send error", extra={"line": self.name, "error": str(exc)})
+
+    def _skip(self, frames: int) -> None:
+        """Let ``frames`` ticks pass unplayed (the thread was starved): the modem hears them
+        as lost line audio and what it would have sent is dropped, playout and our RTP
+        timestamps move on by as much, so both directions stay on the call's real time."""
+        samples = frames * rtp.FRAME_SAMPLES
+        self.modem.rx_fillin(samples)
+        self.modem.tx(samples)
+        self._after_modem()
+        self.jitter.skip(frames)
+        self.sender.skip(samples)
+        self.stats.skipped += frames
+        log.warning("soft modem pump starved: ticks skipped",
+                    extra={"line": self.name, "ticks": frames})
 
     def _line_hangup(self, reason: str) -> None:
         self._hung_up = True

@@ -86,6 +86,14 @@ def test_sender_numbers_packets_and_marks_the_first() -> None:
     assert {first.ssrc, second.ssrc} == {99} and sender.sent == 3
 
 
+def test_sender_skipping_time_moves_the_timestamp_not_the_sequence() -> None:
+    sender = RtpSender(0, ssrc=99, sequence=10, timestamp=(1 << 32) - 160)
+    first = decode_rtp(sender.packet(b"\xff" * 160))
+    sender.skip(3 * 160)
+    second = decode_rtp(sender.packet(b"\xff" * 160))
+    assert second.sequence == first.sequence + 1 and second.timestamp == 3 * 160
+
+
 # --- jitter buffer -----------------------------------------------------------------------
 
 def play(jb: JitterBuffer, ticks: int) -> list[bytes | None]:
@@ -262,3 +270,19 @@ def test_any_jitter_within_the_depth_plays_the_stream_in_order(
     assert frames[: len(expected)] == expected
     # gaps inside the stream are losses; after its last packet the far end is just quiet
     assert jb.stats.late == 0 and jb.stats.lost == len([n for n in lost if first < n < last])
+
+
+def test_skipping_ticks_keeps_playout_on_the_stream_timeline() -> None:
+    """A player starved for three ticks skips them: the frames due meanwhile are
+    dropped and the next tick plays the frame due now, not one three ticks old."""
+    jb = buffer(depth=1)
+    for n in range(8):
+        jb.push(packet(n))
+    assert play(jb, 3) == [None, audio(1), audio(2)]
+    jb.skip(3)
+    assert jb.tick() == audio(6) and jb.buffered() == 2 * FRAME_SAMPLES
+    assert (jb.stats.late, jb.stats.lost) == (0, 0)
+    before = buffer(depth=2)
+    before.push(packet(0))
+    before.skip(1)  # still filling: the wait counts the skipped tick
+    assert play(before, 2) == [None, audio(1)]

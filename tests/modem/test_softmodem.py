@@ -5,9 +5,11 @@ dropped.  Whole fax calls are in tests/sip/test_g711_fax.py."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -17,6 +19,7 @@ from modem import g711
 from modem.api import HangupCause, IncomingCall, PageImage, ReceiveOptions, SendOptions
 from modem.rtp import RtpPacket, decode_rtp
 from modem.softmodem import AudioSettings, G711Line, t31_available
+from modem.softmodem.pump import MAX_CATCH_UP, SoftModemPump
 from tests.servers.ports import HOST
 
 pytestmark = pytest.mark.timeout(60)
@@ -86,3 +89,35 @@ def test_the_call_going_away_ends_a_receive_and_strangers_are_ignored(
     assert line.stats is not None and line.stats.ended_by == "stopped"
     # each stranger's packet is dropped: as foreign, or unread as stale if it came before the pump
     assert line.stats.foreign + line.stats.stale == 5 and line.stats.packets_in == 0
+
+
+@pytest.mark.parametrize("stall", [0.3, 1.5])
+def test_a_starved_pump_keeps_its_rtp_on_real_time(sockets: tuple[socket.socket, socket.socket],
+                                                   stall: float) -> None:
+    """A pump thread that could not run for a while (the GIL held by a page decode in
+    another channel) catches up -- by a burst, or past MAX_CATCH_UP by skipping -- so its
+    RTP timestamps keep pace with the wall clock: a far end's fixed playout buffer would
+    otherwise drop every later packet as late."""
+    ours, far = sockets
+    pump = SoftModemPump(ours, far.getsockname())
+    ticks = 0
+    real_tick = pump._tick
+
+    def stalling_tick(silent_for: float) -> None:
+        nonlocal ticks
+        ticks += 1
+        if ticks == 10:
+            time.sleep(stall)
+        real_tick(silent_for)
+
+    pump._tick = stalling_tick  # type: ignore[method-assign]
+    heard: list[tuple[float, int]] = []
+    with pump:
+        end = time.monotonic() + stall + 1.0
+        while time.monotonic() < end:
+            with contextlib.suppress(TimeoutError):
+                heard.append((time.monotonic(), decode_rtp(far.recv(2048)).timestamp))
+    (t0, ts0), (t1, ts1) = heard[0], heard[-1]
+    lag = (t1 - t0) - ((ts1 - ts0) % 2**32) / 8000
+    assert abs(lag) < 0.1, f"our RTP runs {lag:.3f} s behind real time after a {stall} s stall"
+    assert (pump.stats.skipped > 0) == (stall > MAX_CATCH_UP)
