@@ -150,7 +150,8 @@ def run_ramp(args: argparse.Namespace) -> None:
         for k, (c, f) in enumerate(zip(step.channels, step.far, strict=True)):
             if not (c.ok and f.get("ok")):
                 print(f"    channel {k} ({'umfax sends' if c.sending else 'umfax receives'}): umfax "
-                      f"{c.cause}; far end {f.get('text')}, pages {f.get('pages')}")
+                      f"{c.cause}; far end {f.get('text')}, pages {f.get('pages')}, "
+                      f"{f.get('late')} of our packets late for its playout")
         why = stop_reason(step, cores)
         if step.completed == n:
             held = n

@@ -8,8 +8,9 @@ of their own so their CPU is not charged to umfax.
 receives, this end calls and sends call ``n``'s bench page (the pages: the second
 argument, :func:`bench.g711_peer.pages_spec`).  Prints one JSON line
 ``{"ports": [...]}`` (its own RTP ports, same order), waits for a line on stdin (the
-start), runs the calls and prints one JSON line with every call's outcome, its CPU
-seconds and its late ticks.
+start), runs the calls and prints one JSON line with every call's outcome (with how many
+of umfax's packets came too late for its playout buffer), its CPU seconds and its late
+ticks.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def main(argv: list[str]) -> int:
             end.close()
         cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         print(json.dumps({"calls": [{"ok": r.ok, "text": r.completion_text, "pages": r.pages,
-                                     "seconds": round(r.seconds, 2)} for r in results],
+                                     "seconds": round(r.seconds, 2), "late": e.buffer.stats.late}
+                                    for r, e in zip(results, ends, strict=True)],
                           "cpu_s": round(cpu, 2), "wall_s": round(time.monotonic() - start, 2),
                           "late_ticks": late}), flush=True)
     return 0
