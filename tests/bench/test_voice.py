@@ -10,7 +10,9 @@ import pytest
 from tests.servers.fixtures import require_dovecot
 from tests.servers.sip_fixtures import require_kamailio, require_sipp, require_speech_tools
 
-pytestmark = [pytest.mark.sip_peers, pytest.mark.slow, pytest.mark.timeout(120)]
+# ~20 s of calls; tests/sip/test_voicemail.py drives the same path (baresip, umfax serve,
+# Dovecot) in the default run, so the bench's smoke run is -m long_call (the 25-minute budget).
+pytestmark = [pytest.mark.sip_peers, pytest.mark.slow, pytest.mark.long_call, pytest.mark.timeout(120)]
 
 _S = r"\s+(\d+\.\d{3})"
 ROW = re.compile(rf"^\s*(?P<label>\S.*?)(?P<p50>{_S})(?P<p95>{_S})(?P<max>{_S})\s+(?P<n>\d+)$")

@@ -64,7 +64,9 @@ def send(ex: object, pages: list[PageImage], number: str, **opts: object
     return result, notes
 
 
-@pytest.mark.parametrize("ecm,encoding", [(False, "mh"), (False, "mr"), (True, "mr")])
+# (non-ECM MR repeats what the matrix's 1-page cases prove: -m long_call runs it)
+@pytest.mark.parametrize("ecm,encoding", [
+    (False, "mh"), pytest.param(False, "mr", marks=pytest.mark.long_call), (True, "mr")])
 def test_send_two_pages_to_spandsp(exchange: object, ecm: bool, encoding: str) -> None:
     rx = exchange.add_remote(RECEIVER, "receiver", ecm=ecm, ident="REMOTE 1")  # type: ignore[attr-defined]
     images = [drawing(300, 31), drawing(200, 32)]
