@@ -166,6 +166,7 @@ def t38_far_end_through_rtpengine(rtpengine: RtpengineServer, sock: socket.socke
     return HOST, sdp_port(audio_side, "audio")
 
 
+@pytest.mark.long_call  # about 30 s of real time; the default run's budget is spent
 def test_receive_from_a_t38_fax_machine_through_rtpengines_gateway(
         page: Path, rtp_socket: socket.socket, rtpengine: RtpengineServer) -> None:
     """A T.38 fax machine (spandsp's t38_terminal) calls; a media gateway (rtpengine,
