@@ -18,7 +18,6 @@ with the page.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import socket
 import tempfile
@@ -33,7 +32,7 @@ from modem import g711, rtp
 from modem.api import CallResult, IncomingCall, PageImage, ReceivedPage, ReceiveOptions, SendOptions
 from modem.sim.spandsp_lib import STEP_SAMPLES, SUPPORT_T4_1D_T4_2D_T6
 from modem.softmodem import AudioSettings, AudioStats, G711Line
-from tests.servers.fax_audio import AudioFax, rtp_packet
+from tests.servers.fax_audio import AudioFax
 from tests.servers.ports import HOST
 from tests.servers.rtp_relay import ImpairedRelay
 
@@ -112,17 +111,7 @@ class BufferedAudioFax(AudioFax):
             samples = (ctypes.c_int16 * STEP_SAMPLES).from_buffer_copy(frame or _SILENCE)
             self.lib.fax_rx(self._fax, samples, STEP_SAMPLES)
         self._rx_samples += STEP_SAMPLES
-        out = (ctypes.c_int16 * STEP_SAMPLES)()
-        n = self.lib.fax_tx(self._fax, out, STEP_SAMPLES)
-        if n < STEP_SAMPLES:
-            ctypes.memset(ctypes.byref(out, 2 * n), 0, 2 * (STEP_SAMPLES - n))
-        encoded = (ctypes.c_uint8 * STEP_SAMPLES)()
-        self.lib.g711_encode(self._codecs[self.payload_type], encoded, out, STEP_SAMPLES)
-        if self.remote is not None:
-            packet = rtp_packet(self.payload_type, seq, seq * STEP_SAMPLES, ssrc, bytes(encoded), seq == 0)
-            with contextlib.suppress(OSError):
-                self.sock.sendto(packet, self.remote)
-                self.packets_out += 1
+        self._transmit(seq, ssrc)
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,10 @@ class AudioFax(SpandspFaxPeer):
         if behind > 5 * STEP_SAMPLES:
             self.lib.fax_rx(self._fax, (ctypes.c_int16 * behind)(), behind)
             self._rx_samples += behind
+        self._transmit(seq, ssrc)
+
+    def _transmit(self, seq: int, ssrc: int) -> None:
+        """The machine's next 20 ms of audio (silence-padded), G.711-coded, as RTP packet ``seq``."""
         samples = (ctypes.c_int16 * STEP_SAMPLES)()
         n = self.lib.fax_tx(self._fax, samples, STEP_SAMPLES)
         if n < STEP_SAMPLES:
