@@ -77,6 +77,9 @@ def create_app(
     app.include_router(status.router)
     app.include_router(twilio_status.router)
     app.include_router(twilio_fax.router)
+    from umfax.web.app import mount_console  # the console shares the API's address
+
+    mount_console(app, app.state.context)
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:

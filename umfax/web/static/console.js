@@ -1,0 +1,2 @@
+// umfax console: small progressive enhancements; every page works without them.
+"use strict";
