@@ -27,7 +27,7 @@ def test_migration_0008_on_a_store_with_faxes(tmp_path: Path) -> None:
             " 1, 9600, 'mh', 0, '', '')"
         )
     upgrade(engine)
-    assert current_revision(engine) == HEAD_REVISION == "0008"
+    assert current_revision(engine) == HEAD_REVISION
     store = Store(engine)
     [fax] = store.list_inbound()
     assert (fax.kind, fax.remote_id) == ("fax", "ACME")

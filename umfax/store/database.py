@@ -21,7 +21,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 #: The newest migration; a test checks it is Alembic's head.  Lets a command skip
 #: importing Alembic when the schema is current.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 #: Execution option that makes a SQLite transaction take the write lock at BEGIN,
 #: so that read-then-write transactions never fail to upgrade their lock.

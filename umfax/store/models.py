@@ -240,6 +240,12 @@ class InboundPage(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# The console's lists: a user's faxes and received faxes newest first, and everyone's.
+Index("ix_jobs_user_created", Job.user_id, Job.created_at)
+Index("ix_inbound_user_started", Inbound.user_id, Inbound.started_at)
+Index("ix_inbound_started", Inbound.started_at)
+
+
 class Event(Base):
     """Append-only log of what happened to jobs, faxes and lines."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
+from umfax.store import console_models  # noqa: F401 - the console's tables, on Base
 from umfax.store.models import Base
 
 config = context.config
