@@ -24,8 +24,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.g711_peer import CODEC, RECODER, bench_page, ours_text, pages_spec
-from modem.api import IncomingCall, ReceivedPage, ReceiveOptions, SendOptions
+from bench.g711_peer import CODEC, RECEIVE, RECODER, bench_page, ours_text, pages_spec
+from modem.api import IncomingCall, ReceivedPage, SendOptions
 from modem.softmodem import AudioSettings, G711Line
 from tests.servers.ports import HOST
 
@@ -80,7 +80,7 @@ def _call(k: int, sock: socket.socket, far: tuple[str, int], channel: Channel) -
         else:
             pages: list[ReceivedPage] = []
             result = line.receive(IncomingCall(caller_number="15550100"),
-                                  ReceiveOptions(local_id="+1 555 0199"), pages.append, lambda _p: None)
+                                  RECEIVE, pages.append, lambda _p: None)
             channel.ok = result.ok and sum(1 for p in pages if p.good) == 1
         channel.cause = ours_text(result, line.stats)
     except Exception as exc:  # a bench: report, do not hide

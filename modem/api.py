@@ -195,6 +195,14 @@ class ReceiveOptions:
     # caller as these options say.  None: every call is a fax (lines that cannot hear voice
     # ignore it).
     voice: VoiceOptions | None = None
+    # Counts the rows of an error-free (ECM) page: (data, encoding, width) -> rows.  None:
+    # the T.30 engine's own decoder, pure Python, which holds the GIL for a few hundred
+    # ms a page; a C decoder (umfax passes libtiff's) lets other lines' media run meanwhile.
+    count_rows: RowCounter | None = None
+
+
+#: (coded page, its encoding, its width in pixels) -> rows; raises ValueError if it cannot.
+RowCounter = Callable[[bytes, Encoding, int], int]
 
 
 @dataclass(frozen=True, slots=True)

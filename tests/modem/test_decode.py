@@ -61,3 +61,20 @@ def test_mmr_damage_loses_the_rest_of_the_page() -> None:
 def test_empty_and_blank_input() -> None:
     assert decode_page(b"", "mh").lines == 0
     assert decode_page(b"\x00" * 10, "mr").lines == 0
+
+
+@pytest.mark.parametrize("encoding", ["mh", "mr", "mmr"])
+@pytest.mark.parametrize("make", [lambda: drawing(300, 3), lambda: noise(60, 1), wide_runs,
+                                  lambda: drawing(2300, 7)],
+                         ids=["drawing", "noise", "wide", "a4-fine"])
+def test_libtiff_row_count_agrees_with_the_engines_decoder(encoding: str, make) -> None:  # type: ignore[no-untyped-def]
+    """umfax hands the T.30 engine libtiff's row count for ECM pages (no GIL held); it
+    must say what the engine's own decoder says, for every coding."""
+    from umfax.conversion.codec import count_rows
+
+    img = make()
+    page = encode(img, encoding)  # type: ignore[arg-type]
+    assert count_rows(page.data, page.encoding, img.width) == img.height
+    assert decode_page(page.data, page.encoding, img.width).lines == img.height
+    with pytest.raises(ValueError):
+        count_rows(b"\x00" * 64, page.encoding, img.width)

@@ -188,6 +188,25 @@ def test_ecm_pages(encoding: str) -> None:
     assert_pages_equal(got, images)
 
 
+def test_ecm_page_rows_come_from_the_given_counter_and_fall_back_when_it_fails() -> None:
+    """ReceiveOptions.count_rows (umfax passes libtiff's) counts ECM pages' rows; when it
+    raises ValueError the engine's own decoder counts them instead."""
+    images = [drawing(400, 13), drawing(150, 14)]
+    pages = [encode(i, "mmr") for i in images]
+    asked: list[tuple[str, int]] = []
+
+    def counter(data: bytes, encoding: str, width: int) -> int:
+        asked.append((encoding, width))
+        if len(asked) == 2:
+            raise ValueError("cannot read it")
+        return 1234
+
+    _s, r, _line, a, b = run(pages, ropts=ReceiveOptions(local_id="5551002", count_rows=counter))
+    assert a.cause is HangupCause.OK and b.cause is HangupCause.OK
+    assert asked == [("mmr", 1728), ("mmr", 1728)]
+    assert [p.image.length for p in r.take_pages()] == [1234, 150]
+
+
 def _flip_bits(stream: bytes, positions: list[int]) -> bytes:
     out = bytearray(stream)
     for p in positions:

@@ -216,6 +216,15 @@ def decode(strip: bytes, width: int, length: int, encoding: Encoding) -> npt.NDA
     return rows
 
 
+def count_rows(strip: bytes, encoding: Encoding, width: int) -> int:
+    """Rows of a coded page, decoded by libtiff (in C, without the GIL): the T.30 engine's
+    ``ReceiveOptions.count_rows`` for ECM pages.  ValueError when the data cannot be read."""
+    try:
+        return int(decode(strip, width, 0, encoding).shape[0])
+    except CodingError as exc:
+        raise ValueError(str(exc)) from exc
+
+
 _SENTINEL = 0x5A  # 01011010: a row of these has ~1300 colour changes; no fax row does
 
 

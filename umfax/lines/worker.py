@@ -25,6 +25,7 @@ from modem.api import (
 )
 from umfax.config import Config, LineConfig
 from umfax.conversion import page_from_t4
+from umfax.conversion.codec import count_rows
 from umfax.errors import InvalidNumber, InvalidTransition, UmfaxError, describe_error, shorten
 from umfax.lifecycle import FailureCause
 from umfax.lines.pages import page_image, recode_image
@@ -483,6 +484,7 @@ class LineWorker(threading.Thread):
             ecm=self.line.ecm,
             max_bit_rate=self.line.max_bit_rate,
             adaptive_answer=self.line.adaptive_answer,
+            count_rows=count_rows,
             voice=(
                 voice_options(
                     self.router.voice_rule(CallFacts(self.line.name, called, call.caller_number)),
