@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from umfax.api.directory import UserDirectory
 from umfax.api.ratelimit import RateLimiter
 from umfax.config import Config, UserConfig
 from umfax.store import Store
@@ -25,7 +26,7 @@ class ApiContext:
     connector_health: Callable[[], dict[str, Any]] = dict
     keys: ApiKeyStore = field(init=False)
     limiter: RateLimiter = field(init=False)
-    users: dict[str, UserConfig] = field(init=False)
+    users: UserDirectory = field(init=False)  # configured users, then console users
     _user_ids: dict[str, int] = field(init=False, default_factory=dict)
     _touched: dict[int, float] = field(init=False, default_factory=dict)
     _checked: dict[str, tuple[float, KeyOwner | None]] = field(init=False, default_factory=dict)
@@ -33,7 +34,7 @@ class ApiContext:
     def __post_init__(self) -> None:
         self.keys = ApiKeyStore(self.store)
         self.limiter = RateLimiter(self.config.api.rate_per_second, self.config.api.rate_burst)
-        self.users = {user.name: user for user in self.config.users}
+        self.users = UserDirectory(self.config, self.store)
 
     def user_id(self, user: UserConfig) -> int | None:
         """The store's id of a configured user (``umfax serve`` keeps the users table)."""

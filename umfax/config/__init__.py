@@ -8,8 +8,9 @@ One module per part of the file, each a set of frozen pydantic models:
 ``server`` ([server], [store], [fax], [queue], [conversion]), ``dial_rules``,
 ``lines`` ([[lines]], [simulator]), ``connectors`` ([[connectors]]), ``accounts``
 (Exchange and Graph logins), ``mail`` ([mail]), ``users`` ([[users]], [routing]),
-``api`` ([api], [webhooks], [twilio]), ``voice`` ([voice]), ``root`` (the whole file) and ``loader``
-(reading it).  Everything is imported from here: ``from umfax.config import Config``.
+``api`` ([api], [webhooks], [twilio]), ``console`` ([console]), ``voice`` ([voice]),
+``root`` (the whole file) and ``loader`` (reading it).  Everything is imported from here:
+``from umfax.config import Config``.
 """
 
 from umfax.config.accounts import EwsAccountConfig, GraphAccountConfig
@@ -22,6 +23,7 @@ from umfax.config.connectors import (
     MailIntakeConfig,
     SmtpConnectorConfig,
 )
+from umfax.config.console import ConsoleConfig, OidcProviderConfig
 from umfax.config.dial_rules import DialRulesConfig
 from umfax.config.lines import DEFAULT_SIM_LINES, DEFAULT_SIM_REMOTES, LineConfig, SimRemote, SimulatorConfig
 from umfax.config.loader import CONFIG_ENV, load_config, parse_config, secret
@@ -51,6 +53,7 @@ __all__ = [
     "ApiConfig",
     "Config",
     "ConnectorConfig",
+    "ConsoleConfig",
     "ConversionConfig",
     "DialRulesConfig",
     "Duration",
@@ -67,6 +70,7 @@ __all__ = [
     "LineConfig",
     "MailConfig",
     "MailIntakeConfig",
+    "OidcProviderConfig",
     "QueueConfig",
     "RetryDelays",
     "RouteConfig",

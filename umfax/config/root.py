@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from umfax.config.api import ApiConfig, TwilioConfig, WebhooksConfig
 from umfax.config.connectors import ConnectorConfig
+from umfax.config.console import ConsoleConfig
 from umfax.config.dial_rules import DialRulesConfig
 from umfax.config.lines import DEFAULT_SIM_LINES, LineConfig, SimulatorConfig
 from umfax.config.mail import MailConfig
@@ -36,6 +37,7 @@ class Config(_Section):
     voice: VoiceConfig = Field(default_factory=VoiceConfig)
     mail: MailConfig = Field(default_factory=MailConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     twilio: TwilioConfig | None = None
     source: Path | None = Field(default=None, exclude=True)  # the file this came from

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, or_, select
 
 from umfax.store.base import StoreBase
+from umfax.store.console_models import Account
 from umfax.store.models import User
 
 
@@ -36,12 +37,17 @@ class UserStore(StoreBase):
 
     def sync_users(self, users: Sequence[tuple[str, str, str, str | None, bool]]) -> None:
         """Make the users table hold these (name, email, display name, fax number,
-        can_send) rows, as configured; users no longer configured lose can_send."""
+        can_send) rows, as configured; users no longer configured lose can_send, except
+        people added in the console (``umfax user add``), whom the configuration does not
+        describe."""
         with self.writing() as session:
             existing = {u.name: u for u in session.scalars(select(User))}
+            console = set(
+                session.scalars(select(Account.user_id).where(Account.origin == "console"))
+            )
             wanted = {name for name, *_ in users}
             for name, user in existing.items():
-                if name not in wanted:
+                if name not in wanted and user.id not in console:
                     user.can_send = False
             session.flush()
             for name, email, display_name, fax_number, can_send in users:

@@ -11,10 +11,12 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from umfax.api.context import ApiContext
+from umfax.store.accounts import AccountStore
 from umfax.web.context import WebContext
 from umfax.web.deps import CsrfRefused, Forbidden, SignInNeeded
-from umfax.web.pages import home
+from umfax.web.pages import home, signin
 from umfax.web.render import render
+from umfax.web.sessions import Sessions
 
 #: No inline script or style, no framing, nothing from elsewhere.
 CONTENT_SECURITY_POLICY = (
@@ -57,8 +59,10 @@ def mount_console(app: FastAPI, api: ApiContext) -> None:
     app.state.web = WebContext(api)
     static = resources.files("umfax.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    for module in (home,):
+    AccountStore(api.store, api.config).sync_config(api.config.users)
+    for module in (home, signin):
         app.include_router(module.router, include_in_schema=False)
+    app.add_middleware(Sessions, config=api.config, store=api.store)
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(SignInNeeded)
