@@ -16,6 +16,7 @@ def serve(config: ConfigOption = None) -> None:
     """
     from umfax.logs import setup_logging
     from umfax.service import Server
+    from umfax.web.setup_link import setup_link
 
     cfg = load(config)
     setup_logging(cfg.server.log_level, cfg.server.log_format)
@@ -30,6 +31,14 @@ def serve(config: ConfigOption = None) -> None:
             highlight=False,
             markup=False,  # the line list is in brackets, which rich would read as markup
         )
+        link = setup_link(cfg, server.store)
+        if link is not None:
+            err_console.print(
+                f"No administrator yet: open {link} to create the first (works once, for 24 hours).",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
         server.serve_forever()
 
 
