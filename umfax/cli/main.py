@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from umfax import __version__
-from umfax.cli import apikey, config, convert, inbox, jobs, lines, outbox, send, serve
+from umfax.cli import apikey, config, convert, inbox, jobs, lines, outbox, send, serve, user
 from umfax.cli.common import EXIT_HELP, console
 
 app = typer.Typer(
@@ -49,6 +49,7 @@ outbox.register(app)
 convert.register(app)
 config.register(app)
 apikey.register(app)
+user.register(app)
 
 
 def run() -> None:
