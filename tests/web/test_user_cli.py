@@ -67,6 +67,9 @@ def test_user_commands(cli: CliRunner) -> None:
     assert accounts().verify_password("dave", "another long password") is not None
     assert "no user" in run(cli, "user", "passwd", "nobody", "--password-env", "NEW_PASSWORD", code=4)
 
+    key = json.loads(run(cli, "apikey", "create", "dave@example.com", "--json"))
+    assert key["user"] == "dave" and key["key"].startswith("umf_")
+
     run(cli, "user", "delete", "dave", "--yes")
     assert accounts().find("dave") is None
     assert "carol" in run(cli, "user", "list") and "dave" not in run(cli, "user", "list")

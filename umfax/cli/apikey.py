@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from umfax.api.directory import UserDirectory
 from umfax.cli.common import (
     ConfigOption,
     Exit,
@@ -20,6 +21,7 @@ from umfax.cli.common import (
     store_for,
 )
 from umfax.records import public
+from umfax.store.accounts import AccountStore
 from umfax.store.api_keys import DEFAULT_SCOPES, SCOPES, ApiKeyStore, InvalidScope
 
 apikey_app = typer.Typer(help="Create, list and revoke REST API keys.", no_args_is_help=True)
@@ -30,7 +32,8 @@ KEY_FIELDS = ["id", "user_name", "prefix", "scopes", "label", "created_at", "las
 @apikey_app.command("create")
 def create(
     email: Annotated[
-        str, typer.Argument(help="The \\[\\[users]] entry (its email or name) the key acts for.")
+        str,
+        typer.Argument(help="The \\[\\[users]] entry or console user (email or name) the key acts for."),
     ],
     scope: Annotated[
         list[str] | None,
@@ -42,14 +45,19 @@ def create(
 ) -> None:
     """Create a key and print it.  It is shown this once: only a digest is stored."""
     cfg = load(config)
+    store = store_for(cfg)
     user = next((u for u in cfg.users if email.lower() in (u.email.lower(), u.name.lower())), None)
+    if user is None:  # a console user (`umfax user add`)
+        with errors():
+            account = AccountStore(store, cfg).find(email)
+        user = UserDirectory(cfg, store).get(account.name) if account is not None else None
     if user is None:
         fail(
-            f"no [[users]] entry has the email or name {email!r}",
+            f"no [[users]] entry or console user has the email or name {email!r}",
             Exit.NOT_FOUND,
-            "Add the user to [[users]] in the configuration (name, email), then create the key.",
+            "Add the user to [[users]] in the configuration (name, email) or with "
+            "`umfax user add`, then create the key.",
         )
-    store = store_for(cfg)
     with errors():
         try:
             key_id, key = ApiKeyStore(store).create(user.name, scope or DEFAULT_SCOPES, label)
