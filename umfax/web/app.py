@@ -14,7 +14,7 @@ from umfax.api.context import ApiContext
 from umfax.store.accounts import AccountStore
 from umfax.web.context import WebContext
 from umfax.web.deps import CsrfRefused, Forbidden, SignInNeeded
-from umfax.web.pages import account, home, setup, signin, totp, users
+from umfax.web.pages import account, home, oidc, setup, signin, totp, users
 from umfax.web.render import render
 from umfax.web.sessions import Sessions
 
@@ -60,7 +60,7 @@ def mount_console(app: FastAPI, api: ApiContext) -> None:
     static = resources.files("umfax.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     AccountStore(api.store, api.config).sync_config(api.config.users)
-    for module in (home, signin, totp, setup, account, users):
+    for module in (home, signin, totp, setup, account, users, oidc):
         app.include_router(module.router, include_in_schema=False)
     app.add_middleware(Sessions, config=api.config, store=api.store)
     app.add_middleware(SecurityHeaders)
