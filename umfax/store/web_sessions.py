@@ -61,6 +61,7 @@ class SessionStore:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = utcnow()
         with self.store.writing() as session:
+            session.execute(delete(WebSession).where(WebSession.expires_at <= now))  # the table stays small
             row = WebSession(
                 id=digest(token),
                 user_id=user_id,
@@ -128,11 +129,6 @@ class SessionStore:
         with self.store.writing() as session:
             result = session.execute(delete(WebSession).where(WebSession.user_id == user_id))
             return int(getattr(result, "rowcount", 0) or 0)
-
-    def purge(self) -> None:
-        """Remove sessions past their end."""
-        with self.store.writing() as session:
-            session.execute(delete(WebSession).where(WebSession.expires_at <= utcnow()))
 
     # --- the one-time setup link -------------------------------------------------------
 
