@@ -38,10 +38,17 @@ def _sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'umfax.db'}"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database URL on each backend."""
-    if request.param == "sqlite":
+    yield from fresh_store_url(request, tmp_path, request.param)
+
+
+def fresh_store_url(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> Iterator[str]:
+    if backend == "sqlite":
         url = _sqlite_url(tmp_path)
         engine = make_engine(url)
         upgrade(engine)

@@ -7,12 +7,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from tests.web.conftest import Api
+from tests.web.conftest import BACKENDS, Api
 from umfax.store.accounts import HASHER, AccountError, AccountStore, WeakPassword
 from umfax.store.console_models import Account, WebSession
 from umfax.store.web_sessions import SessionStore, digest
 
 PASSWORD = "a long enough password"
+
+#: The accounts and sessions are store code: both backends.
+pytestmark = pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 
 
 def test_console_users_are_users_that_config_syncs_leave_alone(api: Api) -> None:
