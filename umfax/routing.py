@@ -1,7 +1,11 @@
 """Routing of received faxes: junk screening, then rules by line, called number (DID),
 caller ID and the sender's station ID to users, then users' own fax numbers, then the
 default route.  A voice caller's rule (voicemail, reject, forward) and greeting come from
-the same routing, decided before the call is answered."""
+the same routing, decided before the call is answered.
+
+Routes and junk entries edited in the web console (:mod:`umfax.store.console_routing`)
+come through an optional :class:`RuleSource`: its routes are tried before the configured
+ones, its junk patterns beside [routing.junk]."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Protocol
 
 import phonenumbers
 
@@ -43,6 +48,23 @@ class VoiceRule:
     why: str = ""  # where the action came from, for the event log
 
 
+@dataclass(frozen=True, slots=True)
+class ConsoleRules:
+    """Rules kept outside the config (the console's): routes in order, each with its id,
+    junk patterns, and users the store knows that the config does not list."""
+
+    routes: tuple[tuple[int, RouteConfig], ...] = ()
+    junk_callers: tuple[str, ...] = ()
+    junk_csi: tuple[str, ...] = ()
+    users: dict[str, UserConfig] = field(default_factory=dict)
+
+
+class RuleSource(Protocol):
+    """Where a router gets the console's rules (read again as they change)."""
+
+    def rules(self) -> ConsoleRules: ...
+
+
 def _forms(number: str, country: str) -> list[str]:
     """A number as written and, where it parses, in E.164: patterns may use either."""
     forms = [number.strip()]
@@ -64,7 +86,8 @@ def _matches(value: str, pattern: str, country: str | None) -> bool:
 
 
 class InboundRouter:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, console: RuleSource | None = None) -> None:
+        self.console = console
         self.country = config.fax.default_country
         self.routing = config.routing
         self.voice: VoiceConfig = config.voice
@@ -75,15 +98,25 @@ class InboundRouter:
                 for form in _forms(number, self.country):
                     self.by_number.setdefault(form, []).append(user)
 
+    def _console_rules(self) -> ConsoleRules:
+        return self.console.rules() if self.console is not None else ConsoleRules()
+
     def junk(self, facts: CallFacts) -> str | None:
         """Why this call is junk, or None."""
+        return self._junk(facts, self._console_rules())
+
+    def _junk(self, facts: CallFacts, console: ConsoleRules) -> str | None:
         junk = self.routing.junk
-        for pattern in junk.callers:
+        callers = [(p, "routing.junk.callers") for p in junk.callers]
+        callers += [(p, "console junk (caller)") for p in console.junk_callers]
+        for pattern, where in callers:
             if facts.caller and _matches(facts.caller, pattern, self.country):
-                return f"caller {facts.caller} matches routing.junk.callers {pattern!r}"
-        for pattern in junk.csi:
+                return f"caller {facts.caller} matches {where} {pattern!r}"
+        csis = [(p, "routing.junk.csi") for p in junk.csi]
+        csis += [(p, "console junk (station ID)") for p in console.junk_csi]
+        for pattern, where in csis:
             if facts.csi and _matches(facts.csi, pattern, None):
-                return f"station ID {facts.csi!r} matches routing.junk.csi {pattern!r}"
+                return f"station ID {facts.csi!r} matches {where} {pattern!r}"
         return None
 
     def reject_before_answer(self, facts: CallFacts) -> str | None:
@@ -93,9 +126,14 @@ class InboundRouter:
         return self.junk(CallFacts(facts.line, facts.called, facts.caller, ""))
 
     def route(self, facts: CallFacts) -> Route:
-        why_junk = self.junk(facts)
+        console = self._console_rules()
+        why_junk = self._junk(facts, console)
         if why_junk is not None:
             return Route([], quarantined=True, why=why_junk)
+        for route_id, rule in console.routes:
+            if self._rule_matches(rule, facts):
+                users = self._users(rule.users, console.users)
+                return Route(users, why=f"console route {route_id}", rule=rule)
         for index, rule in enumerate(self.routing.routes):
             if self._rule_matches(rule, facts):
                 return Route(self._users(rule.users), why=f"routing.routes[{index}]", rule=rule)
@@ -138,5 +176,6 @@ class InboundRouter:
             for pattern, value, country in checks
         )
 
-    def _users(self, names: Sequence[str]) -> list[UserConfig]:
-        return [self.users[name] for name in names if name in self.users]
+    def _users(self, names: Sequence[str], more: dict[str, UserConfig] | None = None) -> list[UserConfig]:
+        known = self.users | more if more else self.users
+        return [known[name] for name in names if name in known]

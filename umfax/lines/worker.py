@@ -34,6 +34,7 @@ from umfax.numbers import DialPlan, display
 from umfax.routing import CallFacts, InboundRouter, Route
 from umfax.states import LineState
 from umfax.store import CallOutcome, Claim, PageIn, Store
+from umfax.store.console_routing import ConsoleRouting
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,8 @@ class LineWorker(threading.Thread):
         self.next_probe = 0.0
         self.dial_plan = DialPlan(config.dial_rules, config.fax.default_country)
         self.station_id = line.station_id or config.fax.station_id or station_id_for(line.number)
-        self.router = InboundRouter(config)
+        # The console's routes and junk entries first, read from the store as they change.
+        self.router = InboundRouter(config, ConsoleRouting(store, [user.name for user in config.users]))
         self.on_inbound = on_inbound  # told when a received fax was routed (wakes the dispatcher)
         self.registration = ""  # a SIP channel's, as of the last probe
         trunk = config.trunk_of(line)
