@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, cast, func, literal, select
+from sqlalchemy import Float, Integer, String, and_, cast, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from umfax.store.models import Attempt, Inbound, Job, Outbox, User, utcnow
@@ -69,7 +69,7 @@ class UsageQueries:
 
     def _seconds(self, start: Any, end: Any) -> ColumnElement[float]:
         if self.postgres:
-            return func.extract("epoch", end - start)
+            return cast(func.extract("epoch", end - start), Float)
         return (func.julianday(end) - func.julianday(start)) * 86400.0
 
     # -- per user and month ------------------------------------------------------
