@@ -67,6 +67,7 @@ class AuditLog:
         *,
         before_id: int | None = None,
         user_id: int | None = None,
+        action: str = "",
         object_kind: str = "",
         object_id: int | None = None,
         since: datetime | None = None,
@@ -78,6 +79,8 @@ class AuditLog:
             query = query.where(AuditEntry.id < before_id)
         if user_id is not None:
             query = query.where(AuditEntry.user_id == user_id)
+        if action:
+            query = query.where(AuditEntry.action == action)
         if object_kind:
             query = query.where(AuditEntry.object_kind == object_kind)
         if object_id is not None:

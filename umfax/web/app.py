@@ -14,7 +14,23 @@ from umfax.api.context import ApiContext
 from umfax.store.accounts import AccountStore
 from umfax.web.context import WebContext
 from umfax.web.deps import CsrfRefused, Forbidden, SignInNeeded
-from umfax.web.pages import account, home, oidc, setup, signin, totp, users
+from umfax.web.pages import (
+    account,
+    admin,
+    admin_audit,
+    admin_keys,
+    admin_lines,
+    admin_outbox,
+    admin_queue,
+    admin_routing,
+    admin_usage,
+    home,
+    oidc,
+    setup,
+    signin,
+    totp,
+    users,
+)
 from umfax.web.render import render
 from umfax.web.sessions import Sessions
 
@@ -60,7 +76,23 @@ def mount_console(app: FastAPI, api: ApiContext) -> None:
     static = resources.files("umfax.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     AccountStore(api.store, api.config).sync_config(api.config.users)
-    for module in (home, signin, totp, setup, account, users, oidc):
+    for module in (
+        home,
+        signin,
+        totp,
+        setup,
+        account,
+        users,
+        oidc,
+        admin,
+        admin_lines,
+        admin_queue,
+        admin_routing,
+        admin_keys,
+        admin_outbox,
+        admin_audit,
+        admin_usage,
+    ):
         app.include_router(module.router, include_in_schema=False)
     app.add_middleware(Sessions, config=api.config, store=api.store)
     app.add_middleware(SecurityHeaders)
