@@ -52,6 +52,13 @@ class ApiContext:
             self._touched[key_id] = now
             self.keys.touch(key_id)
 
+    def forget_key(self, key_id: int) -> None:
+        """Drop the cached check of key ``key_id`` (revoked in the console: it stops
+        working at once in this process, in others within KEY_CACHE_SECONDS)."""
+        for key, (_at, owner) in list(self._checked.items()):
+            if owner is not None and owner.key_id == key_id:
+                self._checked.pop(key, None)
+
     def owner(self, key: str) -> KeyOwner | None:
         """The owner of ``key`` (None: unknown or revoked), from the store at most every
         KEY_CACHE_SECONDS per key."""

@@ -73,5 +73,6 @@ def revoke(
         row = ApiKeyStore(web.store).revoke(key_id)
     except NotFound as exc:
         return refused(request, str(exc), 404)
+    web.api.forget_key(key_id)
     audit(request, user, "change", "api_key", key_id, f"revoked (owner {row.user_name})")
     return done(PATH, "revoked")
