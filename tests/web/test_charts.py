@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from umfax.web.charts import Series, _nice_ceiling, bar_chart, horizontal_bar_chart
+from umfax.web.charts import Series, _axis, bar_chart, horizontal_bar_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -33,7 +33,7 @@ def test_a_bar_chart_is_accessible_svg_with_a_bar_per_value() -> None:
         "03-15: 7 pages received",
     ]
     tallest = max(float(r.get("height", 0)) for r in bars)
-    assert tallest == pytest.approx(192 * 7 / 10, abs=0.1)  # the axis tops out at 10
+    assert tallest == pytest.approx(192 * 7 / 8, abs=0.1)  # the axis: 0, 2, 4, 6, 8
     assert "style=" not in svg and "<script" not in svg
     with pytest.raises(ValueError):
         bar_chart("x", "x", ["a"], [Series("s", [1, 2])])
@@ -49,7 +49,8 @@ def test_a_horizontal_chart_escapes_labels_and_handles_no_data() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "top"), [(0, 1), (0.3, 0.5), (7, 10), (11, 20), (21, 25), (240, 250), (251, 500), (1000, 1000)]
+    ("value", "step", "top"),
+    [(0, 0.25, 1), (0.3, 0.1, 0.3), (7, 2, 8), (11, 5, 15), (25, 10, 30), (240, 100, 300), (1000, 250, 1000)],
 )
-def test_axis_tops_are_round(value: float, top: float) -> None:
-    assert _nice_ceiling(value) == pytest.approx(top)
+def test_axes_have_round_steps(value: float, step: float, top: float) -> None:
+    assert _axis(value) == pytest.approx((step, top))

@@ -9,6 +9,7 @@ stay distinguishable without colour: series also differ in the legend's text and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -27,22 +28,20 @@ class Series:
 
 
 def _number(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 10 or value == int(value) else f"{value:.1f}"
+    if value == int(value) or abs(value) >= 10:
+        return f"{value:,.0f}"
+    return f"{value:.2f}".rstrip("0")
 
 
-def _nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 x 10^n at or above ``value`` (an axis' top)."""
-    if value <= 0:
-        return 1.0
-    step = 1.0
-    while step * 10 <= value:
-        step *= 10
-    while step > value:
-        step /= 10
-    for factor in (1, 2, 2.5, 5, 10):
-        if step * factor >= value:
-            return step * factor
-    return step * 10
+def _axis(peak: float, intervals: int = 4) -> tuple[float, float]:
+    """A round step (1, 2, 2.5 or 5 x 10^n) and the axis top (a multiple of it) for values up
+    to ``peak``, in about ``intervals`` steps."""
+    if peak <= 0:
+        return 0.25, 1.0
+    rough = peak / intervals
+    magnitude = 10.0 ** math.floor(math.log10(rough))
+    step = next(f * magnitude for f in (1, 2, 2.5, 5, 10) if f * magnitude >= rough - 1e-12)
+    return step, step * max(1, math.ceil(peak / step - 1e-9))
 
 
 def _frame(ident: str, title: str, description: str, width: int, height: int, body: list[str]) -> str:
@@ -76,11 +75,12 @@ def bar_chart(
         raise ValueError("every series needs one value per label")
     left, right, top, bottom = 48, 12, 28, 40
     plot_w, plot_h = width - left - right, height - top - bottom
-    peak = _nice_ceiling(max((v for s in series for v in s.values), default=0.0))
+    step, peak = _axis(max((v for s in series for v in s.values), default=0.0))
     body: list[str] = []
-    for step in range(5):  # grid lines and the value axis
-        value = peak * step / 4
-        y = top + plot_h - plot_h * step / 4
+    ticks = round(peak / step)
+    for tick in range(ticks + 1):  # grid lines and the value axis
+        value = step * tick
+        y = top + plot_h - plot_h * tick / ticks
         body.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
         body.append(
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{TEXT}">{_number(value)}</text>'

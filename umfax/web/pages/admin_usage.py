@@ -40,37 +40,43 @@ def usage(
     months: int = 12,
 ) -> HTMLResponse:
     queries = UsageQueries(web.store)
+    lines = max(1, len(web.config.lines))
     daily = queries.daily_pages(DAYS)
+    titles = (
+        f"Pages sent and received per day, last {DAYS} days (UTC)",
+        f"Line use by hour of the day, last {DAYS} days (UTC, % of the time of {lines} line(s))",
+        f"Failed calls by cause, last {DAYS} days",
+    )
     pages_chart = bar_chart(
         "pages-per-day",
-        f"Pages sent and received per day, last {DAYS} days (UTC)",
+        titles[0],
         [d.day[5:] for d in daily],
         [Series("sent", [d.sent for d in daily]), Series("received", [d.received for d in daily])],
         unit="pages",
         label_every=5,
     )
-    lines = max(1, len(web.config.lines))
     hours = queries.busy_by_hour(DAYS)
     share = [100.0 * seconds / (lines * DAYS * 3600.0) for seconds in hours]
     busy_chart = bar_chart(
         "line-use",
-        f"Line use by hour of the day, last {DAYS} days (UTC, % of {lines} line(s))",
+        titles[1],
         [f"{h:02d}" for h in range(24)],
         [Series("busy", share)],
         unit="%",
         label_every=3,
     )
     failures = queries.failures_by_cause(DAYS)
-    failures_chart = horizontal_bar_chart(
-        "failures", f"Failed calls by cause, last {DAYS} days", failures, unit="calls"
-    )
+    failures_chart = horizontal_bar_chart("failures", titles[2], failures, unit="calls")
     return render(
         request,
         "admin_usage.html",
         title="Usage",
         rows=monthly(web, months),
         months=months,
-        charts=[Markup(chart) for chart in (pages_chart, busy_chart, failures_chart)],  # SVG built escaped
+        charts=[  # (caption, SVG built escaped)
+            (title, Markup(chart))
+            for title, chart in zip(titles, (pages_chart, busy_chart, failures_chart), strict=True)
+        ],
     )
 
 
