@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +25,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 #: The newest migration; a test checks it is Alembic's head.  Lets a command skip
 #: importing Alembic when the schema is current.
 HEAD_REVISION = "0009"
+
+#: pg_advisory_lock key held while migrating ("umfax" in ASCII).
+MIGRATION_LOCK_KEY = 0x756D666178
 
 #: Execution option that makes a SQLite transaction take the write lock at BEGIN,
 #: so that read-then-write transactions never fail to upgrade their lock.
@@ -82,13 +88,43 @@ def current_revision(engine: Engine) -> str | None:
         return None
 
 
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """One migration at a time per database, across processes and nodes: two servers (or
+    a server and a command) starting on a new store would otherwise both create tables.
+    SQLite: a lock file beside the database; PostgreSQL: a session advisory lock."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            yield
+            return
+        lock_path = Path(url.database).expanduser().with_name(Path(url.database).name + ".migrate-lock")
+        with open(lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.commit()
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration."""
+    """Bring the schema to the newest migration (one process at a time)."""
     if current_revision(engine) == HEAD_REVISION:
         return
     from alembic import command
 
     try:
-        command.upgrade(_alembic_config(engine), "head")
+        with _migration_lock(engine):
+            if current_revision(engine) == HEAD_REVISION:  # another process just did it
+                return
+            command.upgrade(_alembic_config(engine), "head")
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot migrate the store at {engine.url!r}: {describe_error(exc)}") from exc
