@@ -26,7 +26,7 @@ def serve(config: ConfigOption = None) -> None:
             f"umfax {__version__} serving {len(cfg.lines)} line(s) "
             f"[{', '.join(f'{line.name}={line.port}' for line in cfg.lines)}] "
             f"with store {server.store.dialect}"
-            + (f", API on http://{cfg.api.listen}" if cfg.api.enabled else "")
+            + (f", console and API on http://{cfg.api.listen}/" if cfg.api.enabled else "")
             + "; Ctrl-C stops after calls in progress.",
             highlight=False,
             markup=False,  # the line list is in brackets, which rich would read as markup
