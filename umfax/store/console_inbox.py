@@ -1,0 +1,350 @@
+"""The console's inbox: received faxes and voice messages as one person may see them.
+
+Every query is scoped in SQL by :class:`Viewer`: an administrator sees every received
+item (quarantined ones too); anyone else sees the items routed to them (an ``inbound``
+delivery notice in the outbox names them, as for the REST API) or assigned to them
+(``inbound.user_id``), never quarantined ones, never one deleted from the inbox.  A
+record the viewer may not see is simply not found.  Lists page by keyset on
+(``started_at``, ``id``), newest first, following the ``ix_inbound_started`` index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import String, and_, cast, delete, exists, false, literal, or_, select, tuple_
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from umfax.states import InboundState
+from umfax.store import Store
+from umfax.store.console_models import InboundNote, InboundTag
+from umfax.store.models import Inbound, InboundAudio, InboundPage, Outbox, User, utcnow
+from umfax.store.outbox import Notice, add_notices
+
+#: States an inbox shows: something came (pages or a voice message).
+LISTED = (InboundState.RECEIVED.value, InboundState.PARTIAL.value)
+MAX_TAG = 64
+MAX_NOTE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is looking: a users row, and whether they administer the server."""
+
+    user_id: int
+    user_name: str
+    admin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a page of the list ends: the last row's (started_at, id)."""
+
+    started_at: datetime
+    id: int
+
+    def token(self) -> str:
+        return f"{self.started_at.timestamp():.6f}_{self.id}"
+
+    @classmethod
+    def parse(cls, token: str) -> Cursor | None:
+        from datetime import UTC
+
+        try:
+            stamp, _, ident = token.partition("_")
+            return cls(datetime.fromtimestamp(float(stamp), UTC), int(ident))
+        except (ValueError, OverflowError, OSError):
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxQuery:
+    """A search: each field narrows the list (empty: no condition)."""
+
+    number: str = ""  # part of the caller's number
+    station: str = ""  # part of the station ID (TSI)
+    since: datetime | None = None
+    until: datetime | None = None
+    tag: str = ""
+    quarantined: bool = False  # admins: the quarantine instead of the inbox
+    after: Cursor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    id: int
+    kind: str
+    state: str
+    caller_number: str
+    caller_name: str
+    called_number: str
+    remote_id: str
+    started_at: datetime
+    pages: int
+    read: bool
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    rows: list[InboxRow]
+    next: Cursor | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDetail:
+    fax: Inbound
+    note: str
+    read: bool
+    tags: tuple[str, ...]
+    seconds: float | None
+    assigned_to: str
+    page_ids: list[tuple[int, int]] = field(default_factory=list)  # (seq, page id)
+
+
+def visible(viewer: Viewer, quarantined: bool = False) -> ColumnElement[bool]:
+    """The condition on ``inbound`` rows that ``viewer`` may see in their inbox."""
+    deleted = aliased(InboundNote)
+    not_deleted = ~exists(
+        select(deleted.inbound_id).where(deleted.inbound_id == Inbound.id, deleted.deleted_at.is_not(None))
+    ).correlate(Inbound)
+    if viewer.admin:
+        states = (InboundState.QUARANTINED.value,) if quarantined else LISTED
+        return and_(Inbound.state.in_(states), not_deleted)
+    if quarantined:
+        return false()
+    routed = exists().where(
+        Outbox.origin == literal("inbound:", String).concat(cast(Inbound.id, String)),
+        Outbox.channel == "inbound",
+        Outbox.target == viewer.user_name,
+    )
+    return and_(Inbound.state.in_(LISTED), or_(Inbound.user_id == viewer.user_id, routed), not_deleted)
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class InboxStore:
+    """Scoped reads and the person's changes (read, note, tags, delete, assign)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def listing(self, viewer: Viewer, query: InboxQuery, limit: int = 50) -> InboxPage:
+        condition = [visible(viewer, query.quarantined)]
+        if query.number.strip():
+            condition.append(Inbound.caller_number.contains(query.number.strip(), autoescape=True))
+        if query.station.strip():
+            condition.append(Inbound.remote_id.ilike(f"%{_escaped(query.station.strip())}%", escape="\\"))
+        if query.since is not None:
+            condition.append(Inbound.started_at >= query.since)
+        if query.until is not None:
+            condition.append(Inbound.started_at < query.until)
+        if query.tag.strip():
+            condition.append(
+                exists().where(
+                    InboundTag.inbound_id == Inbound.id, InboundTag.tag == query.tag.strip().lower()
+                )
+            )
+        if query.after is not None:
+            condition.append(
+                tuple_(Inbound.started_at, Inbound.id) < tuple_(query.after.started_at, query.after.id)
+            )
+        statement = (
+            select(Inbound, InboundNote.read_at)
+            .outerjoin(InboundNote, InboundNote.inbound_id == Inbound.id)
+            .where(*condition)
+            .order_by(Inbound.started_at.desc(), Inbound.id.desc())
+            .limit(limit + 1)
+        )
+        with self.store.reading() as session:
+            found = list(session.execute(statement))
+            tags = self._tags(session, [fax.id for fax, _ in found[:limit]])
+        rows = [
+            InboxRow(
+                id=fax.id,
+                kind=fax.kind,
+                state=fax.state,
+                caller_number=fax.caller_number,
+                caller_name=fax.caller_name,
+                called_number=fax.called_number,
+                remote_id=fax.remote_id,
+                started_at=fax.started_at,
+                pages=fax.pages,
+                read=read_at is not None,
+                tags=tags.get(fax.id, ()),
+            )
+            for fax, read_at in found[:limit]
+        ]
+        last = rows[-1] if len(found) > limit else None
+        return InboxPage(rows, Cursor(last.started_at, last.id) if last else None)
+
+    @staticmethod
+    def _tags(session: Session, ids: list[int]) -> dict[int, tuple[str, ...]]:
+        if not ids:
+            return {}
+        out: dict[int, list[str]] = {}
+        for inbound_id, tag in session.execute(
+            select(InboundTag.inbound_id, InboundTag.tag)
+            .where(InboundTag.inbound_id.in_(ids))
+            .order_by(InboundTag.tag)
+        ):
+            out.setdefault(inbound_id, []).append(tag)
+        return {key: tuple(value) for key, value in out.items()}
+
+    def find(self, viewer: Viewer, inbound_id: int) -> Inbound | None:
+        """The item if ``viewer`` may see it (quarantined ones: admins), else None."""
+        with self.store.reading() as session:
+            return session.scalars(
+                select(Inbound).where(
+                    Inbound.id == inbound_id, or_(visible(viewer), visible(viewer, quarantined=True))
+                )
+            ).first()
+
+    def detail(self, viewer: Viewer, inbound_id: int) -> ItemDetail | None:
+        fax = self.find(viewer, inbound_id)
+        if fax is None:
+            return None
+        with self.store.reading() as session:
+            note = session.get(InboundNote, inbound_id)
+            pages = [
+                (seq, page_id)
+                for seq, page_id in session.execute(
+                    select(InboundPage.seq, InboundPage.id)
+                    .where(InboundPage.inbound_id == inbound_id)
+                    .order_by(InboundPage.seq)
+                )
+            ]
+            seconds = session.scalar(
+                select(InboundAudio.seconds).where(InboundAudio.inbound_id == inbound_id)
+            )
+            owner = session.scalar(select(User.name).where(User.id == fax.user_id)) if fax.user_id else None
+            tags = self._tags(session, [inbound_id]).get(inbound_id, ())
+        return ItemDetail(
+            fax=fax,
+            note=note.note if note else "",
+            read=bool(note and note.read_at),
+            tags=tags,
+            seconds=seconds,
+            assigned_to=owner or "",
+            page_ids=pages,
+        )
+
+    def page(self, viewer: Viewer, inbound_id: int, seq: int) -> InboundPage | None:
+        """Page ``seq`` of an item ``viewer`` may see, in one scoped query."""
+        with self.store.reading() as session:
+            return session.scalars(
+                select(InboundPage)
+                .join(Inbound, Inbound.id == InboundPage.inbound_id)
+                .where(
+                    InboundPage.inbound_id == inbound_id,
+                    InboundPage.seq == seq,
+                    or_(visible(viewer), visible(viewer, quarantined=True)),
+                )
+            ).first()
+
+    def audio(self, viewer: Viewer, inbound_id: int) -> InboundAudio | None:
+        with self.store.reading() as session:
+            return session.scalars(
+                select(InboundAudio)
+                .join(Inbound, Inbound.id == InboundAudio.inbound_id)
+                .where(
+                    InboundAudio.inbound_id == inbound_id,
+                    or_(visible(viewer), visible(viewer, quarantined=True)),
+                )
+            ).first()
+
+    def neighbours(self, viewer: Viewer, fax: Inbound) -> tuple[int | None, int | None]:
+        """(newer, older): the items beside ``fax`` in the viewer's list."""
+        quarantined = fax.state == InboundState.QUARANTINED.value
+        key = tuple_(Inbound.started_at, Inbound.id)
+        here = tuple_(literal(fax.started_at, Inbound.started_at.type), literal(fax.id))
+        with self.store.reading() as session:
+            newer = session.scalar(
+                select(Inbound.id)
+                .where(visible(viewer, quarantined), key > here)
+                .order_by(Inbound.started_at, Inbound.id)
+                .limit(1)
+            )
+            older = session.scalar(
+                select(Inbound.id)
+                .where(visible(viewer, quarantined), key < here)
+                .order_by(Inbound.started_at.desc(), Inbound.id.desc())
+                .limit(1)
+            )
+        return newer, older
+
+    def users(self) -> list[tuple[int, str]]:
+        """Everyone an item can be assigned to: (id, name)."""
+        with self.store.reading() as session:
+            return list(session.execute(select(User.id, User.name).order_by(User.name)))
+
+    # -- changing (callers check visibility first with find) ---------------------------------
+
+    @staticmethod
+    def _note(session: Session, inbound_id: int) -> InboundNote:
+        note = session.get(InboundNote, inbound_id)
+        if note is None:
+            note = InboundNote(inbound_id=inbound_id, note="")
+            session.add(note)
+        return note
+
+    def mark_read(self, inbound_id: int, read: bool = True) -> None:
+        with self.store.writing() as session:
+            note = self._note(session, inbound_id)
+            note.read_at = (note.read_at or utcnow()) if read else None
+
+    def set_note(self, inbound_id: int, text: str) -> None:
+        with self.store.writing() as session:
+            self._note(session, inbound_id).note = text[:MAX_NOTE]
+
+    def delete(self, inbound_id: int) -> None:
+        """Take the item out of every inbox (kept for retention and the audit log)."""
+        with self.store.writing() as session:
+            self._note(session, inbound_id).deleted_at = utcnow()
+
+    def add_tag(self, inbound_id: int, tag: str) -> str:
+        clean = " ".join(tag.split()).lower()[:MAX_TAG]
+        if not clean:
+            return ""
+        with self.store.writing() as session:
+            if session.get(InboundTag, (inbound_id, clean)) is None:
+                session.add(InboundTag(inbound_id=inbound_id, tag=clean))
+        return clean
+
+    def remove_tag(self, inbound_id: int, tag: str) -> None:
+        with self.store.writing() as session:
+            session.execute(
+                delete(InboundTag).where(InboundTag.inbound_id == inbound_id, InboundTag.tag == tag)
+            )
+
+    def assign(self, inbound_id: int, user_id: int) -> str | None:
+        """Make ``user_id`` the item's owner and deliver it to them (a delivery notice
+        through the outbox, as routing does); their name, or None if there is no such user."""
+        with self.store.writing() as session:
+            name = session.scalar(select(User.name).where(User.id == user_id))
+            fax = session.get(Inbound, inbound_id)
+            if name is None or fax is None:
+                return None
+            fax.user_id = user_id
+            add_notices(session, [Notice(f"inbound:{inbound_id}", "inbound", name, {"inbound": inbound_id})])
+        return name
+
+    def forward(self, inbound_id: int, user_name: str) -> bool:
+        """Deliver the item to another user too (their inbox and their delivery: mail,
+        mailbox or folder, through the outbox); False if there is no such user."""
+        with self.store.writing() as session:
+            if session.scalar(select(User.id).where(User.name == user_name)) is None:
+                return False
+            add_notices(
+                session, [Notice(f"inbound:{inbound_id}", "inbound", user_name, {"inbound": inbound_id})]
+            )
+        return True
+
+
+__all__ = ["Cursor", "InboxQuery", "InboxRow", "InboxStore", "ItemDetail", "Viewer", "visible"]
