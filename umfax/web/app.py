@@ -24,7 +24,9 @@ from umfax.web.pages import (
     admin_queue,
     admin_routing,
     admin_usage,
+    faxes,
     home,
+    inbox,
     oidc,
     setup,
     signin,
@@ -92,6 +94,8 @@ def mount_console(app: FastAPI, api: ApiContext) -> None:
         admin_outbox,
         admin_audit,
         admin_usage,
+        faxes,
+        inbox,
     ):
         app.include_router(module.router, include_in_schema=False)
     app.add_middleware(Sessions, config=api.config, store=api.store)
