@@ -244,6 +244,7 @@ class InboundPage(Base):
 Index("ix_jobs_user_created", Job.user_id, Job.created_at)
 Index("ix_inbound_user_started", Inbound.user_id, Inbound.started_at)
 Index("ix_inbound_started", Inbound.started_at)
+Index("ix_inbound_caller_started", Inbound.caller_number, Inbound.started_at)  # inbox search
 
 
 class Event(Base):
