@@ -74,6 +74,12 @@ def test_search_tags_notes_read_delete_assign(store: Store) -> None:
     ann = viewers["ann"]
     first = inbox.listing(ann, InboxQuery(), 1).rows[0]
     assert _all(inbox, ann, InboxQuery(number=first.caller_number[-5:]))[0] == first.id
+    whole = _all(inbox, ann, InboxQuery(number="x", numbers=(first.caller_number,)))
+    assert whole[0] == first.id and len(whole) == len(
+        _all(inbox, ann, InboxQuery(number=first.caller_number))
+    )
+    fallback = InboxQuery(number=first.caller_number[-5:], numbers=("+10000000000",))
+    assert _all(inbox, ann, fallback)[0] == first.id  # no whole match: part of it
     if first.remote_id:
         assert first.id in _all(inbox, ann, InboxQuery(station=first.remote_id.lower()))
     assert inbox.add_tag(first.id, "  Tax   Office ") == "tax office"

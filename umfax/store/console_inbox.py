@@ -64,6 +64,7 @@ class InboxQuery:
     """A search: each field narrows the list (empty: no condition)."""
 
     number: str = ""  # part of the caller's number
+    numbers: tuple[str, ...] = ()  # the number in full, as it may be stored (indexed search)
     station: str = ""  # part of the station ID (TSI)
     since: datetime | None = None
     until: datetime | None = None
@@ -136,9 +137,28 @@ class InboxStore:
     # -- reading ---------------------------------------------------------------------------
 
     def listing(self, viewer: Viewer, query: InboxQuery, limit: int = 50) -> InboxPage:
-        condition = [visible(viewer, query.quarantined)]
-        if query.number.strip():
-            condition.append(Inbound.caller_number.contains(query.number.strip(), autoescape=True))
+        """A page of the viewer's list, newest first.  A number search looks for the
+        number in full first (``numbers``, through an index), then for part of it."""
+        if query.numbers:
+            exact = self._listing(viewer, query, limit, Inbound.caller_number.in_(query.numbers))
+            if exact.rows or query.after is not None:
+                return exact
+        partial = query.number.strip()
+        return self._listing(
+            viewer,
+            query,
+            limit,
+            Inbound.caller_number.contains(partial, autoescape=True) if partial else None,
+        )
+
+    def _listing(
+        self, viewer: Viewer, query: InboxQuery, limit: int, number: ColumnElement[bool] | None
+    ) -> InboxPage:
+        # The cheap column tests first: SQLite evaluates terms in order, so the scoping
+        # subqueries run only for rows that match the search.
+        condition: list[ColumnElement[bool]] = []
+        if number is not None:
+            condition.append(number)
         if query.station.strip():
             condition.append(Inbound.remote_id.ilike(f"%{_escaped(query.station.strip())}%", escape="\\"))
         if query.since is not None:
@@ -151,6 +171,7 @@ class InboxStore:
                     InboundTag.inbound_id == Inbound.id, InboundTag.tag == query.tag.strip().lower()
                 )
             )
+        condition.append(visible(viewer, query.quarantined))
         if query.after is not None:
             condition.append(
                 tuple_(Inbound.started_at, Inbound.id) < tuple_(query.after.started_at, query.after.id)

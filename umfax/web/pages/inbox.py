@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from umfax.conversion.model import FaxPage
 from umfax.errors import InvalidNumber, describe_error
-from umfax.numbers import display
+from umfax.numbers import DialPlan, display
 from umfax.store import DocumentIn
 from umfax.store.console_inbox import Cursor, InboxQuery, InboxStore
 from umfax.submit import FaxRequest, submit_fax
@@ -43,6 +43,21 @@ def _day(text: str) -> datetime | None:
         return None
 
 
+def _full_numbers(request: Request, text: str) -> tuple[str, ...]:
+    """``text`` as a caller's number may be stored: as typed, digits only, and in E.164
+    (by the dial plan, as the API reads ``?to=``); empty if it is not a whole number."""
+    text = text.strip()
+    digits = "".join(c for c in text if c.isdigit())
+    if len(digits) < 6:
+        return ()
+    config = web_context(request).config
+    try:
+        e164 = DialPlan(config.dial_rules, config.fax.default_country).destination(text).address
+    except InvalidNumber:
+        return ()
+    return tuple(dict.fromkeys((e164, text, digits, "+" + digits)))
+
+
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox_list(
     request: Request,
@@ -58,6 +73,7 @@ def inbox_list(
     last_day = _day(until)
     query = InboxQuery(
         number=number[:64],
+        numbers=_full_numbers(request, number[:64]),
         station=station[:100],
         since=_day(since),
         until=last_day + timedelta(days=1) if last_day else None,
