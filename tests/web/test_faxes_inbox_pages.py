@@ -187,6 +187,9 @@ def test_inbox_actions_and_search(console: Console) -> None:
     assert console.post("ann", f"/inbox/{fax}/note", {"note": "pay by Friday"}).status_code == 303
     page = console.get("ann", f"/inbox/{fax}").text
     assert "pay by Friday" in page and ">tax<" in page
+    assert _read(console, fax)  # opened: read
+    assert console.post("ann", f"/inbox/{fax}/read", {"read": "0"}).status_code == 303
+    assert not _read(console, fax)
     assert _ids(console.get("ann", "/inbox?tag=tax").text, "inbox") >= {fax}
     assert fax not in _ids(console.get("bob", "/inbox?tag=tax").text, "inbox")
     caller = console.store.get_inbound(fax).caller_number
@@ -202,6 +205,14 @@ def test_inbox_actions_and_search(console: Console) -> None:
     assert console.get("root", f"/inbox/{fax}").status_code == 404  # gone from every inbox
     actions = {e.action for e in _audit(console)}
     assert {"view", "forward", "delete"} <= actions
+
+
+def _read(console: Console, fax: int) -> bool:
+    from umfax.store.console_models import InboundNote
+
+    with console.store.reading() as session:
+        note = session.get(InboundNote, fax)
+        return note is not None and note.read_at is not None
 
 
 def _audit(console: Console) -> list[object]:

@@ -106,6 +106,8 @@ def inbox_item(request: Request, user: User, inbound_id: int) -> HTMLResponse:
     detail = inbox.detail(viewer, inbound_id)
     if detail is None:
         return not_found(request, "received fax")
+    if not detail.read:  # opened: read, as in a mail client ("Mark unread" undoes it)
+        inbox.mark_read(inbound_id)
     newer, older = inbox.neighbours(viewer, detail.fax)
     audit(request, user, "view", "inbound", inbound_id)
     return render(
