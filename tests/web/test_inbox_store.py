@@ -74,6 +74,12 @@ def test_search_tags_notes_read_delete_assign(store: Store) -> None:
     ann = viewers["ann"]
     first = inbox.listing(ann, InboxQuery(), 1).rows[0]
     assert _all(inbox, ann, InboxQuery(number=first.caller_number[-5:]))[0] == first.id
+    assert _all(inbox, ann, InboxQuery(number=first.caller_number[-8:]))[0] == first.id  # via the index
+    assert _all(inbox, viewers["bob"], InboxQuery(number=first.caller_number[-8:])) == [
+        fax
+        for fax in _all(inbox, viewers["bob"])
+        if inbox.find(viewers["bob"], fax).caller_number == first.caller_number  # type: ignore[union-attr]
+    ]
     whole = _all(inbox, ann, InboxQuery(number="x", numbers=(first.caller_number,)))
     assert whole[0] == first.id and len(whole) == len(
         _all(inbox, ann, InboxQuery(number=first.caller_number))
