@@ -17,7 +17,7 @@
     window.umfaxLive.received.push(update);
     document.querySelectorAll('[data-job="' + update.job + '"]').forEach(function (root) {
       set(root, "state", update.state);
-      set(root, "status", update.status);
+      set(root, "status", update.status === update.state ? "" : update.status);
       set(root, "pages", update.pages_done + " of " + update.page_count);
       const state = root.querySelector('[data-field="state"]');
       if (state) { state.className = "state state-" + update.state; }
