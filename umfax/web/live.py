@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,9 @@ logger = logging.getLogger(__name__)
 POLL_SECONDS = 0.1
 HEARTBEAT_SECONDS = 15.0
 QUEUE_LIMIT = 1000
+#: How many ids back each read looks for events committed out of order.
+LOOK_BACK = 64
+SEEN_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +84,25 @@ class LiveHub:
         self._subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
         self._last_id: int | None = None
+        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._floor = 0  # the newest event when the poller started: older ones are history
 
     def _latest_id(self) -> int:
         with self.store.reading() as session:
             return int(session.scalar(select(func.max(Event.id))) or 0)
 
     def _read(self, after_id: int) -> tuple[int, list[JobUpdate]]:
-        events = self.store.events(after_id=after_id, limit=500)
+        # Ids are handed out before commit: on PostgreSQL a transaction holding a lower
+        # id may commit after a higher one was read.  So look back a little each time
+        # and skip what was already sent.
+        found = self.store.events(after_id=max(0, after_id - LOOK_BACK), limit=500)
+        events = [e for e in found if e.id > self._floor and e.id not in self._seen]
+        for event in events:
+            self._seen[event.id] = None
+        while len(self._seen) > SEEN_LIMIT:
+            self._seen.popitem(last=False)
         if not events:
-            return after_id, []
+            return max([after_id, *(e.id for e in found)]), []
         ids = {e.job_id for e in events if e.job_id is not None}
         jobs: dict[int, Job] = {}
         if ids:
@@ -110,11 +124,13 @@ class LiveHub:
             for e in events
             if e.job_id is not None and (job := jobs.get(e.job_id)) is not None
         ]
-        return events[-1].id, updates
+        return max(after_id, events[-1].id), updates
 
     async def _run(self) -> None:
         try:
-            last_id = self._last_id if self._last_id is not None else await asyncio.to_thread(self._latest_id)
+            if self._last_id is None:
+                self._last_id = self._floor = await asyncio.to_thread(self._latest_id)
+            last_id = self._last_id
             while self._subscribers:
                 try:
                     last_id, updates = await asyncio.to_thread(self._read, last_id)
@@ -135,7 +151,7 @@ class LiveHub:
     async def subscribe(self, viewer: Viewer, job_id: int | None = None) -> Subscriber:
         subscriber = Subscriber(viewer, job_id)
         if self._last_id is None:
-            self._last_id = await asyncio.to_thread(self._latest_id)
+            self._last_id = self._floor = await asyncio.to_thread(self._latest_id)
         self._subscribers.add(subscriber)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
