@@ -182,6 +182,14 @@ def fax_resend(request: Request, user: User, job_id: int, number: Annotated[str,
     if job is None:
         return not_found(request)
     documents = [DocumentIn(d.filename, d.data, d.content_type) for d in context.store.documents(job.id)]
+    if not documents:
+        return render(
+            request,
+            "error.html",
+            status=409,
+            title="Nothing to resend",
+            message=f"Fax {job.id} has no documents.",
+        )
     try:
         new = submit_fax(
             context.store,
