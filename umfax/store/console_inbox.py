@@ -107,6 +107,20 @@ class ItemDetail:
     page_ids: list[tuple[int, int]] = field(default_factory=list)  # (seq, page id)
 
 
+#: What a list row shows (plain columns: no ORM objects to build).
+LIST_COLUMNS = (
+    Inbound.id,
+    Inbound.kind,
+    Inbound.state,
+    Inbound.caller_number,
+    Inbound.caller_name,
+    Inbound.called_number,
+    Inbound.remote_id,
+    Inbound.started_at,
+    Inbound.pages,
+)
+
+
 def visible(viewer: Viewer, quarantined: bool = False) -> ColumnElement[bool]:
     """The condition on ``inbound`` rows that ``viewer`` may see in their inbox."""
     deleted = aliased(InboundNote)
@@ -118,11 +132,18 @@ def visible(viewer: Viewer, quarantined: bool = False) -> ColumnElement[bool]:
         return and_(Inbound.state.in_(states), not_deleted)
     if quarantined:
         return false()
-    routed = exists().where(
-        Outbox.origin == literal("inbound:", String).concat(cast(Inbound.id, String)),
-        Outbox.channel == "inbound",
-        Outbox.target == viewer.user_name,
-    )
+    # OFFSET 0 keeps PostgreSQL from turning this into a hash of all the user's delivery
+    # notices (tens of thousands) built for every page: a list of 50 needs ~200 probes of
+    # the outbox's unique index instead.
+    routed = exists(
+        select(Outbox.id)
+        .where(
+            Outbox.origin == literal("inbound:", String).concat(cast(Inbound.id, String)),
+            Outbox.channel == "inbound",
+            Outbox.target == viewer.user_name,
+        )
+        .offset(0)
+    ).correlate(Inbound)
     return and_(Inbound.state.in_(LISTED), or_(Inbound.user_id == viewer.user_id, routed), not_deleted)
 
 
@@ -183,30 +204,30 @@ class InboxStore:
                 tuple_(Inbound.started_at, Inbound.id) < tuple_(query.after.started_at, query.after.id)
             )
         statement = (
-            select(Inbound, InboundNote.read_at)
+            select(*LIST_COLUMNS, InboundNote.read_at)
             .outerjoin(InboundNote, InboundNote.inbound_id == Inbound.id)
             .where(*condition)
             .order_by(Inbound.started_at.desc(), Inbound.id.desc())
             .limit(limit + 1)
         )
         with self.store.reading() as session:
-            found = list(session.execute(statement))
-            tags = self._tags(session, [fax.id for fax, _ in found[:limit]])
+            found = session.execute(statement).all()
+            tags = self._tags(session, [row[0] for row in found[:limit]])
         rows = [
             InboxRow(
-                id=fax.id,
-                kind=fax.kind,
-                state=fax.state,
-                caller_number=fax.caller_number,
-                caller_name=fax.caller_name,
-                called_number=fax.called_number,
-                remote_id=fax.remote_id,
-                started_at=fax.started_at,
-                pages=fax.pages,
-                read=read_at is not None,
-                tags=tags.get(fax.id, ()),
+                id=row.id,
+                kind=row.kind,
+                state=row.state,
+                caller_number=row.caller_number,
+                caller_name=row.caller_name,
+                called_number=row.called_number,
+                remote_id=row.remote_id,
+                started_at=row.started_at,
+                pages=row.pages,
+                read=row.read_at is not None,
+                tags=tags.get(row.id, ()),
             )
-            for fax, read_at in found[:limit]
+            for row in found[:limit]
         ]
         last = rows[-1] if len(found) > limit else None
         return InboxPage(rows, Cursor(last.started_at, last.id) if last else None)
