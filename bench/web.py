@@ -17,9 +17,9 @@ non-admin user:
 
 Times are server times (from the request's arrival to the end of the response, measured
 by a wrapper around the application), p50/p95/max in milliseconds over ``--requests``
-requests each.  Console requests are signed in with a session (tests/web/signin.py when
-present, else a header stand-in that sets the signed-in person as the session middleware
-does).  Run with ``nice -n 19`` on a shared machine.
+requests each.  Console requests carry a real session (signed in through the form, as
+tests/web/signin.py does), so the session lookup is part of each console figure; API
+requests an API key.  Run with ``nice -n 19`` on a shared machine.
 
     python bench/web.py [--faxes 100000] [--requests 200] [--backend sqlite --backend postgresql]
 """
@@ -35,6 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -48,7 +49,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send  # noqa: E402
 
 from bench.web_seed import Seeded, seed  # noqa: E402
 from tests.servers.postgres import postgres_cluster  # noqa: E402
-from tests.web.stub_signin import install, session_for  # noqa: E402
+from tests.web.signin import signed_in  # noqa: E402
 from umfax.api.server import ApiServer  # noqa: E402
 from umfax.config import parse_config  # noqa: E402
 from umfax.numbers import display  # noqa: E402
@@ -121,13 +122,13 @@ def _received_ids(store: Store, user: str, count: int) -> list[int]:
         return [int(origin.split(":")[1]) for origin in origins]
 
 
-def sse_latency(url: str, store: Store, job_id: int, events: int) -> list[float]:
+def sse_latency(url: str, session: requests.Session, store: Store, job_id: int, events: int) -> list[float]:
     """Seconds from the store's commit of an event to its arrival on the page's stream."""
     arrived: list[float] = []
     ready = threading.Event()
 
     def listen() -> None:
-        with session_for("ann").get(url + "/faxes/events", stream=True, timeout=60) as response:
+        with session.get(url + "/faxes/events", stream=True, timeout=60) as response:
             for line in response.iter_lines(decode_unicode=True):
                 if line.startswith(": connected"):
                     ready.set()
@@ -169,7 +170,6 @@ def run_backend(url: str, data_dir: str, faxes: int, count: int) -> dict[str, An
     seeded: Seeded = seed(store, faxes, USERS)
     seeding = time.perf_counter() - started
     server = ApiServer(config, store)
-    install(server, store)
     timed = Timed(server._server.config.app)
     timed.label = _label
     server._server.config.app = timed
@@ -178,7 +178,7 @@ def run_backend(url: str, data_dir: str, faxes: int, count: int) -> dict[str, An
     key = ApiKeyStore(store).create("ann")[1]
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {key}"
-    console = session_for("ann")
+    console = signed_in(SimpleNamespace(url=base, store=store, config=config), "ann")  # type: ignore[arg-type]
     full = display(seeded.busy_number)  # as a person types it: +44 20 7940 0000
     number = seeded.busy_number[-7:]  # part of it: a full scan of the person's faxes
     try:
@@ -201,7 +201,7 @@ def run_backend(url: str, data_dir: str, faxes: int, count: int) -> dict[str, An
             fax = ids[n % len(ids)]
             assert console.get(base + f"/inbox/{fax}/pages/1.png?size=thumb", timeout=30).status_code == 200
             assert api.get(base + f"/api/v1/inbound/{fax}/tiff", timeout=30).status_code == 200
-        sse = sse_latency(base, store, seeded.sample_job["ann"], max(5, min(count, 50)))
+        sse = sse_latency(base, console, store, seeded.sample_job["ann"], max(5, min(count, 50)))
     finally:
         server.stop()
         store.close()

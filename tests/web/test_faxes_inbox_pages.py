@@ -9,17 +9,18 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
 from bench.web_seed import Seeded, seed
 from tests.api.conftest import USERS
-from tests.web.stub_signin import install, session_for
+from tests.web.signin import csrf_token, signed_in
 from umfax.api.server import ApiServer
-from umfax.config import parse_config
+from umfax.config import Config, parse_config
 from umfax.store import AudioIn, Store
 from umfax.store.database import make_engine
 
@@ -28,15 +29,28 @@ pytestmark = pytest.mark.timeout(120)
 
 @dataclass
 class Console:
+    """The server, its store and config (what tests/web/signin.py needs), signed-in sessions."""
+
     url: str
     store: Store
+    config: Config
     seeded: Seeded
+    sessions: dict[str, tuple[requests.Session, str]] = field(default_factory=dict)
 
-    def get(self, who: str, path: str, **kwargs: object) -> requests.Response:
-        return session_for(who).get(self.url + path, timeout=30, allow_redirects=False, **kwargs)  # type: ignore[arg-type]
+    def session(self, who: str) -> tuple[requests.Session, str]:
+        """``who`` signed in through the real form, and their session's CSRF token."""
+        if who not in self.sessions:
+            session = signed_in(self, who)  # type: ignore[arg-type]
+            self.sessions[who] = (session, csrf_token(session, self))  # type: ignore[arg-type]
+        return self.sessions[who]
+
+    def get(self, who: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.session(who)[0].get(self.url + path, timeout=30, allow_redirects=False, **kwargs)
 
     def post(self, who: str, path: str, data: dict[str, str] | None = None) -> requests.Response:
-        return session_for(who).post(self.url + path, data=data or {}, timeout=30, allow_redirects=False)
+        session, token = self.session(who)
+        form = (data or {}) | {"csrf_token": token}
+        return session.post(self.url + path, data=form, timeout=30, allow_redirects=False)
 
 
 @pytest.fixture
@@ -54,9 +68,8 @@ def console(tmp_path: Path, store_url: str) -> Iterator[Console]:
     store.sync_users([(u["name"], u["email"], "", None, True) for u in USERS])
     seeded = seed(store, 40, ["ann", "bob"])
     server = ApiServer(config, store)
-    install(server, store)
     server.start()
-    yield Console(f"http://127.0.0.1:{server.port}", store, seeded)
+    yield Console(f"http://127.0.0.1:{server.port}", store, config, seeded)
     server.stop()
     store.close()
 
@@ -71,7 +84,7 @@ def test_sent_faxes_are_scoped_on_every_route(console: Console) -> None:
     assert listed.status_code == 200 and ann_job in _ids(listed.text, "faxes")
     assert bob_job not in _ids(listed.text, "faxes")
     assert bob_job in _ids(console.get("root", "/faxes").text, "faxes")
-    assert console.get("anon-nobody", "/faxes").status_code == 303  # not signed in: to /signin
+    assert requests.get(console.url + "/faxes", timeout=30, allow_redirects=False).status_code == 303
     detail = console.get("ann", f"/faxes/{ann_job}")
     assert detail.status_code == 200 and "Calls" in detail.text and "Resend to another number" in detail.text
     for path in (
@@ -111,9 +124,8 @@ def test_resend_makes_a_new_job_of_the_same_documents(console: Console) -> None:
     assert [d.filename for d in console.store.documents(new_id)] == ["a.txt"]
     cancelled = console.post("ann", f"/faxes/{new_id}/cancel")
     assert cancelled.status_code == 303 and console.store.get_job(new_id).state == "cancelled"
-    refused = requests.post(
-        console.url + f"/faxes/{job.id}/cancel", headers={"X-Test-User": "ann"}, timeout=30
-    )
+    session, _ = console.session("ann")
+    refused = session.post(console.url + f"/faxes/{job.id}/cancel", timeout=30, allow_redirects=False)
     assert refused.status_code == 403  # no CSRF token
 
 
@@ -121,19 +133,25 @@ def test_live_status_reaches_only_the_owner_within_half_a_second(console: Consol
     ann_job, bob_job = console.seeded.sample_job["ann"], console.seeded.sample_job["bob"]
     received: dict[str, list[tuple[float, dict[str, object]]]] = {"ann": [], "bob": []}
 
+    ready = {"ann": threading.Event(), "bob": threading.Event()}
+
     def listen(who: str) -> None:
         with console.get(who, "/faxes/events", stream=True) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
             for line in response.iter_lines(decode_unicode=True):
+                if line.startswith(": connected"):
+                    ready[who].set()
                 if line.startswith("data: "):
                     received[who].append((time.monotonic(), json.loads(line[6:])))
                     if len(received[who]) >= 2:
                         return
 
-    threads = [threading.Thread(target=listen, args=(who,), daemon=True) for who in ("ann", "bob")]
+    for who in ready:
+        console.session(who)  # signed in before listening (Argon2 takes a moment)
+    threads = [threading.Thread(target=listen, args=(who,), daemon=True) for who in ready]
     for thread in threads:
         thread.start()
-    time.sleep(0.5)  # both subscribed
+    assert all(event.wait(10) for event in ready.values())
     at = time.monotonic()
     console.store.log_event("note", "hello ann", job_id=ann_job)
     console.store.log_event("note", "hello bob", job_id=bob_job)
