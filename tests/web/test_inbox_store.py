@@ -8,9 +8,11 @@ import io
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from PIL import Image
 
 from bench.web_seed import sample_pages, seed
+from tests.web.conftest import BACKENDS
 from umfax.states import InboundState
 from umfax.store import Store
 from umfax.store.console_faxes import SentStore
@@ -18,6 +20,7 @@ from umfax.store.console_inbox import InboxQuery, InboxStore, Viewer
 from umfax.web.images import THUMB_WIDTH, ImageCache, render_page
 
 USERS = ["ann", "bob", "root"]
+# The store queries run on both backends (tests/web/conftest.py: pages on SQLite only).
 
 
 def _setup(store: Store, faxes: int = 60) -> tuple[dict[str, Viewer], InboxStore]:
@@ -55,6 +58,7 @@ def _after(query: InboxQuery, cursor: object) -> InboxQuery:
     return replace(query, after=cursor)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 def test_each_user_sees_only_their_own_and_pages_without_gaps(store: Store) -> None:
     viewers, inbox = _setup(store)
     ann, bob, root = (_all(inbox, viewers[n]) for n in USERS)
@@ -69,6 +73,7 @@ def test_each_user_sees_only_their_own_and_pages_without_gaps(store: Store) -> N
     assert (newer, older) == (ann[2], ann[4])
 
 
+@pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 def test_search_tags_notes_read_delete_assign(store: Store) -> None:
     viewers, inbox = _setup(store)
     ann = viewers["ann"]
@@ -108,6 +113,7 @@ def test_search_tags_notes_read_delete_assign(store: Store) -> None:
     assert inbox.find(ann, first.id) is None and first.id not in _all(inbox, viewers["root"])
 
 
+@pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 def test_quarantine_is_for_admins(store: Store) -> None:
     viewers, inbox = _setup(store, faxes=4)
     fax = store.start_inbound("line1", caller_number="+12125550199")
@@ -120,6 +126,7 @@ def test_quarantine_is_for_admins(store: Store) -> None:
     assert store.get_inbound(fax.id).state == InboundState.QUARANTINED
 
 
+@pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 def test_sent_faxes_scoped_by_owner(store: Store) -> None:
     viewers, _ = _setup(store, faxes=40)
     sent = SentStore(store)

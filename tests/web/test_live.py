@@ -4,13 +4,16 @@ higher one was read, as on PostgreSQL) still goes out."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import insert
 
+from tests.web.conftest import BACKENDS
 from umfax.store import DocumentIn, JobSpec, Store
 from umfax.store.models import Event, utcnow
 from umfax.web.live import LiveHub
 
 
+@pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 def test_reads_once_and_catches_late_commits(store: Store) -> None:
     job = store.submit(JobSpec(number="+12125550100"), [DocumentIn("a.txt", b"hi")])
     hub = LiveHub(store)
