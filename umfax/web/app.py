@@ -24,10 +24,12 @@ from umfax.web.pages import (
     admin_queue,
     admin_routing,
     admin_usage,
+    contacts,
     faxes,
     home,
     inbox,
     oidc,
+    send,
     setup,
     signin,
     totp,
@@ -96,6 +98,8 @@ def mount_console(app: FastAPI, api: ApiContext) -> None:
         admin_usage,
         faxes,
         inbox,
+        send,
+        contacts,
     ):
         app.include_router(module.router, include_in_schema=False)
     app.add_middleware(Sessions, config=api.config, store=api.store)
