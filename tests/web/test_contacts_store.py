@@ -86,7 +86,7 @@ def test_csv_import_normalises_numbers_and_names_bad_rows() -> None:
 
 
 def test_outlook_csv_with_semicolons_and_first_last_names() -> None:
-    data = 'First Name;Last Name;Company;Business Fax\nJane;Doe;Doe & Co;212 555 0111\n'.encode("cp1252")
+    data = "First Name;Last Name;Company;Business Fax\nJane;Doe;Doe & Co;212 555 0111\n".encode("cp1252")
     result = read_contacts("contacts.csv", data, _normalise)
     found = [(c.name, c.fax_number, c.company) for c in result.contacts]
     assert found == [("Jane Doe", "+12125550111", "Doe & Co")]
