@@ -142,3 +142,19 @@ def test_another_person_cannot_reach_a_preview_and_mute_may_not_send(api: Api, s
     assert refused.status_code == 422 and "may not send faxes" in refused.text
     no_token = ann.session.post(ann.url + "/send", data={"numbers": "1"}, allow_redirects=False, timeout=30)
     assert no_token.status_code == 403
+
+
+def test_change_keeps_the_documents_of_the_preview(api: Api, sign_in: SignIn) -> None:
+    ann = sign_in("ann")
+    first = _preview(ann, [("figures.pdf", PDF)], numbers="+1 212 555 0110", subject="Draft")
+    token = first.rsplit("/", 1)[1]
+    form = ann.get(f"/send?draft={token}")
+    assert "figures.pdf" in form.text and 'value="Draft"' in form.text and "+1 212 555 0110" in form.text
+    again = ann.post(
+        "/send", {"action": "preview", "draft": token, "numbers": "+1 212 555 0111", "subject": "Final"}
+    )
+    assert again.status_code == 303
+    second = again.headers["location"]
+    assert second != first and ann.get(first).status_code == 404
+    page = ann.get(second)
+    assert "figures.pdf" in page.text and "+1 212-555-0111" in page.text and "2 pages" in page.text

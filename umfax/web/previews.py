@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 PREVIEW_LIFETIME = 3600.0
 PER_USER = 4
 TOTAL = 200
+TOTAL_BYTES = 2 * 1024 * 1024 * 1024
+"""Most bytes (documents and page images) all previews together may hold."""
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
@@ -60,6 +62,7 @@ class Draft:
     form: dict[str, Any]  # the send form's fields (see umfax.web.sending.SendForm)
     documents: list[PreviewDocument] = field(default_factory=list)
     pages: list[PreviewPage] = field(default_factory=list)
+    size: int = 0  # bytes on disk
     token: str = ""
 
     def to_json(self) -> str:
@@ -74,18 +77,19 @@ class Draft:
             form=dict(raw["form"]),
             documents=[PreviewDocument(**d) for d in raw["documents"]],
             pages=[PreviewPage(**p) for p in raw["pages"]],
+            size=int(raw.get("size", 0)),
             token=token,
         )
 
 
 class PreviewStore:
-    def __init__(self, root: Path, lifetime: float = PREVIEW_LIFETIME) -> None:
+    def __init__(self, root: Path, lifetime: float = PREVIEW_LIFETIME, max_bytes: int = TOTAL_BYTES) -> None:
         self.root = root
         self.lifetime = lifetime
+        self.max_bytes = max_bytes
 
     def save(self, draft: Draft, documents: list[bytes], pngs: list[bytes]) -> str:
         """Keep ``draft`` with its documents and page images; its new token."""
-        self.prune(draft.owner, keep=PER_USER - 1)
         token = secrets.token_urlsafe(24)
         folder = self.root / token
         folder.mkdir(parents=True, mode=0o700)
@@ -94,7 +98,9 @@ class PreviewStore:
         for n, data in enumerate(pngs):
             (folder / f"page-{n}.png").write_bytes(data)
         draft.token = token
+        draft.size = sum(len(d) for d in documents) + sum(len(p) for p in pngs)
         (folder / "draft.json").write_text(draft.to_json(), encoding="utf-8")
+        self.prune(draft.owner)
         return token
 
     def get(self, owner: int, token: str) -> Draft:
@@ -123,16 +129,17 @@ class PreviewStore:
         shutil.rmtree(self._folder(token), ignore_errors=True)
 
     def prune(self, owner: int | None = None, keep: int = PER_USER) -> None:
-        """Drop expired previews, ``owner``'s beyond the newest ``keep`` and everyone's
-        beyond the newest :data:`TOTAL`."""
+        """Drop expired previews, ``owner``'s beyond the newest ``keep``, and everyone's
+        beyond the newest :data:`TOTAL` or ``max_bytes``."""
         if not self.root.is_dir():
             return
         now = time.time()
-        alive: list[tuple[float, int, Path]] = []
+        alive: list[tuple[float, int, Path, int]] = []
         for folder in self.root.iterdir():
             try:
                 raw = json.loads((folder / "draft.json").read_text(encoding="utf-8"))
                 created, folder_owner = float(raw["created"]), int(raw["owner"])
+                size = int(raw.get("size", 0))
             except (OSError, ValueError, KeyError, TypeError):
                 if now - _mtime(folder) > 60:  # half-written or broken; give a writer a minute
                     shutil.rmtree(folder, ignore_errors=True)
@@ -140,12 +147,16 @@ class PreviewStore:
             if now - created > self.lifetime:
                 shutil.rmtree(folder, ignore_errors=True)
             else:
-                alive.append((created, folder_owner, folder))
+                alive.append((created, folder_owner, folder, size))
         alive.sort(reverse=True)
         mine = [entry for entry in alive if entry[1] == owner]
-        for _, _, folder in mine[keep:]:
-            shutil.rmtree(folder, ignore_errors=True)
-        for _, _, folder in alive[TOTAL:]:
+        dropped = {entry[2] for entry in mine[keep:]} | {entry[2] for entry in alive[TOTAL:]}
+        held = 0
+        for _, _, folder, size in alive:
+            held += size
+            if held > self.max_bytes:
+                dropped.add(folder)
+        for folder in dropped:
             shutil.rmtree(folder, ignore_errors=True)
 
     def _folder(self, token: str) -> Path:

@@ -9,6 +9,14 @@
   const list = document.getElementById("file-list");
   const offset = document.getElementById("tz-offset");
   const sendAt = document.getElementById("send_at");
+  const warning = document.getElementById("file-warning");
+  const maxBytes = Number(form.dataset.maxBytes || 0);
+
+  function totalBytes() {
+    let total = 0;
+    for (const file of input.files) { total += file.size; }
+    return total;
+  }
 
   function sizeText(bytes) {
     return bytes >= 1048576 ? (bytes / 1048576).toFixed(1) + " MB" : Math.max(1, Math.round(bytes / 1024)) + " kB";
@@ -42,7 +50,15 @@
     zone.classList.remove("over");
     if (event.dataTransfer && event.dataTransfer.files.length) { addFiles(event.dataTransfer.files); }
   });
-  form.addEventListener("submit", function () {
+  form.addEventListener("submit", function (event) {
+    if (maxBytes && totalBytes() > maxBytes) {
+      event.preventDefault();
+      warning.textContent = "The files are " + sizeText(totalBytes()) + " together; the server takes at most " +
+        sizeText(maxBytes) + ". Send fewer or smaller files.";
+      warning.hidden = false;
+      return;
+    }
+    warning.hidden = true;
     // minutes west of UTC at the chosen time (daylight saving may differ from today's)
     const when = sendAt.value ? new Date(sendAt.value) : new Date();
     offset.value = String((isNaN(when.getTime()) ? new Date() : when).getTimezoneOffset());
