@@ -98,10 +98,12 @@ def contacts_page(request: Request, user: SignedIn) -> HTMLResponse:
 
 @router.post("/contacts", response_class=HTMLResponse, dependencies=CHANGES)
 async def add_contact(request: Request, user: SignedIn) -> Response:
-    form = await request.form()
+    return await run_in_threadpool(_add_contact, request, user, await request.form())
+
+
+def _add_contact(request: Request, user: WebUser, form: FormData) -> Response:
     try:
-        contact = _contact_in(request, form)
-        await run_in_threadpool(_book(request).add, user.id, contact)
+        _book(request).add(user.id, _contact_in(request, form))
     except (InvalidNumber, AddressBookFull) as exc:
         entered = {k: _text(form, k) for k in ("name", "company", "fax_number", "email", "note")}
         return _list_page(request, user, problems=[describe_error(exc)], entered=entered, status=422)
@@ -115,26 +117,28 @@ async def import_contacts(request: Request, user: SignedIn) -> Response:
     form = await request.form()
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return _list_page(request, user, problems=["choose a CSV or vCard file to import"], status=422)
+        problems = ["choose a CSV or vCard file to import"]
+        return await run_in_threadpool(_list_page, request, user, problems=problems, status=422)
     data = await upload.read(MAX_IMPORT_BYTES + 1)
+    return await run_in_threadpool(_import, request, user, upload.filename, data, _text(form, "group")[:200])
+
+
+def _import(request: Request, user: WebUser, filename: str, data: bytes, group_name: str) -> Response:
     plan = _plan(request)
     try:
-        result = await run_in_threadpool(
-            read_contacts, upload.filename, data, lambda raw: plan.destination(raw).address
-        )
+        result = read_contacts(filename, data, lambda raw: plan.destination(raw).address)
         book = _book(request)
-        ids = await run_in_threadpool(book.add_many, user.id, result.contacts)
-        group_name = _text(form, "group")[:200]
+        ids = book.add_many(user.id, result.contacts)
         if group_name and ids:
             existing = {g.name: g.id for g in book.groups(user.id)}
             group = existing.get(group_name) or book.create_group(user.id, group_name)
             book.add_members(user.id, group, ids)
     except (ImportRefused, AddressBookFull) as exc:
-        problem = f"{upload.filename}: {describe_error(exc)}; nothing was imported"
+        problem = f"{filename}: {describe_error(exc)}; nothing was imported"
         return _list_page(request, user, problems=[problem], status=422)
-    audit(request, user, "change", "contacts", None, f"imported {len(ids)} from {upload.filename}")
+    audit(request, user, "change", "contacts", None, f"imported {len(ids)} from {filename}")
     summary = {
-        "filename": upload.filename,
+        "filename": filename,
         "added": len(ids),
         "skipped": result.skipped,
         "problems": result.problems,
@@ -147,12 +151,14 @@ async def import_contacts(request: Request, user: SignedIn) -> Response:
 
 @router.post("/contacts/groups", response_class=HTMLResponse, dependencies=CHANGES)
 async def create_group(request: Request, user: SignedIn) -> Response:
-    form = await request.form()
-    name = _text(form, "name")
+    return await run_in_threadpool(_create_group, request, user, _text(await request.form(), "name"))
+
+
+def _create_group(request: Request, user: WebUser, name: str) -> Response:
     if not name:
         return _list_page(request, user, problems=["give the group a name"], status=422)
     try:
-        group = await run_in_threadpool(_book(request).create_group, user.id, name)
+        group = _book(request).create_group(user.id, name)
     except AddressBookFull as exc:
         return _list_page(request, user, problems=[describe_error(exc)], status=422)
     return RedirectResponse(f"/contacts/groups/{group}", status_code=303)
@@ -240,14 +246,17 @@ def contact_page(request: Request, contact_id: int, user: SignedIn) -> HTMLRespo
 
 @router.post("/contacts/{contact_id}", response_class=HTMLResponse, dependencies=CHANGES)
 async def edit_contact(request: Request, contact_id: int, user: SignedIn) -> Response:
-    form = await request.form()
+    return await run_in_threadpool(_edit_contact, request, contact_id, user, await request.form())
+
+
+def _edit_contact(request: Request, contact_id: int, user: WebUser, form: FormData) -> Response:
     book = _book(request)
     try:
         contact = book.contact(user.id, contact_id)
     except NotFound:
         return _missing(request, f"contact {contact_id}")
     try:
-        await run_in_threadpool(book.update, user.id, contact_id, _contact_in(request, form))
+        book.update(user.id, contact_id, _contact_in(request, form))
     except InvalidNumber as exc:
         entered = {k: _text(form, k) for k in ("name", "company", "fax_number", "email", "note")}
         return render(

@@ -112,6 +112,7 @@ def _form_page(
         cover_template=(template or DEFAULT_TEMPLATE).stem,
         max_bytes=context.config.api.max_request_bytes,
         max_documents=context.config.api.max_documents,
+        can_send=may_send(context, user),
     )
 
 
@@ -154,46 +155,47 @@ async def _uploads(request: Request, context: WebContext) -> tuple[list[tuple[st
 @router.post("/send", response_class=HTMLResponse, dependencies=[Depends(csrf_checked)])
 async def send_submit(request: Request, user: SignedIn) -> Response:
     """Check and convert the form; then show the preview, or (action=send) queue at once."""
+    items, documents = await _uploads(request, web_context(request))
+    return await run_in_threadpool(_check_and_convert, request, user, items, documents)
+
+
+def _kept_documents(store: PreviewStore, draft: Draft) -> list[DocumentIn]:
+    return [
+        DocumentIn(d.filename, store.document(draft, n), d.content_type)
+        for n, d in enumerate(draft.documents)
+    ]
+
+
+def _check_and_convert(
+    request: Request, user: WebUser, items: list[tuple[str, Any]], documents: list[DocumentIn]
+) -> Response:
+    """The blocking part of POST /send (store, conversion, disk), in a worker thread."""
     context = web_context(request)
-    items, documents = await _uploads(request, context)
     form = SendForm.from_items(items)
-    fields = dict((k, v) for k, v in items if isinstance(v, str))
+    fields = {k: v for k, v in items if isinstance(v, str)}
     store = previews(context)
     kept: Draft | None = None
     if fields.get("draft"):
         try:
-            kept = await run_in_threadpool(store.get, user.id, fields["draft"])
+            kept = store.get(user.id, fields["draft"])
         except PreviewGone:
             kept = None
     if not documents and kept is not None:
-        documents = [
-            DocumentIn(d.filename, store.document(kept, n), d.content_type)
-            for n, d in enumerate(kept.documents)
-        ]
+        documents = _kept_documents(store, kept)
     builder = JobBuilder(context.config)
-    checked = await run_in_threadpool(
-        check_form,
-        form,
-        user,
-        await run_in_threadpool(may_send, context, user),
-        builder,
-        ContactStore(context.store),
-    )
+    checked = check_form(form, user, may_send(context, user), builder, ContactStore(context.store))
     problems = list(checked.problems)
-    empty = [d.filename for d in documents if not d.data]
     if not documents:
         problems.append("choose at least one document to fax")
-    problems.extend(f"{name} is empty (0 bytes); choose the document again" for name in empty)
+    problems.extend(f"{d.filename} is empty (0 bytes); choose it again" for d in documents if not d.data)
     if len(documents) > context.config.api.max_documents:
         problems.append(f"at most {context.config.api.max_documents} documents per fax")
     if problems:
         return _form_page(request, user, form, problems=problems, draft=kept, status=422)
-    requests = fax_requests(form, checked, documents, user, ref="pending")
+    first = fax_requests(form, checked, documents, user, ref="preview")[0]
     try:
-        pages = await run_in_threadpool(
-            convert_for_preview, requests[0], builder, context.config, preview_converter(request)
-        )
-        pngs = await run_in_threadpool(lambda: [page_png(page) for page in pages])
+        pages = convert_for_preview(first, builder, context.config, preview_converter(request))
+        pngs = [page_png(page) for page in pages]
     except (ConversionError, InvalidNumber) as exc:
         reason = describe_error(exc)
         logger.info("console preview refused", extra={"user": user.name, "reason": reason})
@@ -205,11 +207,11 @@ async def send_submit(request: Request, user: SignedIn) -> Response:
         documents=[PreviewDocument(d.filename, d.content_type, len(d.data)) for d in documents],
         pages=[page for _, page in pngs],
     )
-    token = await run_in_threadpool(store.save, draft, [d.data for d in documents], [png for png, _ in pngs])
+    token = store.save(draft, [d.data for d in documents], [png for png, _ in pngs])
     if kept is not None:
         store.discard(kept.token)
     if fields.get("action") == "send":
-        return await _queue(request, user, context, draft, checked, documents)
+        return _queue(request, user, draft, checked, documents)
     return RedirectResponse(f"/send/preview/{token}", status_code=303)
 
 
@@ -221,19 +223,9 @@ def preview_page(request: Request, token: str, user: SignedIn) -> HTMLResponse:
     except PreviewGone as exc:
         return render(request, "error.html", status=404, title="No such preview", message=str(exc))
     form = SendForm.from_dict(draft.form)
-    checked = check_form(
-        form, user, may_send(context, user), JobBuilder(context.config), ContactStore(context.store)
-    )
-    return render(
-        request,
-        "send_preview.html",
-        title="Preview",
-        draft=draft,
-        form=form,
-        checked=checked,
-        problems=checked.problems,
-        expires=round(previews(context).lifetime / 60),
-    )
+    builder = JobBuilder(context.config)
+    checked = check_form(form, user, may_send(context, user), builder, ContactStore(context.store))
+    return _preview_page(request, draft, checked, checked.problems)
 
 
 @router.get("/send/preview/{token}/page/{number}.png")
@@ -247,67 +239,50 @@ def preview_image(request: Request, token: str, number: int, user: SignedIn) -> 
 
 
 @router.post("/send/preview/{token}", dependencies=[Depends(csrf_checked)], response_class=HTMLResponse)
-async def preview_send(request: Request, token: str, user: SignedIn) -> Response:
+def preview_send(request: Request, token: str, user: SignedIn) -> Response:
+    """Send the previewed fax: checked again (rules or rights may have changed), then queued."""
     context = web_context(request)
     store = previews(context)
     try:
-        draft = await run_in_threadpool(store.get, user.id, token)
+        draft = store.get(user.id, token)
     except PreviewGone as exc:
         return render(request, "error.html", status=404, title="No such preview", message=str(exc))
     form = SendForm.from_dict(draft.form)
-    checked = await run_in_threadpool(
-        check_form,
-        form,
-        user,
-        await run_in_threadpool(may_send, context, user),
-        JobBuilder(context.config),
-        ContactStore(context.store),
-    )
+    builder = JobBuilder(context.config)
+    checked = check_form(form, user, may_send(context, user), builder, ContactStore(context.store))
     if checked.problems:
-        return render(
-            request,
-            "send_preview.html",
-            status=422,
-            title="Preview",
-            draft=draft,
-            form=form,
-            checked=checked,
-            problems=checked.problems,
-            expires=round(store.lifetime / 60),
-        )
-    documents = [
-        DocumentIn(d.filename, store.document(draft, n), d.content_type)
-        for n, d in enumerate(draft.documents)
-    ]
-    return await _queue(request, user, context, draft, checked, documents)
+        return _preview_page(request, draft, checked, checked.problems, status=422)
+    return _queue(request, user, draft, checked, _kept_documents(store, draft))
 
 
-async def _queue(
-    request: Request,
-    user: WebUser,
-    context: WebContext,
-    draft: Draft,
-    checked: Checked,
-    documents: list[DocumentIn],
+def _preview_page(
+    request: Request, draft: Draft, checked: Checked, problems: list[str], status: int = 200
+) -> HTMLResponse:
+    return render(
+        request,
+        "send_preview.html",
+        status=status,
+        title="Preview",
+        draft=draft,
+        form=SendForm.from_dict(draft.form),
+        checked=checked,
+        problems=problems,
+        expires=round(previews(web_context(request)).lifetime / 60),
+    )
+
+
+def _queue(
+    request: Request, user: WebUser, draft: Draft, checked: Checked, documents: list[DocumentIn]
 ) -> Response:
     """Submit one job per recipient (as the API does), audit, and go to the sent fax(es)."""
+    context = web_context(request)
     form = SendForm.from_dict(draft.form)
     jobs = []
     try:
         for fax in fax_requests(form, checked, documents, user, ref=f"web:{draft.token}"):
-            jobs.append(await run_in_threadpool(submit_fax, context.store, context.config, fax))
+            jobs.append(submit_fax(context.store, context.config, fax))
     except InvalidNumber as exc:  # the dial rules changed since the check
-        return render(
-            request,
-            "send_preview.html",
-            status=422,
-            title="Preview",
-            draft=draft,
-            form=form,
-            checked=checked,
-            problems=[describe_error(exc)],
-            expires=round(previews(context).lifetime / 60),
-        )
+        return _preview_page(request, draft, checked, [describe_error(exc)], status=422)
     for job in jobs:
         audit(request, user, "send", "job", job.id, f"to {job.number}, {len(documents)} document(s)")
     previews(context).discard(draft.token)
