@@ -11,6 +11,7 @@ import requests
 
 from tests.web._harness import console, session
 from tests.web.conftest import Api
+from umfax.api.server import ApiServer
 
 
 @dataclass
@@ -34,11 +35,19 @@ class Browser:
         return found.group(1)
 
 
-SignIn = Callable[[str], Browser]
+SignIn = Callable[[Api, str], Browser]
 
 
 @pytest.fixture
-def sign_in(api: Api) -> Iterator[SignIn]:
-    url, server = console(api)
-    yield lambda name: Browser(url, session(name))
-    server.stop()
+def sign_in() -> Iterator[SignIn]:
+    """``sign_in(api, "ann")``: Ann's browser on that API's console."""
+    servers: dict[int, tuple[str, ApiServer]] = {}
+
+    def browser(api: Api, name: str) -> Browser:
+        if id(api) not in servers:
+            servers[id(api)] = console(api)
+        return Browser(servers[id(api)][0], session(name))
+
+    yield browser
+    for _, server in servers.values():
+        server.stop()

@@ -19,7 +19,7 @@ def _user_id(api: Api, name: str) -> int:
 
 
 def test_add_edit_delete_and_others_get_404(api: Api, sign_in: SignIn) -> None:
-    ann, bob = sign_in("ann"), sign_in("bob")
+    ann, bob = sign_in(api, "ann"), sign_in(api, "bob")
     added = ann.post("/contacts", {"name": "Acme", "company": "Acme Inc", "fax_number": "(212) 555-0100"})
     assert added.status_code == 303
     bad = ann.post("/contacts", {"name": "Typo", "fax_number": "12ab"})
@@ -42,7 +42,7 @@ def test_add_edit_delete_and_others_get_404(api: Api, sign_in: SignIn) -> None:
 
 
 def test_groups_are_the_owners_only(api: Api, sign_in: SignIn) -> None:
-    ann, bob = sign_in("ann"), sign_in("bob")
+    ann, bob = sign_in(api, "ann"), sign_in(api, "bob")
     ann.post("/contacts", {"name": "One", "fax_number": "+12125550101"})
     ann.post("/contacts", {"name": "Two", "fax_number": "+12125550102"})
     created = ann.post("/contacts/groups", {"name": "Suppliers"})
@@ -78,7 +78,7 @@ def test_groups_are_the_owners_only(api: Api, sign_in: SignIn) -> None:
 
 
 def test_csv_and_vcard_import_list_the_bad_rows(api: Api, sign_in: SignIn) -> None:
-    ann = sign_in("ann")
+    ann = sign_in(api, "ann")
     csv_file = b"Name,Company,Fax\nAcme,Acme Inc,212 555 0100\nNo Fax,X,\nBad,Y,12ab\n"
     answer = ann.post(
         "/contacts/import", {"group": "Imported"}, files={"file": ("book.csv", csv_file, "text/csv")}

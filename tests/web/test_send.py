@@ -46,7 +46,7 @@ def _png_rows(data: bytes) -> np.ndarray:  # type: ignore[type-arg]
 
 def test_preview_is_every_page_as_the_worker_sends_it(start_api: StartApi, sign_in: SignIn) -> None:
     api: Api = start_api(extra={"fax": {"cover": False, "header": False}})
-    ann = sign_in("ann")
+    ann = sign_in(api, "ann")
     path = _preview(ann, [("figures.pdf", PDF)], numbers="+1 212 555 0110", resolution="standard")
     page = ann.get(path)
     assert page.status_code == 200 and "2 pages at standard resolution" in page.text
@@ -73,7 +73,7 @@ def test_preview_is_every_page_as_the_worker_sends_it(start_api: StartApi, sign_
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
 def test_preview_of_a_docx_with_a_cover_page(api: Api, sign_in: SignIn) -> None:
-    ann = sign_in("ann")
+    ann = sign_in(api, "ann")
     docx = makers.docx(["Dear supplier,", "please find our order attached."])
     path = _preview(ann, [("letter.docx", docx), ("order.pdf", PDF)], numbers="+1 212 555 0110", cover="on")
     page = ann.get(path)
@@ -84,7 +84,7 @@ def test_preview_of_a_docx_with_a_cover_page(api: Api, sign_in: SignIn) -> None:
 
 
 def test_a_file_that_cannot_be_faxed_says_why_and_queues_nothing(api: Api, sign_in: SignIn) -> None:
-    ann = sign_in("ann")
+    ann = sign_in(api, "ann")
     answer = ann.post(
         "/send",
         {"action": "send", "numbers": "+1 212 555 0110"},
@@ -109,7 +109,7 @@ def test_send_to_a_number_and_a_group_makes_one_job_each(api: Api, sign_in: Sign
     acme = book.add(ann_id, ContactIn("Acme Sales", "+12125550120", company="Acme"))
     group = book.create_group(ann_id, "Suppliers")
     book.add_members(ann_id, group, [acme])
-    ann = sign_in("ann")
+    ann = sign_in(api, "ann")
     form = ann.get(f"/send?group={group}")
     assert f'name="group" value="{group}" id="group-{group}" checked' in form.text
     answer = ann.post(
@@ -128,7 +128,7 @@ def test_send_to_a_number_and_a_group_makes_one_job_each(api: Api, sign_in: Sign
 
 
 def test_another_person_cannot_reach_a_preview_and_mute_may_not_send(api: Api, sign_in: SignIn) -> None:
-    ann, bob = sign_in("ann"), sign_in("bob")
+    ann, bob = sign_in(api, "ann"), sign_in(api, "bob")
     path = _preview(ann, [("a.pdf", PDF)], numbers="+1 212 555 0110")
     assert bob.get(path).status_code == 404
     assert bob.get(f"{path}/page/1.png").status_code == 404
@@ -136,7 +136,7 @@ def test_another_person_cannot_reach_a_preview_and_mute_may_not_send(api: Api, s
     assert bob.get(f"/send?draft={path.rsplit('/', 1)[1]}").status_code == 200  # an empty form
     assert api.store.list_jobs() == []
     assert ann.get(path).status_code == 200
-    refused = sign_in("mute").post(
+    refused = sign_in(api, "mute").post(
         "/send", {"numbers": "+1 212 555 0110"}, files=[("file", ("a.pdf", PDF, "application/pdf"))]
     )
     assert refused.status_code == 422 and "may not send faxes" in refused.text
@@ -145,7 +145,7 @@ def test_another_person_cannot_reach_a_preview_and_mute_may_not_send(api: Api, s
 
 
 def test_change_keeps_the_documents_of_the_preview(api: Api, sign_in: SignIn) -> None:
-    ann = sign_in("ann")
+    ann = sign_in(api, "ann")
     first = _preview(ann, [("figures.pdf", PDF)], numbers="+1 212 555 0110", subject="Draft")
     token = first.rsplit("/", 1)[1]
     form = ann.get(f"/send?draft={token}")
@@ -158,3 +158,17 @@ def test_change_keeps_the_documents_of_the_preview(api: Api, sign_in: SignIn) ->
     assert second != first and ann.get(first).status_code == 404
     page = ann.get(second)
     assert "figures.pdf" in page.text and "+1 212-555-0111" in page.text and "2 pages" in page.text
+
+
+def test_preview_in_the_isolated_converter(start_api: StartApi, sign_in: SignIn) -> None:
+    """With [conversion] isolate (the default), previews convert in a child process too."""
+    api = start_api(extra={"conversion": {"isolate": True}})
+    ann = sign_in(api, "ann")
+    path = _preview(ann, [("figures.pdf", PDF)], numbers="+1 212 555 0110")
+    assert "2 pages at fine resolution" in ann.get(path).text
+    refused = ann.post(
+        "/send",
+        {"numbers": "+1 212 555 0110"},
+        files=[("file", ("x.bin", b"\x00\x01" * 99, "application/x"))],
+    )
+    assert refused.status_code == 422 and "x.bin cannot be faxed" in refused.text
