@@ -17,7 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from umfax.contacts_import import MAX_IMPORT_BYTES, ImportRefused, read_contacts
 from umfax.errors import InvalidNumber, NotFound, describe_error
-from umfax.numbers import DialPlan
+from umfax.numbers import DialPlan, display
 from umfax.store.contacts import AddressBookFull, ContactIn, ContactStore
 from umfax.web.audit import audit
 from umfax.web.context import web_context
@@ -88,6 +88,7 @@ def _list_page(
         entered=entered or {},
         imported=imported,
         max_import_kb=MAX_IMPORT_BYTES // 1024,
+        display=display,
     )
 
 
@@ -175,7 +176,13 @@ def group_page(request: Request, group_id: int, user: SignedIn) -> HTMLResponse:
     members = [c for c in everyone if c.id in group.member_ids]
     others = [c for c in everyone if c.id not in group.member_ids]
     return render(
-        request, "contacts_group.html", title=group.name, group=group, members=members, others=others
+        request,
+        "contacts_group.html",
+        title=group.name,
+        group=group,
+        members=members,
+        others=others,
+        display=display,
     )
 
 

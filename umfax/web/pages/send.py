@@ -24,6 +24,7 @@ from umfax.conversion import DEFAULT_TEMPLATE, ConversionError
 from umfax.conversion.detect import SUPPORTED
 from umfax.conversion.isolated import IsolatedConverter
 from umfax.errors import InvalidNumber, describe_error
+from umfax.numbers import display
 from umfax.store import DocumentIn
 from umfax.store.contacts import ContactStore
 from umfax.store.models import User
@@ -113,6 +114,7 @@ def _form_page(
         max_bytes=context.config.api.max_request_bytes,
         max_documents=context.config.api.max_documents,
         can_send=may_send(context, user),
+        display=display,
     )
 
 
