@@ -112,9 +112,21 @@ def _columns(header: list[str]) -> dict[str, int]:
     return found
 
 
+def _typed_phones(header: list[str]) -> list[tuple[int, int]]:
+    """Google Contacts' "Phone 1 - Type" / "Phone 1 - Value" column pairs (type, value)."""
+    keys = [_key(h) for h in header]
+    pairs = []
+    for index, key in enumerate(keys):
+        found = re.fullmatch(r"phone(\d+)type", key)
+        if found and f"phone{found.group(1)}value" in keys:
+            pairs.append((index, keys.index(f"phone{found.group(1)}value")))
+    return pairs
+
+
 def read_csv(text: str, normalise: Normalise) -> ImportResult:
     """CSV with a header row naming the columns (name or first/last name, fax, company,
-    email, note; Outlook's "Business Fax" etc. are understood); ``,`` or ``;`` separated."""
+    email, note; Outlook's "Business Fax" and Google's "Phone 1 - Type" = "Work Fax" are
+    understood); ``,``, ``;`` or tab separated."""
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -125,7 +137,8 @@ def read_csv(text: str, normalise: Normalise) -> ImportResult:
     except (StopIteration, csv.Error) as exc:
         raise ImportRefused("the CSV file has no header row") from exc
     columns = _columns(header)
-    if "fax" not in columns:
+    typed = _typed_phones(header)
+    if "fax" not in columns and not typed:
         raise ImportRefused(
             "the CSV file has no fax number column; name one of its header columns "
             "\"fax\" (columns found: " + ", ".join(h.strip() for h in header if h.strip())[:200] + ")"
@@ -143,8 +156,11 @@ def read_csv(text: str, normalise: Normalise) -> ImportResult:
                 return row[index].strip() if index is not None and index < len(row) else ""
 
             name = cell("name") or " ".join(p for p in (cell("first"), cell("last")) if p)
+            fax = cell("fax") or next(
+                (row[v].strip() for t, v in typed if v < len(row) and "fax" in row[t].lower()), ""
+            )
             _entry(
-                result, f"row {line}", name, cell("fax"), normalise,
+                result, f"row {line}", name, fax, normalise,
                 company=cell("company"), email=cell("email"), note=cell("note"),
             )
     except csv.Error as exc:

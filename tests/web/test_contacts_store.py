@@ -92,6 +92,19 @@ def test_outlook_csv_with_semicolons_and_first_last_names() -> None:
     assert found == [("Jane Doe", "+12125550111", "Doe & Co")]
 
 
+def test_google_contacts_csv_takes_the_phone_typed_fax() -> None:
+    data = (
+        b"Name,Organization 1 - Name,Phone 1 - Type,Phone 1 - Value,Phone 2 - Type,Phone 2 - Value\n"
+        b"Jane Doe,Doe & Co,Mobile,+1 212 555 0199,Work Fax,+1 212 555 0111\n"
+        b"Voice Only,,Mobile,+1 212 555 0198,,\n"
+    )
+    result = read_contacts("contacts.csv", data, _normalise)
+    assert [(c.name, c.fax_number, c.company) for c in result.contacts] == [
+        ("Jane Doe", "+12125550111", "Doe & Co")
+    ]
+    assert result.problems == ["row 3 (Voice Only): no fax number"]
+
+
 def test_csv_without_a_fax_column_or_too_large_is_refused() -> None:
     with pytest.raises(ImportRefused, match="no fax number column"):
         read_contacts("x.csv", b"Name,Phone2\nA,1\n", _normalise)
