@@ -28,6 +28,8 @@ from umfax.web.render import render
 router = APIRouter()
 SignedIn = Annotated[WebUser, Depends(current_user)]
 CHANGES = [Depends(csrf_checked)]
+#: Contacts listed on one page; a search finds the others.
+LIST_LIMIT = 500
 
 
 def _book(request: Request) -> ContactStore:
@@ -81,7 +83,8 @@ def _list_page(
         "contacts.html",
         status=status,
         title="Contacts",
-        contacts=book.contacts(user.id, search=search),
+        contacts=book.contacts(user.id, search=search, limit=LIST_LIMIT + 1),
+        list_limit=LIST_LIMIT,
         groups=book.groups(user.id),
         search=search,
         problems=problems or [],
