@@ -1,22 +1,21 @@
-"""What the send and contacts page tests share: a signed-in session and its CSRF token."""
+"""What the send and contacts page tests share: a person signed in through the real
+sign-in form (:func:`tests.web.signin.signed_in`) and the session's CSRF token."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 import requests
 
-from tests.web._harness import console, session
 from tests.web.conftest import Api
-from umfax.api.server import ApiServer
+from tests.web.signin import form_token, signed_in
 
 
 @dataclass
 class Browser:
-    """A person's session on the console at ``url``."""
+    """A person's signed-in session on the console at ``url``."""
 
     url: str
     session: requests.Session
@@ -29,25 +28,14 @@ class Browser:
         return self.session.post(self.url + path, data=form, allow_redirects=False, timeout=300, **kwargs)  # type: ignore[arg-type]
 
     def csrf(self) -> str:
-        page = self.get("/send").text
-        found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-        assert found, "no CSRF token on /send"
-        return found.group(1)
+        """The session's CSRF token, as a form on /send carries it."""
+        return form_token(self.session.get(self.url + "/send", timeout=60).text)
 
 
 SignIn = Callable[[Api, str], Browser]
 
 
 @pytest.fixture
-def sign_in() -> Iterator[SignIn]:
-    """``sign_in(api, "ann")``: Ann's browser on that API's console."""
-    servers: dict[int, tuple[str, ApiServer]] = {}
-
-    def browser(api: Api, name: str) -> Browser:
-        if id(api) not in servers:
-            servers[id(api)] = console(api)
-        return Browser(servers[id(api)][0], session(name))
-
-    yield browser
-    for _, server in servers.values():
-        server.stop()
+def sign_in() -> SignIn:
+    """``sign_in(api, "ann")``: Ann signed in to that API's console."""
+    return lambda api, name: Browser(api.url, signed_in(api, name))

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+import requests
 from PIL import Image
 
 from tests.conversion import makers
@@ -136,6 +137,9 @@ def test_another_person_cannot_reach_a_preview_and_mute_may_not_send(api: Api, s
     assert bob.get(f"/send?draft={path.rsplit('/', 1)[1]}").status_code == 200  # an empty form
     assert api.store.list_jobs() == []
     assert ann.get(path).status_code == 200
+    for anonymous in (path, f"{path}/page/1.png", "/send", "/contacts"):
+        answer = requests.get(api.url + anonymous, allow_redirects=False, timeout=30)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/signin"), anonymous
     refused = sign_in(api, "mute").post(
         "/send", {"numbers": "+1 212 555 0110"}, files=[("file", ("a.pdf", PDF, "application/pdf"))]
     )
