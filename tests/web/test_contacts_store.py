@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.web.conftest import BACKENDS
 from umfax.config import DialRulesConfig
 from umfax.contacts_import import MAX_IMPORT_BYTES, ImportRefused, read_contacts
 from umfax.errors import NotFound
@@ -20,6 +21,7 @@ def _users(store: Store) -> tuple[int, int]:
     return ann.id, bob.id
 
 
+@pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 def test_contacts_and_groups_are_scoped_to_their_owner(store: Store) -> None:
     ann, bob = _users(store)
     book = ContactStore(store)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.web.conftest import BACKENDS
 from umfax.config import parse_config
 from umfax.store import Store
 from umfax.store.contacts import ContactIn, ContactStore
@@ -43,6 +44,7 @@ def test_form_items_and_round_trip() -> None:
     assert SendForm.from_dict(form.to_dict()) == form
 
 
+@pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 def test_recipients_from_numbers_contacts_and_groups_each_once(store: Store) -> None:
     store.sync_users([("ann", "ann@example.com", "", None, True)])
     row = store.find_user(email="ann@example.com")
