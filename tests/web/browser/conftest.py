@@ -1,0 +1,67 @@
+"""Fixtures of the browser tests: one Chromium per session (Debian's, nothing downloaded),
+one real ``umfax serve`` per module, and per test a :class:`Browsing` that opens pages and
+saves screenshots.
+
+Screenshots go to ``$UMFAX_WEB_SHOTS/<test>/`` when that variable names a directory, else
+to ``<pytest's basetemp>/web-shots/<test>/`` (never into the repository).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Playwright, sync_playwright
+
+from tests.web.browser.browsing import Browsing
+from tests.web.browser.console_server import ConsoleServer, start_console_server
+
+CHROMIUM = Path("/usr/lib/chromium/chromium")  # Debian's chromium (scripts/apt-packages.txt)
+SHOTS_ENV = "UMFAX_WEB_SHOTS"
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/apt-packages.txt)")
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
+    """A real ``umfax serve`` on embedded defaults, fresh for each test module."""
+    server = start_console_server(tmp_path_factory.mktemp("console"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def shots_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    given = os.environ.get(SHOTS_ENV)
+    root = Path(given) if given else tmp_path_factory.getbasetemp() / "web-shots"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture
+def browsing(
+    chromium: Browser, console: ConsoleServer, shots_root: Path, request: pytest.FixtureRequest
+) -> Iterator[Browsing]:
+    """Pages on this module's console; at the end, no page may have logged a CSP refusal
+    or an uncaught script error."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:80]
+    session = Browsing(chromium, console.url, shots_root / name)
+    yield session
+    session.close()
+    assert not session.problems, "\n".join(session.problems)
