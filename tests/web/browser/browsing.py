@@ -70,6 +70,13 @@ class Browsing:
         page.screenshot(path=str(path), full_page=full_page)
         return path
 
+    def shoot_all(self, name: str) -> None:
+        """A screenshot of every page still open (after a failure: what the test saw)."""
+        for context in self._contexts:
+            for page in context.pages:
+                with contextlib.suppress(Error):
+                    self.shot(page, name)
+
     def close(self) -> None:
         for context in self._contexts:
             with contextlib.suppress(Error):  # already closed with the browser

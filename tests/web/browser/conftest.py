@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,17 @@ from tests.web.browser.console_server import ConsoleServer, start_console_server
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")  # Debian's chromium (scripts/apt-packages.txt)
 SHOTS_ENV = "UMFAX_WEB_SHOTS"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep each phase's report on the test item (``rep_call``): :func:`browsing` takes
+    screenshots of the open pages when the test failed."""
+    report: pytest.TestReport = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -63,5 +74,8 @@ def browsing(
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:80]
     session = Browsing(chromium, console.url, shots_root / name)
     yield session
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        session.shoot_all("at-failure")
     session.close()
     assert not session.problems, "\n".join(session.problems)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from tests.servers.ports import HOST, free_port
 from umfax.config import CONFIG_ENV, DATA_DIR_ENV
 
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 20.0
+STOP_TIMEOUT = 10.0  # it finishes calls in progress first; the scenario leaves none
 
 
 class ConsoleServerError(RuntimeError):
@@ -66,6 +67,10 @@ class ConsoleServer:
             try:
                 self.process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
+                warnings.warn(
+                    f"umfax serve did not exit within {STOP_TIMEOUT:.0f} s of SIGTERM; killed it",
+                    stacklevel=2,
+                )
                 self.process.kill()
                 self.process.wait(5)
 
