@@ -20,8 +20,9 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.conversion import makers
 from tests.web.browser.browsing import Browsing
-from tests.web.browser.checks import check_page
+from tests.web.browser.checks import check_page, check_page_everywhere
 from tests.web.browser.console_server import ConsoleServer
+from tests.web.browser.layout import tab_stops
 
 pytest.importorskip("umfax.web.pages.signin", reason="the sign-in pages (web-auth) are not on main yet")
 pytest.importorskip("umfax.web.pages.send", reason="/send (web-send) is not on main yet")
@@ -198,3 +199,45 @@ def test_another_user_reaches_none_of_it_by_any_url(browsing: Browsing, story: S
     page.goto("/inbox")
     expect(page.locator("img.thumb")).to_have_count(0)
     check_page(browsing, page, "inbox-other-user")
+
+
+PAGES = [
+    ("signin", "/signin", None),
+    ("home", "/", "ann"),
+    ("send", "/send", "ann"),
+    ("faxes", "/faxes", "ann"),
+    ("fax", "/faxes/{job}", "ann"),
+    ("inbox", "/inbox", "ann"),
+    ("inbox-fax", "/inbox/{inbound}", "ann"),
+    ("contacts", "/contacts", "ann"),
+]
+
+
+@pytest.mark.parametrize(("name", "path", "who"), PAGES, ids=[name for name, _, _ in PAGES])
+def test_every_page_passes_axe_and_fits_a_phone_and_200_percent_zoom(
+    browsing: Browsing, story: Story, name: str, path: str, who: str | None
+) -> None:
+    if "{job}" in path or "{inbound}" in path:
+        assert story.job_id is not None and story.inbound_id is not None, "the scenario's faxes are missing"
+    person = {"ann": story.ann, "bob": story.bob}.get(who or "")
+    state = person.state if person else None
+    check_page_everywhere(browsing, path.format(job=story.job_id, inbound=story.inbound_id), name, state)
+
+
+#: The controls Tab must reach on a page (``tag:label`` as :func:`layout.focused` names them).
+MAIN_CONTROLS = {
+    "/signin": ["input:Name or email", "input:Password", "button:Sign in"],
+    "/send": ["input:Documents to fax", "textarea:Fax numbers", "input:Add a cover page", "button:Preview"],
+    "/inbox": ["input:Number", "input:Tag", "button:Search"],
+}
+
+
+@pytest.mark.parametrize("path", list(MAIN_CONTROLS))
+def test_tab_reaches_the_main_controls(browsing: Browsing, story: Story, path: str) -> None:
+    state = None if path == "/signin" else story.ann.state
+    page = browsing.page(storage_state=state)
+    page.goto(path)
+    stops = tab_stops(page, limit=80)
+    assert stops[0].startswith("a:Skip to"), stops[:3]
+    missing = [control for control in MAIN_CONTROLS[path] if control not in stops]
+    assert not missing, f"Tab on {path} never reaches {missing}; it visits {stops}"
