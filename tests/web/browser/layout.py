@@ -44,10 +44,23 @@ def focused(page: Page) -> str:
     return name
 
 
+def _start_at_top(page: Page) -> None:
+    """Put the keyboard's starting point at the top of the page, as on arrival without
+    ``autofocus``: focus <body> (made focusable for a moment), so the next Tab goes to the
+    first focusable element."""
+    page.evaluate(
+        """() => {
+          const body = document.body;
+          body.setAttribute('tabindex', '-1');
+          body.focus();
+          body.removeAttribute('tabindex');
+        }"""
+    )
+
+
 def tab_stops(page: Page, limit: int = 40) -> list[str]:
     """The elements Tab visits from the top of the page, in order (at most ``limit``)."""
-    page.locator("body").focus()
-    page.evaluate("() => { if (document.activeElement) document.activeElement.blur(); }")
+    _start_at_top(page)
     stops: list[str] = []
     for _ in range(limit):
         page.keyboard.press("Tab")
@@ -60,7 +73,7 @@ def tab_stops(page: Page, limit: int = 40) -> list[str]:
 
 def assert_skip_link_works(page: Page) -> None:
     """The first Tab stop is the skip link, it becomes visible, and Enter moves focus to <main>."""
-    page.evaluate("() => { if (document.activeElement) document.activeElement.blur(); }")
+    _start_at_top(page)
     page.keyboard.press("Tab")
     skip = page.locator("a.skip")
     assert focused(page).startswith("a:Skip to"), f"first Tab stop is {focused(page)!r}"

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pyotp
 from playwright.sync_api import Browser, Page
-from umfax.store.accounts import AccountStore
 
 from tests.web.browser.console_server import ConsoleServer
 from umfax.config import Config, ServerConfig
 from umfax.store import open_store
+from umfax.store.accounts import AccountStore
 
 PASSWORD = "correct horse battery staple"
 _BASE32 = re.compile(r"\b[A-Z2-7]{16,}\b")
