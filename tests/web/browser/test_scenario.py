@@ -1,11 +1,14 @@
-"""Issue 18's scenario in Chromium against one real ``umfax serve`` on the default
-simulated lines: a user signs in, uploads a PDF and a DOCX, checks the preview, faxes them
-to the other simulated line, watches the status reach "sent" live, and finds the fax that
-came back in on the other line in the inbox with its thumbnail; another user reaches none
-of it by any URL.
+"""Issue 18's scenario in Chromium against one real ``umfax serve`` on embedded defaults
+(SQLite, the two default simulated lines, which call each other): the first-run link
+creates the administrator, who adds two users and routes the second line's number to ann;
+ann turns on TOTP and signs in with it, uploads a PDF and a DOCX, checks the preview,
+faxes them to the second line, watches the status reach "sent" live, and finds the fax that
+came back in on the other line in her inbox with its thumbnail; bob reaches none of it by
+any URL; the administrator sees the lines busy during a call, edits the route, and the next
+fax goes to bob.  Every page gets screenshots and axe.
 
-The tests share the module's server and run in file order (each step builds on the
-records of the one before); every step saves screenshots and runs axe on its pages.
+The tests share the module's server and run in file order, each step building on the one
+before (a step whose prerequisite did not run is skipped).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.conversion import makers
 from tests.web.browser.browsing import Browsing
@@ -24,23 +27,34 @@ from tests.web.browser.checks import check_page, check_page_everywhere
 from tests.web.browser.console_server import ConsoleServer
 from tests.web.browser.layout import tab_stops
 
-pytest.importorskip("umfax.web.pages.signin", reason="the sign-in pages (web-auth) are not on main yet")
+pytest.importorskip("umfax.web.pages.setup", reason="the first-run link and TOTP (web-auth) are not on main")
 pytest.importorskip("umfax.web.pages.send", reason="/send (web-send) is not on main yet")
 pytest.importorskip("umfax.web.pages.inbox", reason="/faxes and /inbox (web-inbox) are not on main yet")
-pytest.importorskip("umfax.store.console_routing", reason="console routes (web-admin) are not on main yet")
+pytest.importorskip("umfax.web.pages.admin_routing", reason="the admin pages (web-admin) are not on main yet")
 
-from tests.web.browser.people import Person, add_account, add_route, save_session
+from tests.web.browser.people import Person, enrol_totp, keep_session, save_session, sign_in
 
 pytestmark = pytest.mark.browser
 
 SENDING_LINE, RECEIVING_LINE = "+12125550100", "+12125550101"  # the default simulated lines
 SENT_TIMEOUT_MS = 90_000
+#: Bob's page subscribes to the live status of "his" faxes (his list is empty, so the
+#: page's own script does not) and notes every fax it hears of.
+LISTEN_JS = """() => {
+  window.heard = { open: false, jobs: [] };
+  const source = new EventSource('/faxes/events');
+  source.addEventListener('open', () => { window.heard.open = true; });
+  source.addEventListener('status', message => { window.heard.jobs.push(JSON.parse(message.data).job); });
+}"""
 
 
 @dataclass
 class Story:
     """What the scenario's steps hand on to the next."""
 
+    console: ConsoleServer
+    sessions: Path
+    root: Person
     ann: Person
     bob: Person
     documents: dict[str, Path] = field(default_factory=dict)
@@ -61,48 +75,105 @@ class Story:
 
 
 @pytest.fixture(scope="module")
-def story(
-    console: ConsoleServer, chromium: Browser, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Story]:
+def story(console: ConsoleServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     base = tmp_path_factory.mktemp("story")
-    ann = Person("ann", "ann@example.com")
-    bob = Person("bob", "bob@example.com")
-    for person in (ann, bob):
-        add_account(console, person)
-        save_session(chromium, console, person, base)
-    add_route(console, RECEIVING_LINE, (ann.name,))
     pdf = base / "letter.pdf"
     pdf.write_bytes(makers.pdf([makers.text_page(["Dear Bob,", "the umfax browser test sends this PDF."])]))
     docx = base / "memo.docx"
     docx.write_bytes(makers.docx(["Memo", "This DOCX page comes second."]))
-    yield Story(ann, bob, {"pdf": pdf, "docx": docx})
+    long_pdf = base / "report.pdf"
+    pages = [makers.text_page([f"Report page {n}", "x " * 40] * 30) for n in range(1, 7)]
+    long_pdf.write_bytes(makers.pdf(pages))
+    yield Story(
+        console,
+        base,
+        Person("root", "root@example.com"),
+        Person("ann", "ann@example.com"),
+        Person("bob", "bob@example.com"),
+        {"pdf": pdf, "docx": docx, "report": long_pdf},
+    )
 
 
 def _as(browsing: Browsing, person: Person) -> Page:
-    assert person.state is not None
+    if person.state is None:
+        pytest.skip(f"{person.name} is not signed in (an earlier step did not run)")
     return browsing.page(storage_state=person.state)
 
 
-def test_a_user_signs_in_and_lands_on_the_start_page(browsing: Browsing, story: Story) -> None:
+def test_the_first_run_link_creates_the_administrator(browsing: Browsing, story: Story) -> None:
+    printed = story.console.wait_for_stderr(r"open (http://\S+/setup/\S+) to create the first")
+    link = printed.group(1)
     page = browsing.page()
-    page.goto("/")
-    expect(page).to_have_url(re.compile(r"/signin\?next=/$"))
-    check_page(browsing, page, "signin")
+    page.goto(link)
+    check_page(browsing, page, "setup")
+    page.get_by_label("User name").fill(story.root.name)
+    page.get_by_label("Email").fill(story.root.email)
+    page.get_by_label("Password (at least 10 characters)").fill(story.root.password)
+    page.get_by_label("Password again").fill(story.root.password)
+    page.get_by_role("button", name="Create administrator").click()
+    expect(page.get_by_role("link", name="Admin", exact=True)).to_be_visible()
+    keep_session(page, story.root, story.sessions)
+    check_page(browsing, page, "home-admin")
+    again = browsing.page()
+    answer = again.goto(link)
+    assert answer is not None and answer.status == 404, "the setup link worked twice"
+
+
+def test_the_administrator_adds_two_users(browsing: Browsing, story: Story) -> None:
+    page = _as(browsing, story.root)
+    page.goto("/admin/users")
+    check_page(browsing, page, "admin-users")
+    for person in (story.ann, story.bob):
+        form = page.locator("form[action='/admin/users']")
+        form.get_by_label("User name").fill(person.name)
+        form.get_by_label("Email").fill(person.email)
+        form.get_by_label("Password (at least 10 characters)").fill(person.password)
+        form.get_by_label("Password again").fill(person.password)
+        form.get_by_role("button", name="Add user").click()
+        expect(page.get_by_role("rowheader", name=person.name, exact=True)).to_be_visible()
+    browsing.shot(page, "admin-users-added")
+    bob_page = browsing.page()
+    sign_in(bob_page, story.bob)
+    keep_session(bob_page, story.bob, story.sessions)
+
+
+def test_a_user_turns_on_totp_and_signs_in_with_it(browsing: Browsing, story: Story) -> None:
+    if story.bob.state is None:
+        pytest.skip("the users were not added")
+    page = browsing.page()
+    sign_in(page, story.ann)
+    enrol_totp(page, story.ann)
+    browsing.shot(page, "totp-on")
+    page.goto("/account")
+    expect(page.get_by_text("Signing in asks for a code")).to_be_visible()
+    check_page(browsing, page, "account")
+    page.get_by_role("button", name="Sign out").click()
+
+    page.goto("/signin")
     page.get_by_label("Name or email").fill(story.ann.name)
     page.get_by_label("Password").fill(story.ann.password)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
-    check_page(browsing, page, "home")
+    expect(page).to_have_url(re.compile(r"/signin/totp"))
+    check_page(browsing, page, "signin-totp")
+    page.get_by_label(re.compile("code", re.I)).fill("000000")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("alert")).to_be_visible()  # a wrong code is refused on the page
+    save_session(browsing.browser, story.console, story.ann, story.sessions)
 
 
-def test_a_wrong_password_is_refused_on_the_page(browsing: Browsing, story: Story) -> None:
-    page = browsing.page()
-    page.goto("/signin")
-    page.get_by_label("Name or email").fill(story.bob.name)
-    page.get_by_label("Password").fill("not the password at all")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("alert")).to_be_visible()
-    check_page(browsing, page, "signin-refused")
+def test_the_administrator_routes_the_second_line_to_the_user(browsing: Browsing, story: Story) -> None:
+    page = _as(browsing, story.root)
+    page.goto("/admin/routing")
+    check_page(browsing, page, "admin-routing")
+    add = page.locator("form[action='/admin/routing/routes']")
+    add.get_by_label("Users (names, comma-separated)").fill(story.ann.name)
+    add.get_by_label("Called number (DID)").fill(RECEIVING_LINE)
+    add.get_by_role("button", name="Add route").click()
+    expect(page.locator("ol.routes > li")).to_have_count(1)
+    page.get_by_label("To (called number)").fill(RECEIVING_LINE)
+    page.get_by_role("button", name="Try").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Goes to: {story.ann.name}")
+    browsing.shot(page, "admin-routing-dry-run")
 
 
 def test_a_user_previews_a_pdf_and_a_docx_and_sends_them_watching_the_status_live(
@@ -212,6 +283,56 @@ def test_another_user_reaches_none_of_it_by_any_url(browsing: Browsing, story: S
     check_page(browsing, page, "inbox-other-user")
 
 
+def test_the_administrator_sees_the_lines_busy_and_an_edited_route_routes_the_next_fax(
+    browsing: Browsing, story: Story
+) -> None:
+    first = story.received_fax()
+    admin = _as(browsing, story.root)
+    admin.goto("/admin/routing")
+    route = admin.locator("ol.routes > li").first
+    route.get_by_label("Users (names, comma-separated)").fill(story.bob.name)
+    route.get_by_role("button", name=re.compile("Save")).click()
+    saved = admin.locator("ol.routes > li").first.get_by_label("Users (names, comma-separated)")
+    expect(saved).to_have_value(story.bob.name)
+    admin.goto("/admin/lines")
+    check_page(browsing, admin, "admin-lines-idle")
+    watcher = _as(browsing, story.bob)  # bob's stream of live status must carry nothing of ann's fax
+    watcher.goto("/faxes")
+    watcher.evaluate(LISTEN_JS)
+    watcher.wait_for_function("() => window.heard.open")
+
+    ann = _as(browsing, story.ann)
+    ann.goto("/send")
+    ann.get_by_label("Documents to fax").set_input_files([story.documents["report"]])
+    ann.get_by_label("Fax numbers").fill(RECEIVING_LINE)
+    ann.get_by_role("button", name="Send without preview").click()
+    expect(ann).to_have_url(re.compile(r"/faxes/\d+$"), timeout=60_000)
+    second = int(ann.url.rsplit("/", 1)[1])
+
+    busy = admin.locator("#lines-live tbody tr", has=admin.locator(".state-sending"))
+    expect(busy).to_have_count(1, timeout=30_000)  # refreshed in place by admin.js
+    expect(busy.locator(f"a[href='/faxes/{second}']")).to_be_visible()
+    expect(admin.locator("#lines-live .state-receiving")).to_have_count(1)
+    browsing.shot(admin, "admin-lines-busy")
+    expect(ann.locator("[data-live-job] [data-field='state']")).to_have_text("sent", timeout=SENT_TIMEOUT_MS)
+    expect(admin.locator("#lines-live .state-sending")).to_have_count(0, timeout=15_000)
+
+    bob_inbox = _as(browsing, story.bob)
+    rows = bob_inbox.locator("table a[href^='/inbox/'] img.thumb")
+    for _ in range(60):
+        bob_inbox.goto("/inbox")
+        if rows.count():
+            break
+        bob_inbox.wait_for_timeout(500)
+    expect(rows).to_have_count(1)
+    check_page(browsing, bob_inbox, "inbox-bob-routed")
+    ann.goto("/inbox")
+    expect(ann.locator("img.thumb")).to_have_count(1)  # still only the first fax
+    expect(ann.locator(f"a[href='/inbox/{first}']").first).to_be_visible()
+    heard = watcher.evaluate("() => window.heard.jobs")
+    assert second not in heard, f"bob's page heard of ann's fax {second}: {heard}"
+
+
 PAGES = [
     ("signin", "/signin", None),
     ("home", "/", "ann"),
@@ -221,6 +342,18 @@ PAGES = [
     ("inbox", "/inbox", "ann"),
     ("inbox-fax", "/inbox/{inbound}", "ann"),
     ("contacts", "/contacts", "ann"),
+    ("account", "/account", "ann"),
+    ("admin", "/admin", "root"),
+    ("admin-lines", "/admin/lines", "root"),
+    ("admin-queue", "/admin/queue", "root"),
+    ("admin-users", "/admin/users", "root"),
+    ("admin-routing", "/admin/routing", "root"),
+    ("admin-keys", "/admin/keys", "root"),
+    ("admin-outbox", "/admin/outbox", "root"),
+    ("admin-audit", "/admin/audit", "root"),
+    ("admin-usage", "/admin/usage", "root"),
+    ("inbox-admin", "/inbox", "root"),
+    ("faxes-admin", "/faxes", "root"),
 ]
 
 
@@ -230,8 +363,12 @@ def test_every_page_passes_axe_and_fits_a_phone_and_200_percent_zoom(
 ) -> None:
     job = story.sent_fax() if "{job}" in path else None
     inbound = story.received_fax() if "{inbound}" in path else None
-    person = {"ann": story.ann, "bob": story.bob}.get(who or "")
-    state = person.state if person else None
+    person = {"ann": story.ann, "bob": story.bob, "root": story.root}.get(who or "")
+    state = None
+    if person is not None:
+        if person.state is None:
+            pytest.skip(f"{person.name} is not signed in (an earlier step did not run)")
+        state = person.state
     check_page_everywhere(browsing, path.format(job=job, inbound=inbound), name, state)
 
 
@@ -240,13 +377,13 @@ MAIN_CONTROLS = {
     "/signin": ["input:Name or email", "input:Password", "button:Sign in"],
     "/send": ["input:Documents to fax", "textarea:Fax numbers", "input:Add a cover page", "button:Preview"],
     "/inbox": ["input:Number", "input:Tag", "button:Search"],
+    "/faxes": ["a:Send", "a:Sent", "a:Inbox", "button:Sign out"],
 }
 
 
 @pytest.mark.parametrize("path", list(MAIN_CONTROLS))
 def test_tab_reaches_the_main_controls(browsing: Browsing, story: Story, path: str) -> None:
-    state = None if path == "/signin" else story.ann.state
-    page = browsing.page(storage_state=state)
+    page = browsing.page() if path == "/signin" else _as(browsing, story.ann)
     page.goto(path)
     stops = tab_stops(page, limit=80)
     assert stops[0].startswith("a:Skip to"), stops[:3]
