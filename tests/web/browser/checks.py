@@ -23,16 +23,15 @@ def check_page(browsing: Browsing, page: Page, name: str) -> None:
 def check_page_everywhere(
     browsing: Browsing, path: str, name: str, storage_state: Path | None = None
 ) -> Page:
-    """Open ``path`` on a desktop, a phone and at 200 % zoom: screenshots, axe, no
-    sideways scrolling, and on the desktop the skip link.  Returns the desktop page."""
-    desktop = browsing.page(DESKTOP, storage_state)
-    response = desktop.goto(path)
+    """Open ``path`` on a desktop (screenshot, axe, skip link), then resize the same page to
+    a phone and to a 200 %-zoomed window (screenshots, no sideways scrolling).  Returns the page."""
+    page = browsing.page(DESKTOP, storage_state)
+    response = page.goto(path)
     assert response is not None and response.ok, f"{path}: {response.status if response else 'no answer'}"
-    check_page(browsing, desktop, f"{name}-desktop")
-    assert_skip_link_works(desktop)
-    for viewport in (PHONE, ZOOM_200):
-        small = browsing.page(viewport, storage_state)
-        small.goto(path)
-        browsing.shot(small, f"{name}-{viewport.name}")
-        assert_no_horizontal_scroll(small)
-    return desktop
+    check_page(browsing, page, f"{name}-{DESKTOP.name}")
+    assert_skip_link_works(page)
+    for viewport in (PHONE, ZOOM_200):  # layout in CSS pixels: the device scale does not change it
+        page.set_viewport_size({"width": viewport.width, "height": viewport.height})
+        browsing.shot(page, f"{name}-{viewport.name}", full_page=False)
+        assert_no_horizontal_scroll(page)
+    return page

@@ -1,5 +1,5 @@
 """Fixtures of the browser tests: one Chromium per session (Debian's, nothing downloaded),
-one real ``umfax serve`` per module, and per test a :class:`Browsing` that opens pages and
+one real ``umfax serve`` per session, and per test a :class:`Browsing` that opens pages and
 saves screenshots.
 
 Screenshots go to ``$UMFAX_WEB_SHOTS/<test>/`` when that variable names a directory, else
@@ -49,9 +49,11 @@ def chromium(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
-    """A real ``umfax serve`` on embedded defaults, fresh for each test module."""
+    """A real ``umfax serve`` on embedded defaults, one for the session (it takes seconds
+    to start and stop).  The scenario's first step needs it without an administrator:
+    other modules must not create one."""
     server = start_console_server(tmp_path_factory.mktemp("console"))
     yield server
     server.stop()
@@ -69,7 +71,7 @@ def shots_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def browsing(
     chromium: Browser, console: ConsoleServer, shots_root: Path, request: pytest.FixtureRequest
 ) -> Iterator[Browsing]:
-    """Pages on this module's console; at the end, no page may have logged a CSP refusal
+    """Pages on the console; at the end, no page may have logged a CSP refusal
     or an uncaught script error."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:80]
     session = Browsing(chromium, console.url, shots_root / name)

@@ -26,7 +26,8 @@ from tests.servers.ports import HOST, free_port
 from umfax.config import CONFIG_ENV, DATA_DIR_ENV
 
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0  # it finishes calls in progress first; the scenario leaves none
+STOP_TIMEOUT = 20.0  # it finishes calls in progress first; the tests leave none
+STOPPED_GRACE = 2.0
 
 
 class ConsoleServerError(RuntimeError):
@@ -62,17 +63,30 @@ class ConsoleServer:
             time.sleep(0.1)
 
     def stop(self) -> None:
+        """SIGTERM, as a service manager stops it; once it has logged that it stopped, a
+        process still there after a short grace is killed with a warning (a leftover
+        worker process must not cost every test module seconds)."""
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        stopped_at: float | None = None
+        while self.process.poll() is None and time.monotonic() < deadline:
+            if stopped_at is None and "umfax stopped" in self.stderr_text():
+                stopped_at = time.monotonic()
+            if stopped_at is not None and time.monotonic() - stopped_at > STOPPED_GRACE:
+                break
+            time.sleep(0.1)
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                warnings.warn(
-                    f"umfax serve did not exit within {STOP_TIMEOUT:.0f} s of SIGTERM; killed it",
-                    stacklevel=2,
-                )
-                self.process.kill()
-                self.process.wait(5)
+            warnings.warn(
+                "umfax serve was still running "
+                + (f"{STOPPED_GRACE:.0f} s after logging 'umfax stopped'" if stopped_at else
+                   f"{STOP_TIMEOUT:.0f} s after SIGTERM")
+                + "; killed it",
+                stacklevel=2,
+            )
+            self.process.kill()
+            self.process.wait(5)
 
 
 def _keep_reading(server: ConsoleServer) -> None:

@@ -5,9 +5,10 @@ ann turns on TOTP and signs in with it, uploads a PDF and a DOCX, checks the pre
 faxes them to the second line, watches the status reach "sent" live, and finds the fax that
 came back in on the other line in her inbox with its thumbnail; bob reaches none of it by
 any URL; the administrator sees the lines busy during a call, edits the route, and the next
-fax goes to bob.  Every page gets screenshots and axe.
+fax goes to bob.  Every step saves screenshots; pages met only on the way (setup, TOTP code,
+preview) get axe there, the others in the sweep of every page at the end.
 
-The tests share the module's server and run in file order, each step building on the one
+The tests share the session's server and run in file order, each step building on the one
 before (a step whose prerequisite did not run is skipped).
 """
 
@@ -82,7 +83,7 @@ def story(console: ConsoleServer, tmp_path_factory: pytest.TempPathFactory) -> I
     docx = base / "memo.docx"
     docx.write_bytes(makers.docx(["Memo", "This DOCX page comes second."]))
     long_pdf = base / "report.pdf"
-    pages = [makers.text_page([f"Report page {n}", "x " * 40] * 30) for n in range(1, 7)]
+    pages = [makers.text_page([f"Report page {n}", "x " * 40] * 30) for n in range(1, 6)]
     long_pdf.write_bytes(makers.pdf(pages))
     yield Story(
         console,
@@ -113,7 +114,7 @@ def test_the_first_run_link_creates_the_administrator(browsing: Browsing, story:
     page.get_by_role("button", name="Create administrator").click()
     expect(page.get_by_role("link", name="Admin", exact=True)).to_be_visible()
     keep_session(page, story.root, story.sessions)
-    check_page(browsing, page, "home-admin")
+    browsing.shot(page, "home-admin")
     again = browsing.page()
     answer = again.goto(link)
     assert answer is not None and answer.status == 404, "the setup link worked twice"
@@ -122,7 +123,7 @@ def test_the_first_run_link_creates_the_administrator(browsing: Browsing, story:
 def test_the_administrator_adds_two_users(browsing: Browsing, story: Story) -> None:
     page = _as(browsing, story.root)
     page.goto("/admin/users")
-    check_page(browsing, page, "admin-users")
+    browsing.shot(page, "admin-users")
     for person in (story.ann, story.bob):
         form = page.locator("form[action='/admin/users']")
         form.get_by_label("User name").fill(person.name)
@@ -146,7 +147,7 @@ def test_a_user_turns_on_totp_and_signs_in_with_it(browsing: Browsing, story: St
     browsing.shot(page, "totp-on")
     page.goto("/account")
     expect(page.get_by_text("Signing in asks for a code")).to_be_visible()
-    check_page(browsing, page, "account")
+    browsing.shot(page, "account")
     page.get_by_role("button", name="Sign out").click()
 
     page.goto("/signin")
@@ -164,7 +165,7 @@ def test_a_user_turns_on_totp_and_signs_in_with_it(browsing: Browsing, story: St
 def test_the_administrator_routes_the_second_line_to_the_user(browsing: Browsing, story: Story) -> None:
     page = _as(browsing, story.root)
     page.goto("/admin/routing")
-    check_page(browsing, page, "admin-routing")
+    browsing.shot(page, "admin-routing")
     add = page.locator("form[action='/admin/routing/routes']")
     add.get_by_label("Users (names, comma-separated)").fill(story.ann.name)
     add.get_by_label("Called number (DID)").fill(RECEIVING_LINE)
@@ -181,7 +182,7 @@ def test_a_user_previews_a_pdf_and_a_docx_and_sends_them_watching_the_status_liv
 ) -> None:
     page = _as(browsing, story.ann)
     page.goto("/send")
-    check_page(browsing, page, "send")
+    browsing.shot(page, "send")
     page.get_by_label("Documents to fax").set_input_files([story.documents["pdf"], story.documents["docx"]])
     page.get_by_label("Fax numbers").fill(RECEIVING_LINE)
     page.get_by_label("Add a cover page").check()
@@ -213,7 +214,7 @@ def test_a_user_previews_a_pdf_and_a_docx_and_sends_them_watching_the_status_liv
     assert page.evaluate("() => window.umfaxLive.received.length") > 0
     expect(page.locator("[data-live-job] [data-field='pages']")).to_have_text("3 of 3")
     page.reload()
-    check_page(browsing, page, "fax-sent")
+    browsing.shot(page, "fax-sent")
     expect(page.get_by_role("cell", name="ok", exact=False).first).to_be_visible()
 
 
@@ -231,11 +232,11 @@ def test_the_fax_comes_back_in_on_the_other_line_with_its_thumbnail(browsing: Br
     expect(thumb).to_have_js_property("complete", True)
     assert thumb.evaluate("img => img.naturalWidth") > 20
     expect(page.locator("tbody")).to_contain_text(SENDING_LINE[-4:])
-    check_page(browsing, page, "inbox")
+    browsing.shot(page, "inbox")
     thumb.click()
     expect(page).to_have_url(re.compile(r"/inbox/\d+$"))
     story.inbound_id = int(page.url.rsplit("/", 1)[1])
-    check_page(browsing, page, "inbox-fax")
+    browsing.shot(page, "inbox-fax")
 
 
 def test_another_user_reaches_none_of_it_by_any_url(browsing: Browsing, story: Story) -> None:
@@ -280,7 +281,7 @@ def test_another_user_reaches_none_of_it_by_any_url(browsing: Browsing, story: S
     assert events.status == 404, f"bob's live status of fax {job}: {events.status}"
     page.goto("/inbox")
     expect(page.locator("img.thumb")).to_have_count(0)
-    check_page(browsing, page, "inbox-other-user")
+    browsing.shot(page, "inbox-other-user")
 
 
 def test_the_administrator_sees_the_lines_busy_and_an_edited_route_routes_the_next_fax(
@@ -295,7 +296,7 @@ def test_the_administrator_sees_the_lines_busy_and_an_edited_route_routes_the_ne
     saved = admin.locator("ol.routes > li").first.get_by_label("Users (names, comma-separated)")
     expect(saved).to_have_value(story.bob.name)
     admin.goto("/admin/lines")
-    check_page(browsing, admin, "admin-lines-idle")
+    browsing.shot(admin, "admin-lines-idle")
     watcher = _as(browsing, story.bob)  # bob's stream of live status must carry nothing of ann's fax
     watcher.goto("/faxes")
     watcher.evaluate(LISTEN_JS)
@@ -325,7 +326,7 @@ def test_the_administrator_sees_the_lines_busy_and_an_edited_route_routes_the_ne
             break
         bob_inbox.wait_for_timeout(500)
     expect(rows).to_have_count(1)
-    check_page(browsing, bob_inbox, "inbox-bob-routed")
+    browsing.shot(bob_inbox, "inbox-bob-routed")
     ann.goto("/inbox")
     expect(ann.locator("img.thumb")).to_have_count(1)  # still only the first fax
     expect(ann.locator(f"a[href='/inbox/{first}']").first).to_be_visible()
