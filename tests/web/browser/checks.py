@@ -32,6 +32,7 @@ def check_page_everywhere(
     assert_skip_link_works(page)
     for viewport in (PHONE, ZOOM_200):  # layout in CSS pixels: the device scale does not change it
         page.set_viewport_size({"width": viewport.width, "height": viewport.height})
+        page.evaluate("() => window.scrollTo(0, 0)")  # the skip link check scrolled to <main>
         browsing.shot(page, f"{name}-{viewport.name}", full_page=False)
         assert_no_horizontal_scroll(page)
     return page
