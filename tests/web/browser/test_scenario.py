@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -210,6 +211,10 @@ def test_a_user_previews_a_pdf_and_a_docx_and_sends_them_watching_the_status_liv
         assert image.evaluate("img => img.naturalWidth") > 100
     expect(page.locator("#summary")).to_contain_text("3 pages")
     check_page(browsing, page, "preview")
+    intruder = _as(browsing, story.bob)  # ann's preview and its page images are hers alone
+    for path in (urlsplit(page.url).path, urlsplit(page.url).path + "/page/1.png"):
+        answer = intruder.request.get(path, max_redirects=0)
+        assert answer.status == 404, f"bob GET {path}: {answer.status}"
 
     page.get_by_role("button", name="Send", exact=True).click()
     expect(page).to_have_url(re.compile(r"/faxes/\d+$"))
@@ -290,8 +295,9 @@ def test_another_user_reaches_none_of_it_by_any_url(browsing: Browsing, story: S
     expect(page.locator(f"a[href='/faxes/{job}']")).to_have_count(0)
     events = page.request.get(f"/faxes/events?job={job}", timeout=5_000)
     assert events.status == 404, f"bob's live status of fax {job}: {events.status}"
-    page.goto("/inbox")
-    expect(page.locator("img.thumb")).to_have_count(0)
+    for search in ("", "?number=" + SENDING_LINE, "?station=" + SENDING_LINE[-4:]):
+        page.goto("/inbox" + search)
+        expect(page.locator("img.thumb")).to_have_count(0)
     browsing.shot(page, "inbox-other-user")
 
 
