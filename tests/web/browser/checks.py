@@ -23,11 +23,13 @@ def check_page(browsing: Browsing, page: Page, name: str) -> None:
 def check_page_everywhere(
     browsing: Browsing, path: str, name: str, storage_state: Path | None = None
 ) -> Page:
-    """Open ``path`` on a desktop (screenshot, axe, skip link), then resize the same page to
+    """Open ``path`` on a desktop (its CSP header, screenshot, axe, skip link), then resize the same page to
     a phone and to a 200 %-zoomed window (screenshots, no sideways scrolling).  Returns the page."""
     page = browsing.page(DESKTOP, storage_state)
     response = page.goto(path)
     assert response is not None and response.ok, f"{path}: {response.status if response else 'no answer'}"
+    policy = response.headers.get("content-security-policy", "")
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy, f"{path}: CSP {policy!r}"
     check_page(browsing, page, f"{name}-{DESKTOP.name}")
     assert_skip_link_works(page)
     for viewport in (PHONE, ZOOM_200):  # layout in CSS pixels: the device scale does not change it
