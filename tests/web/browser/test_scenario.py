@@ -252,6 +252,17 @@ def test_the_fax_comes_back_in_on_the_other_line_with_its_thumbnail(browsing: Br
     expect(page).to_have_url(re.compile(r"/inbox/\d+$"))
     story.inbound_id = int(page.url.rsplit("/", 1)[1])
     browsing.shot(page, "inbox-fax")
+    viewer = page.locator("[data-viewer]")  # zoom and rotate by keyboard
+    width = viewer.locator("img").first.bounding_box()
+    page.get_by_role("button", name="Zoom in").focus()
+    page.keyboard.press("Enter")
+    expect(viewer).to_have_class(re.compile(r"\bzoom-150\b"))
+    page.get_by_role("button", name="Rotate").focus()
+    page.keyboard.press("Space")
+    expect(viewer).to_have_class(re.compile(r"\brot-90\b"))
+    zoomed = viewer.locator("img").first.bounding_box()
+    assert width is not None and zoomed is not None and zoomed["width"] != width["width"]
+    browsing.shot(page, "inbox-fax-zoomed-rotated")
 
 
 @needs_inbox
