@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from umfax import __version__
 from umfax.api import faxes, inbound, status, twilio_fax, twilio_status
@@ -26,8 +26,14 @@ logger = logging.getLogger(__name__)
 class SizeLimit:
     """Refuse (413) a request whose body is larger than ``limit`` bytes, declared or not."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: FastAPI, limit: int) -> None:
         self.app, self.limit = app, limit
+
+    def close(self) -> None:
+        """Release what the application started (the console's child processes)."""
+        from umfax.web.app import close_console
+
+        close_console(self.app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,7 +70,7 @@ async def _no_body() -> Message:
 
 def create_app(
     config: Config, store: Store, connector_health: Callable[[], dict[str, Any]] = dict
-) -> ASGIApp:
+) -> SizeLimit:
     app = FastAPI(
         title="umfax",
         version=__version__,

@@ -28,9 +28,10 @@ class ApiServer:
     ) -> None:
         host, _, port = config.api.listen.rpartition(":")
         self.host = host.strip("[]")
+        self._app = create_app(config, store, connector_health)
         self._server = uvicorn.Server(
             uvicorn.Config(
-                create_app(config, store, connector_health),
+                self._app,
                 host=self.host,
                 port=int(port),
                 log_level="warning",
@@ -63,3 +64,4 @@ class ApiServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+        self._app.close()

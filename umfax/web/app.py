@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 
 from fastapi import FastAPI, Request
@@ -77,6 +78,7 @@ class SecurityHeaders:
 def mount_console(app: FastAPI, api: ApiContext) -> None:
     """Serve the console at ``/`` beside the API."""
     app.state.web = WebContext(api)
+    app.state.closers = []  # callables that release what pages started (close_console runs them)
     static = resources.files("umfax.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     AccountStore(api.store, api.config).sync_config(api.config.users)
@@ -116,3 +118,11 @@ def mount_console(app: FastAPI, api: ApiContext) -> None:
     @app.exception_handler(CsrfRefused)
     async def csrf(request: Request, exc: CsrfRefused) -> HTMLResponse:
         return render(request, "error.html", status=403, title="Please try again", message=str(exc))
+
+
+def close_console(app: FastAPI) -> None:
+    """Release what the console's pages started (e.g. the preview converter's child
+    process); the API server calls this when it stops."""
+    closers: list[Callable[[], None]] = getattr(app.state, "closers", [])
+    while closers:
+        closers.pop()()

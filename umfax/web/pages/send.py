@@ -71,6 +71,7 @@ def preview_converter(request: Request) -> IsolatedConverter | None:
         if converter is None:
             converter = IsolatedConverter(settings.timeout, settings.memory_limit_mb * 1024 * 1024)
             request.app.state.send_preview_converter = converter
+            request.app.state.closers.append(converter.close)
         return converter
 
 
