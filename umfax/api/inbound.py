@@ -1,39 +1,37 @@
 """/api/v1/inbound: received faxes and voice messages (an admin sees all; a user those
-routed to them)."""
+routed or assigned to them, as in the console's inbox)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, true
 
 from umfax.api import resources
 from umfax.api.auth import Caller
 from umfax.api.context import ApiContext
 from umfax.api.errors import ApiError
 from umfax.api.faxes import authorized, base_url
-from umfax.errors import NotFound
-from umfax.store.models import Inbound, Outbox
+from umfax.store.console_inbox import Viewer, visible
+from umfax.store.models import Inbound
 
 router = APIRouter(prefix="/api/v1/inbound", tags=["inbound"])
 
 
-def _routed_to(context: ApiContext, user_name: str) -> set[int]:
-    """Received faxes routed to ``user_name`` (their delivery notices name the user)."""
-    with context.store.reading() as session:
-        origins = session.scalars(
-            select(Outbox.origin).where(Outbox.channel == "inbound", Outbox.target == user_name)
-        )
-        return {int(origin.split(":")[1]) for origin in origins}
+def _seen_by(caller: Caller) -> ColumnElement[bool]:
+    """Which received items ``caller`` may read: the console's rule (umfax.store.console_inbox
+    .visible: routed or assigned to them, not deleted from their inbox), checked in SQL;
+    an admin reads everything."""
+    if caller.admin:
+        return true()
+    return visible(Viewer(caller.user_id if caller.user_id is not None else -1, caller.user.name, False))
 
 
 def _visible(context: ApiContext, caller: Caller, fax_id: int) -> Inbound:
-    try:
-        fax = context.store.get_inbound(fax_id)
-    except NotFound as exc:
-        raise ApiError(404, f"there is no received fax {fax_id}") from exc
-    if not caller.admin and fax_id not in _routed_to(context, caller.user.name):
+    with context.store.reading() as session:
+        fax = session.scalars(select(Inbound).where(Inbound.id == fax_id, _seen_by(caller))).first()
+    if fax is None:
         raise ApiError(404, f"there is no received fax {fax_id}")
     return fax
 
@@ -49,8 +47,7 @@ def list_inbound(
         query = select(Inbound).order_by(Inbound.id.desc())
         if before is not None:
             query = query.where(Inbound.id < before)
-        if not caller.admin:
-            query = query.where(Inbound.id.in_(_routed_to(context, caller.user.name) or {-1}))
+        query = query.where(_seen_by(caller))
         rows = list(session.scalars(query.limit(limit + 1)))
     base = base_url(request)
     page = rows[:limit]
