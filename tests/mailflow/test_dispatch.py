@@ -293,3 +293,29 @@ def test_a_voice_message_is_sent_by_smtp_as_it_is(store: Store, smtp_server: tup
     assert message["Message-Context"] == "voice-message" and message["X-Fax-Id"] == str(inbound_id)
     [audio] = list(message.iter_attachments())
     assert audio.get_content_type() == "audio/wav" and audio.get_content() == tone_wav(2.0)
+
+
+def test_a_received_fax_forwarded_from_the_console_is_mailed_to_the_address(
+    store: Store, smtp_server: tuple[Recorder, int]
+) -> None:
+    """The inbox's "Forward by email": the fax as PDF to the typed address; each forward
+    sends again; a console user (no [[users]] entry) gets delivery notices without dead letters."""
+    from umfax.store.accounts import AccountStore
+    from umfax.store.console_inbox import InboxStore
+
+    recorder, port = smtp_server
+    cfg = config(port)
+    AccountStore(store, cfg).create("cleo", "cleo@example.com")
+    fax = store.start_inbound("modem1", caller_number="+12125550199", caller_name="ACME")
+    for seq, page in enumerate(fax_pages(2), start=1):
+        store.add_inbound_page(fax.id, seq, page)
+    store.finish_inbound(fax.id, result="ok", remote_id="ACME FAX", deliver_to=["cleo"])
+    InboxStore(store).forward_by_email(fax.id, "accounts@partner.example")
+    InboxStore(store).forward_by_email(fax.id, "accounts@partner.example")
+    dispatcher(store, cfg).run_once()
+    assert [e.rcpt_tos for e in recorder.envelopes] == [["accounts@partner.example"]] * 2
+    message = recorder.messages()[0]
+    assert message["To"] == "accounts@partner.example" and message["X-Fax-CSI"] == "ACME FAX"
+    pdfs = [p for p in message.iter_attachments() if p.get_content_type() == "application/pdf"]
+    assert len(pypdfium2.PdfDocument(pdfs[0].get_content())) == 2
+    assert {item.state for item in OutboxStore(store).items()} == {"done"}

@@ -54,7 +54,9 @@ class Console:
 
 
 @pytest.fixture
-def console(tmp_path: Path, store_url: str) -> Iterator[Console]:
+def console(tmp_path: Path, store_url: str, request: pytest.FixtureRequest) -> Iterator[Console]:
+    """``@pytest.mark.console_settings({...})`` adds to the server's configuration."""
+    marker = request.node.get_closest_marker("console_settings")
     config = parse_config(
         {
             "server": {"data_dir": str(tmp_path / "data")},
@@ -63,6 +65,7 @@ def console(tmp_path: Path, store_url: str) -> Iterator[Console]:
             "users": USERS,
             "api": {"listen": "127.0.0.1:0"},
         }
+        | (marker.args[0] if marker else {})
     )
     store = Store(make_engine(store_url))
     store.sync_users([(u["name"], u["email"], "", None, True) for u in USERS])
@@ -254,3 +257,24 @@ def test_voice_message_has_a_player_for_its_user_only(console: Console) -> None:
     assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav" and audio.content == wav
     assert console.get("bob", f"/inbox/{call.id}/audio").status_code == 404
     assert console.get("bob", f"/inbox/{call.id}").status_code == 404
+
+
+@pytest.mark.console_settings({"mail": {"smtp_host": "127.0.0.1", "smtp_tls": "none"}})
+def test_forward_by_email_queues_a_mail_to_the_address_and_refuses_a_bad_one(console: Console) -> None:
+    from umfax.store.outbox import OutboxStore
+
+    fax = console.seeded.sample_inbound["ann"]
+    bad = console.post("ann", f"/inbox/{fax}/forward", {"email": "not an address"})
+    assert bad.status_code == 422 and "is not an email address" in bad.text
+    assert console.post("bob", f"/inbox/{fax}/forward", {"email": "x@partner.example"}).status_code == 404
+    sent = console.post("ann", f"/inbox/{fax}/forward", {"email": "accounts@partner.example"})
+    assert sent.status_code == 303
+    forwards = [i for i in OutboxStore(console.store).items() if i.channel == "forward"]
+    assert [(i.target, i.payload) for i in forwards] == [("accounts@partner.example", {"inbound": fax})]
+    assert any(e.detail == "by email to accounts@partner.example" for e in _audit(console))  # type: ignore[attr-defined]
+
+
+def test_forward_by_email_says_when_the_server_has_no_mail_server(console: Console) -> None:
+    fax = console.seeded.sample_inbound["ann"]
+    answer = console.post("ann", f"/inbox/{fax}/forward", {"email": "accounts@partner.example"})
+    assert answer.status_code == 422 and "smtp_host" in answer.text

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from umfax.api.directory import UserDirectory
 from umfax.api.ratelimit import RateLimiter
 from umfax.config import Config, UserConfig
+from umfax.directory import UserDirectory
 from umfax.store import Store
 from umfax.store.api_keys import ApiKeyStore, KeyOwner
 

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from umfax.api.directory import UserDirectory
 from umfax.cli.common import (
     ConfigOption,
     Exit,
@@ -20,6 +19,7 @@ from umfax.cli.common import (
     print_json,
     store_for,
 )
+from umfax.directory import UserDirectory
 from umfax.records import public
 from umfax.store.accounts import AccountStore
 from umfax.store.api_keys import DEFAULT_SCOPES, SCOPES, ApiKeyStore, InvalidScope

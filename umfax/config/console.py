@@ -28,4 +28,7 @@ class ConsoleConfig(_Section):
     address_failures: int = Field(default=20, ge=1)  # failures from one address in lockout_time: refused
     failure_delay: Duration = 0.5  # answer to a failed sign-in slowed by this, times the failures in a row
     require_totp: bool = False  # everyone must set up a second factor (TOTP) at their next sign-in
+    # Received faxes may be forwarded by email to any address typed in the inbox (through
+    # [mail] smtp_host; audited).  false: only to other users.
+    forward_by_email: bool = True
     oidc: list[OidcProviderConfig] = []

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, Literal, overload
 
 from umfax.config import Config, UserConfig
 from umfax.conversion import ConversionError
+from umfax.directory import UserDirectory
 from umfax.errors import ConnectorError, UmfaxError, describe_error
 from umfax.notifications import reports, voicemail
 from umfax.notifications.facts import (
@@ -142,7 +143,7 @@ class Dispatcher:
         }
         self.poll_interval = poll_interval
         self.users_by_email = {u.email.lower(): u for u in config.users}
-        self.users_by_name = {u.name: u for u in config.users}
+        self.users_by_name: Mapping[str, UserConfig] = UserDirectory(config, store)
         self._wake = threading.Event()
         self._channels: dict[str, Callable[[Outbox], None]] = {}
 
@@ -226,9 +227,11 @@ class Dispatcher:
         elif item.channel == "inbound":
             user = self.users_by_name.get(item.target)
             if user is None:
-                raise Undeliverable(f"user {item.target!r} is no longer in [[users]]")
+                raise Undeliverable(f"user {item.target!r} is no longer in [[users]] nor a console user")
             out = self._inbound(int(payload["inbound"]), user.email, item.id)
             self._to_user(user, user.email, out, item)
+        elif item.channel == "forward":  # a received item forwarded to an address from the console
+            self._smtp(self._inbound(int(payload["inbound"]), item.target, item.id))
         elif item.channel == "smtp":
             out = reports.refusal(self.config, payload, item.id)
             self._smtp(out)

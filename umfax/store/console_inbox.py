@@ -394,5 +394,16 @@ class InboxStore:
             )
         return True
 
+    def forward_by_email(self, inbound_id: int, address: str) -> None:
+        """Mail the item (PDF or WAV attached) to ``address`` through the outbox; each
+        call sends again (its origin carries the time)."""
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S.%f")
+        with self.store.writing() as session:
+            add_notices(
+                session,
+                [Notice(f"inbound:{inbound_id}:forward:{stamp}", "forward", address,
+                        {"inbound": inbound_id})],
+            )
+
 
 __all__ = ["Cursor", "InboxQuery", "InboxRow", "InboxStore", "ItemDetail", "Viewer", "visible"]

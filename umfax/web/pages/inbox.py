@@ -7,6 +7,7 @@ signed-in person in SQL; an item they may not see answers 404 on every route.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
@@ -120,6 +121,7 @@ def inbox_item(request: Request, user: User, inbound_id: int) -> HTMLResponse:
         older=older,
         users=inbox.users(),
         display=display,
+        forward_by_email=web_context(request).config.console.forward_by_email,
     )
 
 
@@ -225,12 +227,16 @@ def inbox_forward(
     inbound_id: int,
     to_user: Annotated[str, Form()] = "",
     number: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
 ) -> Response:
-    """To another user (their inbox, and mail through their delivery), or by fax to a number."""
+    """To another user (their inbox, and mail through their delivery), by email to an
+    address, or by fax to a number."""
     inbox = _inbox(request)
     fax = inbox.find(viewer_of(user), inbound_id)
     if fax is None:
         return not_found(request, "received fax")
+    if email:
+        return _forward_by_email(request, user, inbound_id, email.strip())
     if to_user:
         if not inbox.forward(inbound_id, to_user):
             return render(
@@ -243,6 +249,28 @@ def inbox_forward(
         audit(request, user, "forward", "inbound", inbound_id, f"to user {to_user}")
         return _back(inbound_id)
     return _forward_by_fax(request, user, inbound_id, number)
+
+
+#: One address, no display name or list: what a person types in the form.
+_ADDRESS = re.compile(r"[^@\s<>,;\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
+
+
+def _forward_by_email(request: Request, user: WebUser, inbound_id: int, address: str) -> Response:
+    context = web_context(request)
+    if not context.config.console.forward_by_email:
+        return render(request, "error.html", status=403, title="Cannot forward",
+                      message="Forwarding by email is turned off on this server ([console] "
+                              "forward_by_email); forward to a user instead.")
+    if not _ADDRESS.fullmatch(address):
+        return render(request, "error.html", status=422, title="Cannot forward",
+                      message=f"{address[:80]!r} is not an email address (name@example.com).")
+    if not context.config.mail.smtp_host:
+        return render(request, "error.html", status=422, title="Cannot forward",
+                      message="This server has no outgoing mail server ([mail] smtp_host); "
+                              "forward to a user or by fax instead.")
+    _inbox(request).forward_by_email(inbound_id, address)
+    audit(request, user, "forward", "inbound", inbound_id, f"by email to {address}")
+    return _back(inbound_id)
 
 
 def _forward_by_fax(request: Request, user: WebUser, inbound_id: int, number: str) -> Response:

@@ -1,4 +1,4 @@
-"""Who may own API keys: the configured [[users]], then people added in the console.
+"""Who uses umfax: the configured [[users]], then people added in the console.
 
 A console user has no [[users]] entry; the directory describes them as one (their row's
 name, email and can_send, their account's role, no mail delivery), read from the store
