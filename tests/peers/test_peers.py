@@ -74,6 +74,7 @@ def test_answering_modem_rejects_calls_briefly_after_atz(iaxmodem_pair: IaxModem
     assert rang, f"B never rang again within 30 s of ATZ; A said {pa.transcript!r}"
 
 
+@pytest.mark.long_call  # the peers between themselves; umfax against each runs by default
 def test_efax_to_hylafax_one_page(
     iaxmodem_pair: IaxModemPair,
     hylafax_receiver: HylaFax,

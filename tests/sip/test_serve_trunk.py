@@ -41,6 +41,7 @@ t38_reinvite_after = "0.5s"
 """
 
 
+@pytest.mark.long_call  # 67 s; by default: serve answering on a trunk (test_voicemail), trunk sends (test_g711_fax, test_trunk_faults)
 def test_serve_sends_and_answers_faxes_over_a_sip_trunk(
     site: UmfaxSite,
     kamailio: Callable[..., KamailioServer],
