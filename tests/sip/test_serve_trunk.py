@@ -41,7 +41,9 @@ t38_reinvite_after = "0.5s"
 """
 
 
-@pytest.mark.long_call  # 67 s; by default: serve answering on a trunk (test_voicemail), trunk sends (test_g711_fax, test_trunk_faults)
+# 67 s.  By default: serve answering on a trunk (test_voicemail); sending on a trunk
+# (test_g711_fax, test_trunk_faults).
+@pytest.mark.long_call
 def test_serve_sends_and_answers_faxes_over_a_sip_trunk(
     site: UmfaxSite,
     kamailio: Callable[..., KamailioServer],
