@@ -191,6 +191,7 @@ def test_inbox_is_scoped_on_every_route(console: Console) -> None:
         ("assign", {"assignee": str(console.seeded.users["ann"])}),
         ("forward", {"to_user": "ann"}),
         ("forward", {"number": "+12125550111"}),
+        ("remove", {}),
         ("delete", {}),
     ):
         assert console.post("ann", f"/inbox/{bob_fax}/{action}", data).status_code == 404, action
@@ -221,19 +222,81 @@ def test_inbox_actions_and_search(console: Console) -> None:
     assert by_fax.status_code == 303 and by_fax.headers["location"].startswith("/faxes/")
     job = console.store.get_job(int(by_fax.headers["location"].rsplit("/", 1)[1]))
     assert job.number == "+12125550113" and console.store.documents(job.id)[0].filename.endswith(".tif")
-    assert console.post("ann", f"/inbox/{fax}/delete").status_code == 303
+    assert console.post("ann", f"/inbox/{fax}/delete").status_code == 403  # for administrators
+    assert console.post("ann", f"/inbox/{fax}/remove").status_code == 303
     assert console.get("ann", f"/inbox/{fax}").status_code == 404
+    assert console.get("root", f"/inbox/{fax}").status_code == 200  # only out of ann's inbox
+    assert console.post("root", f"/inbox/{fax}/delete").status_code == 303
     assert console.get("root", f"/inbox/{fax}").status_code == 404  # gone from every inbox
     actions = {e.action for e in _audit(console)}
     assert {"view", "forward", "delete"} <= actions
 
 
-def _read(console: Console, fax: int) -> bool:
-    from umfax.store.console_models import InboundNote
+def _read(console: Console, fax: int, who: str = "ann") -> bool:
+    from umfax.store.console_models import InboundMark
 
     with console.store.reading() as session:
-        note = session.get(InboundNote, fax)
-        return note is not None and note.read_at is not None
+        mark = session.get(InboundMark, (fax, _user_id(console, who)))
+        return mark is not None and mark.read_at is not None
+
+
+def _user_id(console: Console, name: str) -> int:
+    from sqlalchemy import select
+
+    from umfax.store.models import User
+
+    with console.store.reading() as session:
+        return int(session.scalar(select(User.id).where(User.name == name)) or 0)
+
+
+def _api_list(console: Console, who: str) -> set[int]:
+    from umfax.store.api_keys import ApiKeyStore
+
+    key = ApiKeyStore(console.store).create(who)[1]
+    answer = requests.get(
+        console.url + "/api/v1/inbound?limit=500", headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
+    assert answer.status_code == 200
+    return {fax["id"] for fax in answer.json()["faxes"]}
+
+
+def test_two_people_sharing_a_fax_read_and_remove_it_each_for_themselves(console: Console) -> None:
+    from umfax.store import PageIn
+
+    call = console.store.start_inbound("line1", caller_number="+12125550142")
+    page = console.store.inbound_pages(console.seeded.sample_inbound["ann"])[0]
+    console.store.add_inbound_page(
+        call.id, 1, PageIn(page.data, page.width, page.length, page.x_res, page.y_res, page.encoding)
+    )
+    console.store.finish_inbound(call.id, result="ok", deliver_to=["ann", "bob"])
+    fax = call.id
+    row = re.compile(rf'<tr class="(read|unread)">(?:(?!</tr>).)*?href="/inbox/{fax}"', re.S)
+    assert row.search(console.get("bob", "/inbox").text).group(1) == "unread"  # type: ignore[union-attr]
+    assert console.get("ann", f"/inbox/{fax}").status_code == 200  # opened: read for ann only
+    assert _read(console, fax, "ann") and not _read(console, fax, "bob")
+    assert row.search(console.get("ann", "/inbox").text).group(1) == "read"  # type: ignore[union-attr]
+    assert row.search(console.get("bob", "/inbox").text).group(1) == "unread"  # type: ignore[union-attr]
+    assert console.post("ann", f"/inbox/{fax}/note", {"note": "shared note"}).status_code == 303
+    bob_page = console.get("bob", f"/inbox/{fax}").text
+    assert "shared note" in bob_page and "Remove from my inbox" in bob_page
+    assert "Delete for everyone" not in bob_page
+    assert "Delete for everyone" in console.get("root", f"/inbox/{fax}").text
+    assert console.post("ann", f"/inbox/{fax}/read", {"read": "0"}).status_code == 303
+    assert not _read(console, fax, "ann") and _read(console, fax, "bob")
+    assert console.post("ann", f"/inbox/{fax}/remove").status_code == 303
+    assert console.get("ann", f"/inbox/{fax}").status_code == 404
+    assert console.get("ann", f"/inbox/{fax}/pages/1.png").status_code == 404
+    assert fax not in _ids(console.get("ann", "/inbox").text, "inbox")
+    assert fax not in _api_list(console, "ann")
+    assert console.get("bob", f"/inbox/{fax}").status_code == 200
+    assert fax in _ids(console.get("bob", "/inbox").text, "inbox") and fax in _api_list(console, "bob")
+    assert console.post("bob", f"/inbox/{fax}/delete").status_code == 403
+    assert console.post("root", f"/inbox/{fax}/delete").status_code == 303
+    for who in ("ann", "bob", "root"):
+        assert console.get(who, f"/inbox/{fax}").status_code == 404
+        assert fax not in _ids(console.get(who, "/inbox").text, "inbox")
+    assert fax not in _api_list(console, "bob")
+    assert console.store.get_inbound(fax) is not None  # kept for retention and the audit
 
 
 def _audit(console: Console) -> list[object]:

@@ -101,16 +101,57 @@ def test_search_tags_notes_read_delete_assign(store: Store) -> None:
     assert first.id in _all(inbox, ann, around)
     assert first.id not in _all(inbox, ann, InboxQuery(until=day - timedelta(seconds=1)))
     inbox.set_note(first.id, "call them back")
-    inbox.mark_read(first.id)
+    inbox.mark_read(ann, first.id)
     detail = inbox.detail(ann, first.id)
     assert detail is not None and detail.note == "call them back" and detail.read
     assert detail.tags == ("tax office",)
-    inbox.mark_read(first.id, False)
+    inbox.mark_read(ann, first.id, False)
     assert not inbox.listing(ann, InboxQuery(), 1).rows[0].read
     assert inbox.assign(first.id, viewers["bob"].user_id) == "bob"
     assert first.id in _all(inbox, viewers["bob"])
     inbox.delete(first.id)
     assert inbox.find(ann, first.id) is None and first.id not in _all(inbox, viewers["root"])
+
+
+def _shared_fax(store: Store, to: list[str]) -> int:
+    fax = store.start_inbound("line1", caller_number="+12125550142")
+    store.add_inbound_page(fax.id, 1, _page_in())  # type: ignore[arg-type]
+    store.finish_inbound(fax.id, result="ok", deliver_to=to)
+    return fax.id
+
+
+def _read(inbox: InboxStore, viewer: Viewer, fax: int) -> bool:
+    rows = [row for row in inbox.listing(viewer, InboxQuery(), 100).rows if row.id == fax]
+    detail = inbox.detail(viewer, fax)
+    assert len(rows) == 1 and detail is not None
+    assert rows[0].read == detail.read
+    return detail.read
+
+
+@pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
+def test_read_marks_and_removal_are_each_persons_own_notes_and_tags_shared(store: Store) -> None:
+    viewers, inbox = _setup(store, faxes=4)
+    ann, bob, root = (viewers[n] for n in USERS)
+    fax = _shared_fax(store, ["ann", "bob"])
+    assert not _read(inbox, ann, fax) and not _read(inbox, bob, fax)
+    inbox.mark_read(ann, fax)
+    assert _read(inbox, ann, fax) and not _read(inbox, bob, fax) and not _read(inbox, root, fax)
+    inbox.set_note(fax, "paid")
+    inbox.add_tag(fax, "invoice")
+    shared = inbox.detail(bob, fax)
+    assert shared is not None and shared.note == "paid" and shared.tags == ("invoice",)
+    inbox.remove(ann, fax)
+    assert inbox.find(ann, fax) is None and fax not in _all(inbox, ann)
+    assert inbox.page(ann, fax, 1) is None
+    assert fax in _all(inbox, bob) and fax in _all(inbox, root) and not _read(inbox, bob, fax)
+    assert fax in _all(inbox, bob, InboxQuery(tag="invoice"))
+    inbox.forward(fax, "ann")  # delivered to ann again: back in her inbox, unread
+    assert fax in _all(inbox, ann) and not _read(inbox, ann, fax)
+    inbox.remove(root, fax)  # an administrator's own removal is theirs too
+    assert fax not in _all(inbox, root) and fax in _all(inbox, bob)
+    inbox.delete(fax)  # an administrator's delete for everyone
+    assert all(fax not in _all(inbox, v) and inbox.find(v, fax) is None for v in (ann, bob, root))
+    assert store.get_inbound(fax) is not None  # kept for retention and the audit
 
 
 @pytest.mark.parametrize("store_url", BACKENDS, indirect=True)

@@ -3,8 +3,11 @@
 Every query is scoped in SQL by :class:`Viewer`: an administrator sees every received
 item (quarantined ones too); anyone else sees the items routed to them (an ``inbound``
 delivery notice in the outbox names them, as for the REST API) or assigned to them
-(``inbound.user_id``), never quarantined ones, never one deleted from the inbox.  A
-record the viewer may not see is simply not found.  Lists page by keyset on
+(``inbound.user_id``), never quarantined ones.  Nobody sees an item an administrator
+deleted for everyone (``inbound_notes.deleted_at``) or one they removed from their own
+inbox (``inbound_marks.removed_at``: others keep it).  Read marks are per person too;
+the note and tags are shared by everyone the item reaches.  A record the viewer may not
+see is simply not found.  Lists page by keyset on
 (``started_at``, ``id``), newest first, following the ``ix_inbound_started`` index.
 """
 
@@ -19,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from umfax.states import InboundState
 from umfax.store import Store
-from umfax.store.console_models import InboundNote, InboundTag
+from umfax.store.console_models import InboundMark, InboundNote, InboundTag
 from umfax.store.models import Inbound, InboundAudio, InboundPage, Outbox, User, utcnow
 from umfax.store.outbox import Notice, add_notices
 
@@ -122,11 +125,24 @@ LIST_COLUMNS = (
 
 
 def visible(viewer: Viewer, quarantined: bool = False) -> ColumnElement[bool]:
-    """The condition on ``inbound`` rows that ``viewer`` may see in their inbox."""
+    """The condition on ``inbound`` rows that ``viewer`` may see in their inbox: not deleted
+    for everyone, not removed by the viewer, and (unless an administrator) reaching them."""
     deleted = aliased(InboundNote)
-    not_deleted = ~exists(
-        select(deleted.inbound_id).where(deleted.inbound_id == Inbound.id, deleted.deleted_at.is_not(None))
-    ).correlate(Inbound)
+    removed = aliased(InboundMark)
+    not_deleted = and_(
+        ~exists(
+            select(deleted.inbound_id).where(
+                deleted.inbound_id == Inbound.id, deleted.deleted_at.is_not(None)
+            )
+        ).correlate(Inbound),
+        ~exists(
+            select(removed.inbound_id).where(
+                removed.inbound_id == Inbound.id,
+                removed.user_id == viewer.user_id,
+                removed.removed_at.is_not(None),
+            )
+        ).correlate(Inbound),
+    )
     if viewer.admin:
         states = (InboundState.QUARANTINED.value,) if quarantined else LISTED
         return and_(Inbound.state.in_(states), not_deleted)
@@ -204,8 +220,10 @@ class InboxStore:
                 tuple_(Inbound.started_at, Inbound.id) < tuple_(query.after.started_at, query.after.id)
             )
         statement = (
-            select(*LIST_COLUMNS, InboundNote.read_at)
-            .outerjoin(InboundNote, InboundNote.inbound_id == Inbound.id)
+            select(*LIST_COLUMNS, InboundMark.read_at)
+            .outerjoin(
+                InboundMark, and_(InboundMark.inbound_id == Inbound.id, InboundMark.user_id == viewer.user_id)
+            )
             .where(*condition)
             .order_by(Inbound.started_at.desc(), Inbound.id.desc())
             .limit(limit + 1)
@@ -260,6 +278,7 @@ class InboxStore:
             return None
         with self.store.reading() as session:
             note = session.get(InboundNote, inbound_id)
+            mark = session.get(InboundMark, (inbound_id, viewer.user_id))
             pages = [
                 (seq, page_id)
                 for seq, page_id in session.execute(
@@ -276,7 +295,7 @@ class InboxStore:
         return ItemDetail(
             fax=fax,
             note=note.note if note else "",
-            read=bool(note and note.read_at),
+            read=bool(mark and mark.read_at),
             tags=tags,
             seconds=seconds,
             assigned_to=owner or "",
@@ -342,19 +361,42 @@ class InboxStore:
             session.add(note)
         return note
 
-    def mark_read(self, inbound_id: int, read: bool = True) -> None:
+    @staticmethod
+    def _mark(session: Session, inbound_id: int, user_id: int) -> InboundMark:
+        mark = session.get(InboundMark, (inbound_id, user_id))
+        if mark is None:
+            mark = InboundMark(inbound_id=inbound_id, user_id=user_id)
+            session.add(mark)
+        return mark
+
+    def mark_read(self, viewer: Viewer, inbound_id: int, read: bool = True) -> None:
+        """Read (or unread again) for ``viewer`` alone."""
         with self.store.writing() as session:
-            note = self._note(session, inbound_id)
-            note.read_at = (note.read_at or utcnow()) if read else None
+            mark = self._mark(session, inbound_id, viewer.user_id)
+            mark.read_at = (mark.read_at or utcnow()) if read else None
 
     def set_note(self, inbound_id: int, text: str) -> None:
         with self.store.writing() as session:
             self._note(session, inbound_id).note = text[:MAX_NOTE]
 
+    def remove(self, viewer: Viewer, inbound_id: int) -> None:
+        """Take the item out of ``viewer``'s inbox only (everyone else it reaches keeps it)."""
+        with self.store.writing() as session:
+            self._mark(session, inbound_id, viewer.user_id).removed_at = utcnow()
+
     def delete(self, inbound_id: int) -> None:
-        """Take the item out of every inbox (kept for retention and the audit log)."""
+        """Take the item out of every inbox (an administrator's; kept for retention and
+        the audit log)."""
         with self.store.writing() as session:
             self._note(session, inbound_id).deleted_at = utcnow()
+
+    @staticmethod
+    def _deliver_again(session: Session, inbound_id: int, user_id: int) -> None:
+        """An item assigned or forwarded to someone who removed it comes back, unread."""
+        mark = session.get(InboundMark, (inbound_id, user_id))
+        if mark is not None:
+            mark.removed_at = None
+            mark.read_at = None
 
     def add_tag(self, inbound_id: int, tag: str) -> str:
         clean = " ".join(tag.split()).lower()[:MAX_TAG]
@@ -380,6 +422,7 @@ class InboxStore:
             if name is None or fax is None:
                 return None
             fax.user_id = user_id
+            self._deliver_again(session, inbound_id, user_id)
             add_notices(session, [Notice(f"inbound:{inbound_id}", "inbound", name, {"inbound": inbound_id})])
         return name
 
@@ -387,8 +430,10 @@ class InboxStore:
         """Deliver the item to another user too (their inbox and their delivery: mail,
         mailbox or folder, through the outbox); False if there is no such user."""
         with self.store.writing() as session:
-            if session.scalar(select(User.id).where(User.name == user_name)) is None:
+            user_id = session.scalar(select(User.id).where(User.name == user_name))
+            if user_id is None:
                 return False
+            self._deliver_again(session, inbound_id, user_id)
             add_notices(
                 session, [Notice(f"inbound:{inbound_id}", "inbound", user_name, {"inbound": inbound_id})]
             )

@@ -111,15 +111,28 @@ class ContactGroupMember(Base):
 
 
 class InboundNote(Base):
-    """What the people a received fax (or voice message) is routed to did with it: read,
-    a note, deleted from the inbox (kept for retention and the audit log)."""
+    """What everyone a received fax (or voice message) reaches shares: a note (tags are in
+    ``inbound_tags``), and an administrator's delete for everyone (``deleted_at``: out of
+    every inbox, kept for retention and the audit log).  Read marks and a person's own
+    removal are per person: :class:`InboundMark`."""
 
     __tablename__ = "inbound_notes"
 
     inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound.id", ondelete="CASCADE"), primary_key=True)
-    read_at: Mapped[datetime | None] = mapped_column()
     note: Mapped[str] = mapped_column(Text, default="")
     deleted_at: Mapped[datetime | None] = mapped_column()
+
+
+class InboundMark(Base):
+    """One person's marks on a received item: when they read it, and when they removed it
+    from their own inbox (others who receive it keep it)."""
+
+    __tablename__ = "inbound_marks"
+
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    read_at: Mapped[datetime | None] = mapped_column()
+    removed_at: Mapped[datetime | None] = mapped_column()
 
 
 class InboundTag(Base):

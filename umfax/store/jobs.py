@@ -84,6 +84,7 @@ class JobStore(StoreBase):
             subject=spec.subject,
             comments=spec.comments,
             cover=spec.cover,
+            cover_template=spec.cover_template,
             resolution=spec.resolution,
             paper=spec.paper,
             source=spec.source,

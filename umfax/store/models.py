@@ -96,6 +96,8 @@ class Job(Base):
     subject: Mapped[str] = mapped_column(String(500), default="")
     comments: Mapped[str] = mapped_column(Text, default="")
     cover: Mapped[bool] = mapped_column(Boolean, default=True)
+    # the cover page template's name (umfax.conversion.cover_templates); "": the configured one
+    cover_template: Mapped[str] = mapped_column(String(64), default="", server_default="")
     resolution: Mapped[str] = mapped_column(String(16), default="fine")
     paper: Mapped[str] = mapped_column(String(16), default="letter")
     source: Mapped[str] = mapped_column(String(32), default="cli")  # cli, api, imap, smtp, ...

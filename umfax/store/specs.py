@@ -38,6 +38,7 @@ class JobSpec:
     subject: str = ""
     comments: str = ""
     cover: bool = True
+    cover_template: str = ""  # a template's name; "": the configured one
     resolution: str = "fine"
     paper: str = "letter"
     priority: int = 0

@@ -1,5 +1,7 @@
 """``/inbox``: received faxes and voice messages routed to the person (admins: all, and
-the quarantine), with a page viewer, notes, tags, read marks, assign, forward, delete.
+the quarantine), with a page viewer, notes and tags (shared by everyone the item
+reaches), read marks and "remove from my inbox" (each person's own), assign, forward,
+and an administrator's delete for everyone.
 
 Every route reads through :class:`umfax.store.console_inbox.InboxStore`, scoped to the
 signed-in person in SQL; an item they may not see answers 404 on every route.
@@ -22,7 +24,7 @@ from umfax.store.console_inbox import Cursor, InboxQuery, InboxStore
 from umfax.submit import FaxRequest, submit_fax
 from umfax.web.audit import audit
 from umfax.web.context import web_context
-from umfax.web.deps import csrf_checked, current_user
+from umfax.web.deps import csrf_checked, current_admin, current_user
 from umfax.web.identity import WebUser
 from umfax.web.render import render
 from umfax.web.scoping import image_response, not_found, variant_of, viewer_of
@@ -108,7 +110,7 @@ def inbox_item(request: Request, user: User, inbound_id: int) -> HTMLResponse:
     if detail is None:
         return not_found(request, "received fax")
     if not detail.read:  # opened: read, as in a mail client ("Mark unread" undoes it)
-        inbox.mark_read(inbound_id)
+        inbox.mark_read(viewer, inbound_id)
     newer, older = inbox.neighbours(viewer, detail.fax)
     audit(request, user, "view", "inbound", inbound_id)
     return render(
@@ -173,9 +175,10 @@ def _back(inbound_id: int) -> RedirectResponse:
 @router.post("/inbox/{inbound_id}/read", dependencies=CHANGES)
 def inbox_read(request: Request, user: User, inbound_id: int, read: Annotated[str, Form()] = "1") -> Response:
     inbox = _inbox(request)
-    if inbox.find(viewer_of(user), inbound_id) is None:
+    viewer = viewer_of(user)
+    if inbox.find(viewer, inbound_id) is None:
         return not_found(request, "received fax")
-    inbox.mark_read(inbound_id, read == "1")
+    inbox.mark_read(viewer, inbound_id, read == "1")
     return _back(inbound_id) if read == "1" else RedirectResponse("/inbox", status_code=303)
 
 
@@ -309,11 +312,26 @@ def _forward_by_fax(request: Request, user: WebUser, inbound_id: int, number: st
     return RedirectResponse(f"/faxes/{job.id}", status_code=303)
 
 
+@router.post("/inbox/{inbound_id}/remove", dependencies=CHANGES)
+def inbox_remove(request: Request, user: User, inbound_id: int) -> Response:
+    """Out of the person's own inbox (and their REST API list); others keep it."""
+    inbox = _inbox(request)
+    viewer = viewer_of(user)
+    if inbox.find(viewer, inbound_id) is None:
+        return not_found(request, "received fax")
+    inbox.remove(viewer, inbound_id)
+    audit(request, user, "delete", "inbound", inbound_id, "from their inbox")
+    return RedirectResponse("/inbox", status_code=303)
+
+
 @router.post("/inbox/{inbound_id}/delete", dependencies=CHANGES)
 def inbox_delete(request: Request, user: User, inbound_id: int) -> Response:
+    """An administrator's delete: out of every inbox (kept for retention and the audit).
+    Someone else's item answers 404 as on every route; one's own, 403."""
     inbox = _inbox(request)
     if inbox.find(viewer_of(user), inbound_id) is None:
         return not_found(request, "received fax")
+    current_admin(user)
     inbox.delete(inbound_id)
-    audit(request, user, "delete", "inbound", inbound_id)
+    audit(request, user, "delete", "inbound", inbound_id, "for everyone")
     return RedirectResponse("/inbox", status_code=303)
