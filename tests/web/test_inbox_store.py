@@ -155,6 +155,23 @@ def test_read_marks_and_removal_are_each_persons_own_notes_and_tags_shared(store
 
 
 @pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
+def test_migration_0011_turns_the_shared_read_mark_into_each_persons(store: Store) -> None:
+    from alembic import command
+
+    from umfax.store.database import HEAD_REVISION, _alembic_config, current_revision, upgrade
+
+    viewers, inbox = _setup(store, faxes=4)
+    fax, unread = _shared_fax(store, ["ann", "bob"]), _shared_fax(store, ["ann"])
+    inbox.mark_read(viewers["ann"], fax)
+    command.downgrade(_alembic_config(store.engine), "0010")  # one shared read_at again
+    upgrade(store.engine)
+    assert current_revision(store.engine) == HEAD_REVISION
+    assert _read(inbox, viewers["ann"], fax) and _read(inbox, viewers["bob"], fax)
+    assert not _read(inbox, viewers["ann"], unread)
+    assert not _read(inbox, viewers["root"], fax)  # no console account: not an admin here
+
+
+@pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 def test_quarantine_is_for_admins(store: Store) -> None:
     viewers, inbox = _setup(store, faxes=4)
     fax = store.start_inbound("line1", caller_number="+12125550199")

@@ -34,6 +34,14 @@ JOIN users u ON (
 WHERE n.read_at IS NOT NULL
 """
 
+_NOTES_FOR_MARKS = """
+INSERT INTO inbound_notes (inbound_id, note)
+SELECT DISTINCT m.inbound_id, '' FROM inbound_marks m
+WHERE m.read_at IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM inbound_notes n WHERE n.inbound_id = m.inbound_id)
+"""
+
+#: Read for everyone if anyone read it.
 _RESTORE_READ = """
 UPDATE inbound_notes SET read_at = (
     SELECT MIN(m.read_at) FROM inbound_marks m WHERE m.inbound_id = inbound_notes.inbound_id
@@ -68,5 +76,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("inbound_notes") as batch:
         batch.add_column(sa.Column("read_at", sa.DateTime(timezone=True), nullable=True))
+    op.execute(_NOTES_FOR_MARKS)
     op.execute(_RESTORE_READ)
     op.drop_table("inbound_marks")
