@@ -15,6 +15,7 @@ from umfax.conversion import (
     HeaderInfo,
     convert_documents,
 )
+from umfax.conversion.cover_templates import template_path
 from umfax.conversion.isolated import IsolatedConverter
 from umfax.errors import describe_error
 from umfax.lifecycle import FailureCause
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 
 def conversion_options(job: Job, config: Config) -> ConversionOptions:
+    """How ``job`` is rendered; its cover template is the one the sender chose (raises
+    :class:`~umfax.conversion.cover_templates.UnknownCoverTemplate`, a ConversionError,
+    if that is no longer on offer)."""
     header = (
         HeaderInfo(
             station_id=config.fax.station_id,
@@ -55,7 +59,11 @@ def conversion_options(job: Job, config: Config) -> ConversionOptions:
         encoding="mmr",
         header=header,
         cover=cover,
-        cover_template=config.fax.cover_template,
+        cover_template=template_path(
+            job.cover_template or "", config.fax.cover_template, config.fax.cover_templates
+        )
+        if job.cover
+        else config.fax.cover_template,
     )
 
 

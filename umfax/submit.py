@@ -35,6 +35,7 @@ class FaxRequest:
     subject: str = ""
     comments: str = ""
     cover: bool | None = None  # None: the configured default
+    cover_template: str = ""  # a cover page template's name; "": the configured default
     resolution: str | None = None  # None: the configured default
     paper: str | None = None  # None: the configured default
     priority: int = 0
@@ -62,9 +63,15 @@ class JobBuilder:
 
     def spec(self, request: FaxRequest, *, now: datetime | None = None) -> JobSpec:
         """The job for ``request``; raises :class:`~umfax.errors.InvalidNumber` for a bad or
-        forbidden destination."""
+        forbidden destination, :class:`~umfax.conversion.cover_templates.UnknownCoverTemplate`
+        for a cover page template the server does not offer."""
         destination = self.destination(request.number)
         fax, queue = self.config.fax, self.config.queue
+        if request.cover_template:
+            from umfax.conversion.cover_templates import template_path
+
+            # raises UnknownCoverTemplate naming the templates on offer
+            template_path(request.cover_template, fax.cover_template, fax.cover_templates)
         now = now or datetime.now(UTC)
         start = request.send_at or now
         if start.tzinfo is None:
@@ -79,6 +86,7 @@ class JobBuilder:
             subject=request.subject,
             comments=request.comments,
             cover=fax.cover if request.cover is None else request.cover,
+            cover_template=request.cover_template,
             resolution=request.resolution or fax.resolution,
             paper=request.paper or fax.paper,
             priority=request.priority,

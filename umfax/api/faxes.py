@@ -19,6 +19,7 @@ from umfax.api import resources
 from umfax.api.auth import Caller, authenticate
 from umfax.api.context import ApiContext
 from umfax.api.errors import ApiError
+from umfax.conversion.cover_templates import UnknownCoverTemplate
 from umfax.errors import InvalidNumber, InvalidTransition, NotFound, describe_error
 from umfax.lifecycle import JobState
 from umfax.numbers import DialPlan
@@ -35,6 +36,7 @@ FIELDS = (
     "subject",
     "comments",
     "cover",
+    "cover_template",
     "send_at",
     "priority",
     "resolution",
@@ -192,6 +194,7 @@ async def submit(request: Request) -> JSONResponse:
         subject=str(fields.get("subject", "")),
         comments=str(fields.get("comments", "")),
         cover=_bool(fields["cover"], "cover") if "cover" in fields else None,
+        cover_template=str(fields.get("cover_template") or ""),
         resolution=_resolution(fields.get("resolution")),
         priority=_priority(fields.get("priority", 0)),
         send_at=_time(str(fields["send_at"])) if fields.get("send_at") else None,
@@ -204,6 +207,8 @@ async def submit(request: Request) -> JSONResponse:
         job = await run_in_threadpool(submit_fax, context.store, context.config, fax_request)
     except InvalidNumber as exc:
         raise ApiError(422, describe_error(exc), code="invalid_number") from exc
+    except UnknownCoverTemplate as exc:
+        raise ApiError(422, f"cover_template: {describe_error(exc)}", code="unknown_cover_template") from exc
     headers = {"Location": f"{base_url(request)}/api/v1/faxes/{job.id}"}
     if key and (job.notify or {}).get("request") != fingerprint:
         raise ApiError(

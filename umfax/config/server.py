@@ -61,6 +61,7 @@ class FaxConfig(_Section):
     paper: Literal["a4", "letter", "legal"] = "letter"
     cover: bool = True
     cover_template: Path | None = None
+    cover_templates: Path | None = None  # a folder of more templates (*.json) senders may choose
 
     @field_validator("default_country")
     @classmethod

@@ -22,6 +22,7 @@ from PIL import Image
 
 from umfax.config import Config
 from umfax.conversion import FaxPage, page_bitmap
+from umfax.conversion.cover_templates import UnknownCoverTemplate, template_path
 from umfax.conversion.isolated import IsolatedConverter
 from umfax.conversion.preview import bitmap_image
 from umfax.errors import InvalidNumber, describe_error
@@ -37,6 +38,8 @@ from umfax.web.previews import PreviewPage
 RESOLUTIONS = ("standard", "fine")
 MAX_RECIPIENTS = 100
 MAX_FIELD = {"to_name": 200, "to_company": 200, "subject": 500, "comments": 4000, "numbers": 20_000}
+#: The form's other fields (up to 100 characters each).
+OPTIONS = ("cover", "cover_template", "resolution", "priority", "send_at", "tz_offset")
 #: A send time this far in the past is taken as "now" (the minute the form was filled in).
 PAST_GRACE = timedelta(minutes=5)
 
@@ -49,6 +52,7 @@ class SendForm:
     contact_ids: tuple[int, ...] = ()
     group_ids: tuple[int, ...] = ()
     cover: bool = False
+    cover_template: str = ""  # a template's name; "": the configured default
     to_name: str = ""
     to_company: str = ""
     subject: str = ""
@@ -71,13 +75,14 @@ class SendForm:
                 contacts.append(int(value))
             elif name == "group" and value.isdigit():
                 groups.append(int(value))
-            elif name in MAX_FIELD or name in ("cover", "resolution", "priority", "send_at", "tz_offset"):
+            elif name in MAX_FIELD or name in OPTIONS:
                 values[name] = value[: MAX_FIELD.get(name, 100)]
         return cls(
             numbers=values.get("numbers", ""),
             contact_ids=tuple(dict.fromkeys(contacts)),
             group_ids=tuple(dict.fromkeys(groups)),
             cover=values.get("cover", "") in ("on", "true", "1", "yes"),
+            cover_template=values.get("cover_template", "").strip(),
             to_name=values.get("to_name", "").strip(),
             to_company=values.get("to_company", "").strip(),
             subject=values.get("subject", "").strip(),
@@ -143,6 +148,12 @@ def check_form(
         checked.problems.append("resolution is standard or fine")
     if form.priority not in PRIORITIES:
         checked.problems.append(f"priority is one of {', '.join(PRIORITIES)}")
+    if form.cover_template:
+        fax = builder.config.fax
+        try:
+            template_path(form.cover_template, fax.cover_template, fax.cover_templates)
+        except UnknownCoverTemplate as exc:
+            checked.problems.append(describe_error(exc))
     wanted: list[tuple[str, str, str]] = [(n, form.to_name, form.to_company) for n in form.typed_numbers()]
     contacts = {c.id: c for c in book.some(user.id, form.contact_ids)}
     for contact in [contacts[i] for i in form.contact_ids if i in contacts] + book.group_contacts(
@@ -205,6 +216,7 @@ def fax_requests(
             subject=form.subject,
             comments=form.comments,
             cover=form.cover,
+            cover_template=form.cover_template,
             resolution=form.resolution,
             priority=PRIORITIES.get(form.priority, 0),
             send_at=checked.send_at,
@@ -230,6 +242,7 @@ def convert_for_preview(
         subject=spec.subject,
         comments=spec.comments,
         cover=spec.cover,
+        cover_template=spec.cover_template,
         resolution=spec.resolution,
         paper=spec.paper,
         created_at=datetime.now(UTC),

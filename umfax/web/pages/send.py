@@ -20,7 +20,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from umfax.conversion import DEFAULT_TEMPLATE, ConversionError
+from umfax.conversion import ConversionError
+from umfax.conversion.cover_templates import cover_templates, default_name
 from umfax.conversion.detect import SUPPORTED
 from umfax.conversion.isolated import IsolatedConverter
 from umfax.errors import InvalidNumber, describe_error
@@ -96,7 +97,7 @@ def _form_page(
 ) -> HTMLResponse:
     context = web_context(request)
     book = ContactStore(context.store)
-    template = context.config.fax.cover_template
+    fax = context.config.fax
     return render(
         request,
         "send.html",
@@ -111,7 +112,8 @@ def _form_page(
         priorities=list(PRIORITIES),
         accept=ACCEPT,
         supported=SUPPORTED,
-        cover_template=(template or DEFAULT_TEMPLATE).stem,
+        cover_template=default_name(fax.cover_template),
+        cover_templates=list(cover_templates(fax.cover_template, fax.cover_templates)),
         max_bytes=context.config.api.max_request_bytes,
         max_documents=context.config.api.max_documents,
         can_send=may_send(context, user),
