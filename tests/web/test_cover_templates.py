@@ -117,6 +117,13 @@ def test_the_api_accepts_and_refuses_template_names(start_api: StartApi, tmp_pat
         "documents": [{"filename": "order.pdf", "content_base64": base64.b64encode(PDF).decode()}],
     }
     schemas.validate("fax_submission", body)
+    offered = api.get("/api/v1/cover-templates")
+    assert offered.status_code == 200
+    schemas.validate("cover_templates", offered.json())
+    assert [(t["name"], t["default"]) for t in offered.json()["templates"]] == [
+        ("default", True), ("letterhead", False), ("memo", False)
+    ]
+    assert offered.json()["templates"][0]["title"] == "umfax default cover page"
     accepted = api.post("/api/v1/faxes", json=body)
     assert accepted.status_code == 202, accepted.text
     job_id = accepted.json()["id"]

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message, Receive, Scope, Send
 
 from umfax import __version__
-from umfax.api import faxes, inbound, status, twilio_fax, twilio_status
+from umfax.api import cover_templates, faxes, inbound, status, twilio_fax, twilio_status
 from umfax.api.context import ApiContext
 from umfax.api.errors import ApiError
 from umfax.config import Config
@@ -79,6 +79,7 @@ def create_app(
     )
     app.state.context = ApiContext(config, store, connector_health)
     app.include_router(faxes.router)
+    app.include_router(cover_templates.router)
     app.include_router(inbound.router)
     app.include_router(status.router)
     app.include_router(twilio_status.router)
