@@ -129,7 +129,7 @@ def visible(viewer: Viewer, quarantined: bool = False) -> ColumnElement[bool]:
     for everyone, not removed by the viewer, and (unless an administrator) reaching them."""
     deleted = aliased(InboundNote)
     removed = aliased(InboundMark)
-    not_deleted = and_(
+    in_their_inbox = and_(
         ~exists(
             select(deleted.inbound_id).where(
                 deleted.inbound_id == Inbound.id, deleted.deleted_at.is_not(None)
@@ -145,7 +145,7 @@ def visible(viewer: Viewer, quarantined: bool = False) -> ColumnElement[bool]:
     )
     if viewer.admin:
         states = (InboundState.QUARANTINED.value,) if quarantined else LISTED
-        return and_(Inbound.state.in_(states), not_deleted)
+        return and_(Inbound.state.in_(states), in_their_inbox)
     if quarantined:
         return false()
     # OFFSET 0 keeps PostgreSQL from turning this into a hash of all the user's delivery
@@ -160,7 +160,7 @@ def visible(viewer: Viewer, quarantined: bool = False) -> ColumnElement[bool]:
         )
         .offset(0)
     ).correlate(Inbound)
-    return and_(Inbound.state.in_(LISTED), or_(Inbound.user_id == viewer.user_id, routed), not_deleted)
+    return and_(Inbound.state.in_(LISTED), or_(Inbound.user_id == viewer.user_id, routed), in_their_inbox)
 
 
 def _escaped(text: str) -> str:
