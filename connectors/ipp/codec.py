@@ -27,10 +27,11 @@ from connectors.ipp.constants import OUT_OF_BAND, STRING_TAGS, Delimiter, Status
 class IppError(Exception):
     """The root of the IPP connector's errors: ``status`` is what the response says."""
 
-    def __init__(self, status: Status, message: str) -> None:
+    def __init__(self, status: Status, message: str, groups: list[Group] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.groups = groups or []  # e.g. the unsupported-attributes group to send back
 
 
 class IppCodecError(IppError):
@@ -61,9 +62,7 @@ class Localized:
     text: str
 
 
-ValueData = Union[
-    int, bool, str, bytes, None, Resolution, Localized, tuple[int, int], "Collection"
-]
+ValueData = Union[int, bool, str, bytes, None, Resolution, Localized, tuple[int, int], "Collection"]
 
 
 @dataclass(frozen=True, slots=True)

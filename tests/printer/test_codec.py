@@ -55,9 +55,7 @@ def test_every_value_tag_round_trips() -> None:
     )
     message = _request(
         attr("printer-uri", Tag.URI, "ipp://localhost/ipp/faxout"),
-        Attribute(
-            "requesting-user-name", [Value(Tag.NAME_WITH_LANGUAGE, Localized("en", "Ann Ä"))]
-        ),
+        Attribute("requesting-user-name", [Value(Tag.NAME_WITH_LANGUAGE, Localized("en", "Ann Ä"))]),
         attr("job-name", Tag.NAME, "Bericht ü"),
         attr("document-format", Tag.MIME_TYPE, "application/pdf"),
         attr("compression", Tag.KEYWORD, "none"),
