@@ -12,6 +12,9 @@ each, from three registries:
 - :data:`NOTICE_CHANNELS`: an outbox channel -> what registers its sender on the
   dispatcher when the configuration asks for it.
 
+The fax printer (``[printer]``, :func:`printer`) is the IPP printer of ``connectors.ipp``
+on the store's port (:class:`umfax.printer.faxes.StorePrinterPort`), served by the API.
+
 Outgoing SMTP (``[mail] smtp_host``) and folder delivery need no registry: there is one
 of each.  Connector modules are imported only when configured, so an unused one (and
 its libraries) is never loaded.  To add a connector: write it in ``connectors/``
@@ -36,6 +39,7 @@ from umfax.mail.ports import IntakeConnector
 from umfax.mail.services import MailServices
 from umfax.notifications.dispatch import Dispatcher
 from umfax.notifications.ports import MailboxAppender, MailSender
+from umfax.printer.ports import PrinterEndpoint
 from umfax.store import Store
 
 #: Makes the connector for one ``[[connectors]]`` entry (not started), feeding ``intake``.
@@ -233,3 +237,30 @@ def mail_services(config: Config, store: Store, worker_prefix: str) -> MailServi
         dispatcher(config, store, f"{worker_prefix}outbox"),
         lambda connector, intake: open_intake(config, store, connector, intake),
     )
+
+
+def printer(config: Config, store: Store) -> PrinterEndpoint | None:
+    """The fax printer the API serves at /ipp/faxout, or None when ``[printer]`` is off."""
+    if not (config.printer.enabled and config.api.enabled):
+        return None
+    import uuid
+    from datetime import UTC, datetime
+
+    from connectors.ipp.description import PrinterSettings
+    from connectors.ipp.endpoint import IppEndpoint
+    from connectors.ipp.printer import FaxOutPrinter, PrinterLimits
+    from umfax.printer.faxes import StorePrinterPort
+
+    section = config.printer
+    settings = PrinterSettings(
+        name=section.name,
+        location=section.location,
+        info=section.info,
+        uuid=uuid.uuid5(uuid.NAMESPACE_URL, f"umfax:{config.server.node_name}:faxout").urn,
+        default_media={"letter": "na_letter_8.5x11in", "legal": "na_legal_8.5x14in"}.get(
+            config.fax.paper, "iso_a4_210x297mm"
+        ),
+        started=datetime.now(UTC),
+    )
+    limits = PrinterLimits(max_open_jobs=section.max_jobs_waiting, max_documents=config.api.max_documents)
+    return IppEndpoint(FaxOutPrinter(StorePrinterPort(config, store), settings, limits))

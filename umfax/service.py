@@ -129,7 +129,8 @@ class Server:
         if self.config.api.enabled:
             from umfax.api.server import ApiServer
 
-            self.api = ApiServer(self.config, self.store, self.mail.health)
+            printer = composition.printer(self.config, self.store)
+            self.api = ApiServer(self.config, self.store, self.mail.health, printer)
             self.api.start()
         for line in self.config.lines:
             if not line.enabled:

@@ -279,8 +279,6 @@ def decode(data: bytes, limits: Limits = Limits()) -> Message:
     reader.version, reader.request_id = (major, minor), request_id
     if major not in (1, 2):
         raise reader.fail(Status.VERSION_NOT_SUPPORTED, f"IPP version {major}.{minor} is not supported")
-    if request_id < 1:
-        raise reader.fail(Status.BAD_REQUEST, "request-id must be 1 or more")
     groups: list[Group] = []
     current: Group | None = None
     last: Attribute | None = None

@@ -28,7 +28,7 @@ from datetime import datetime
 from connectors.ipp.codec import Attribute, Group, IppError, Message, attr, group
 from connectors.ipp.constants import Delimiter, JobState, Operation, Status, Tag
 from connectors.ipp.description import DOCUMENT_FORMATS, PrinterSettings, printer_attributes, select
-from connectors.ipp.port import FaxDestination, FaxOutPort, FaxStatus, PrintedDocument, RefusedNumber
+from umfax.printer.ports import FaxDestination, FaxOutPort, FaxStatus, PrintedDocument, RefusedNumber
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +103,8 @@ class FaxOutPrinter:
             return response(request, exc.status, exc.message, extra=exc.groups)
 
     def _check_operation_group(self, request: Message) -> None:
+        if request.request_id < 1:
+            raise IppError(Status.BAD_REQUEST, "request-id must be 1 or more")
         if not request.groups or request.groups[0].tag != Delimiter.OPERATION:
             raise IppError(Status.BAD_REQUEST, "the operation attributes must come first")
         names = list(request.groups[0].attributes)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from connectors.ipp.codec import Attribute, Message, attr, collection, group
 from connectors.ipp.constants import Delimiter, Tag
-from connectors.ipp.port import FaxDestination, FaxStatus, PrintedDocument, RefusedNumber
+from umfax.printer.ports import FaxDestination, FaxStatus, PrintedDocument, RefusedNumber
 
 NOW = datetime(2026, 12, 7, 19, 0, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ import pytest
 from connectors.ipp.codec import Message, attr, decode, encode
 from connectors.ipp.constants import Delimiter, JobState, Operation, Status, Tag
 from connectors.ipp.description import PrinterSettings
-from connectors.ipp.port import FaxStatus
 from connectors.ipp.printer import OPEN_JOB_IDS, FaxOutPrinter, Requester, tel_number
 from tests.printer.fakes import NOW, MemoryPort, destinations, request
+from umfax.printer.ports import FaxStatus
 
 WHO = Requester("ann", "ipp://127.0.0.1:8025/ipp/faxout", NOW)
 PDF = b"%PDF-1.4\n%%EOF\n"

@@ -13,11 +13,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message, Receive, Scope, Send
 
 from umfax import __version__
-from umfax.api import cover_templates, faxes, inbound, status, twilio_fax, twilio_status
+from umfax.api import cover_templates, faxes, inbound, ipp, status, twilio_fax, twilio_status
 from umfax.api.context import ApiContext
 from umfax.api.errors import ApiError
 from umfax.config import Config
 from umfax.errors import StoreError, UmfaxError, describe_error
+from umfax.printer.ports import PrinterEndpoint
 from umfax.store import Store
 
 logger = logging.getLogger(__name__)
@@ -69,8 +70,12 @@ async def _no_body() -> Message:
 
 
 def create_app(
-    config: Config, store: Store, connector_health: Callable[[], dict[str, Any]] = dict
+    config: Config,
+    store: Store,
+    connector_health: Callable[[], dict[str, Any]] = dict,
+    printer: PrinterEndpoint | None = None,
 ) -> SizeLimit:
+    """The API (and the console, and with ``printer`` the fax printer at /ipp/faxout)."""
     app = FastAPI(
         title="umfax",
         version=__version__,
@@ -84,6 +89,10 @@ def create_app(
     app.include_router(status.router)
     app.include_router(twilio_status.router)
     app.include_router(twilio_fax.router)
+    if printer is not None:
+        app.state.printer = printer
+        app.state.printer_signin = ipp.PrinterSignIn(app.state.context)
+        app.include_router(ipp.router)
     from umfax.web.app import mount_console  # the console shares the API's address
 
     mount_console(app, app.state.context)

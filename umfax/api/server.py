@@ -13,6 +13,7 @@ import uvicorn
 from umfax.api.app import create_app
 from umfax.config import Config
 from umfax.errors import UmfaxError
+from umfax.printer.ports import PrinterEndpoint
 from umfax.store import Store
 
 logger = logging.getLogger(__name__)
@@ -24,11 +25,16 @@ class ApiStartError(UmfaxError):
 
 class ApiServer:
     def __init__(
-        self, config: Config, store: Store, connector_health: Callable[[], dict[str, Any]] = dict
+        self,
+        config: Config,
+        store: Store,
+        connector_health: Callable[[], dict[str, Any]] = dict,
+        printer: PrinterEndpoint | None = None,
     ) -> None:
         host, _, port = config.api.listen.rpartition(":")
         self.host = host.strip("[]")
-        self._app = create_app(config, store, connector_health)
+        self.printing = printer is not None
+        self._app = create_app(config, store, connector_health, printer)
         self._server = uvicorn.Server(
             uvicorn.Config(
                 self._app,
@@ -60,6 +66,9 @@ class ApiServer:
                 )
             time.sleep(0.01)
         logger.info("API listening", extra={"host": self.host, "port": self.port})
+        if self.printing:
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            logger.info("fax printer listening", extra={"uri": f"ipp://{host}:{self.port}/ipp/faxout"})
 
     def stop(self) -> None:
         self._server.should_exit = True

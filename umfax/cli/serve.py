@@ -27,6 +27,11 @@ def serve(config: ConfigOption = None) -> None:
             f"[{', '.join(f'{line.name}={line.port}' for line in cfg.lines)}] "
             f"with store {server.store.dialect}"
             + (f", console and API on http://{cfg.api.listen}/" if cfg.api.enabled else "")
+            + (
+                f", fax printer ipp://{cfg.api.listen}/ipp/faxout"
+                if cfg.api.enabled and cfg.printer.enabled
+                else ""
+            )
             + "; Ctrl-C stops after calls in progress.",
             highlight=False,
             markup=False,  # the line list is in brackets, which rich would read as markup

@@ -8,7 +8,7 @@ One module per part of the file, each a set of frozen pydantic models:
 ``server`` ([server], [store], [fax], [queue], [conversion]), ``dial_rules``,
 ``lines`` ([[lines]], [simulator]), ``connectors`` ([[connectors]]), ``accounts``
 (Exchange and Graph logins), ``mail`` ([mail]), ``users`` ([[users]], [routing]),
-``api`` ([api], [webhooks], [twilio]), ``console`` ([console]), ``voice`` ([voice]),
+``api`` ([api], [webhooks], [twilio]), ``console`` ([console]), ``printer`` ([printer]), ``voice`` ([voice]),
 ``root`` (the whole file) and ``loader`` (reading it).  Everything is imported from here:
 ``from umfax.config import Config``.
 """
@@ -28,6 +28,7 @@ from umfax.config.dial_rules import DialRulesConfig
 from umfax.config.lines import DEFAULT_SIM_LINES, DEFAULT_SIM_REMOTES, LineConfig, SimRemote, SimulatorConfig
 from umfax.config.loader import CONFIG_ENV, load_config, parse_config, secret
 from umfax.config.mail import ExchangeDeliveryConfig, GraphDeliveryConfig, ImapDeliveryConfig, MailConfig
+from umfax.config.printer import PrinterConfig
 from umfax.config.root import Config
 from umfax.config.section import Duration, TlsMode
 from umfax.config.server import (
@@ -71,6 +72,7 @@ __all__ = [
     "MailConfig",
     "MailIntakeConfig",
     "OidcProviderConfig",
+    "PrinterConfig",
     "QueueConfig",
     "RetryDelays",
     "RouteConfig",

@@ -13,6 +13,7 @@ from umfax.config.console import ConsoleConfig
 from umfax.config.dial_rules import DialRulesConfig
 from umfax.config.lines import DEFAULT_SIM_LINES, LineConfig, SimulatorConfig
 from umfax.config.mail import MailConfig
+from umfax.config.printer import PrinterConfig
 from umfax.config.section import _Section
 from umfax.config.server import ConversionConfig, FaxConfig, QueueConfig, ServerConfig, StoreConfig
 from umfax.config.trunks import TrunkConfig, trunk_channel
@@ -38,6 +39,7 @@ class Config(_Section):
     mail: MailConfig = Field(default_factory=MailConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    printer: PrinterConfig = Field(default_factory=PrinterConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     twilio: TwilioConfig | None = None
     source: Path | None = Field(default=None, exclude=True)  # the file this came from

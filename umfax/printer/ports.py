@@ -1,10 +1,11 @@
-"""What the fax printer needs from umfax: the port it calls, and the plain records it uses.
+"""What the fax printer (connectors/ipp) needs from umfax: the port it calls, the records it uses.
 
-The umfax side implements :class:`FaxOutPort` (umfax/printing.py) on the same path as the
+:class:`umfax.printer.faxes.StorePrinterPort` implements :class:`FaxOutPort` on the same path as the
 REST API: dial rules, who may send, audit.  Nothing here knows the store."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -69,7 +70,20 @@ class FaxOutPort(Protocol):
         """Fax ``fax_id`` if ``user`` may see it."""
 
     def jobs(self, user: str, *, finished: bool, limit: int) -> list[FaxStatus]:
-        """``user``'s printed faxes, newest first: finished ones or those not finished."""
+        """``user``'s faxes, newest first: finished ones or those not finished."""
 
     def cancel(self, user: str, fax_id: int) -> str | None:
         """Cancel fax ``fax_id``; None when done, else why not."""
+
+
+class PrinterEndpoint(Protocol):
+    """The printer as the API's HTTP server calls it (connectors.ipp.endpoint.IppEndpoint)."""
+
+    def respond(
+        self,
+        body: bytes,
+        user: str | None,
+        requesting_user: Callable[[str], str | None] | None,
+        printer_uri: str,
+    ) -> bytes | None:
+        """The IPP response to ``body``; None when the request needs a signed-in user."""
