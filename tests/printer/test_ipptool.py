@@ -86,3 +86,56 @@ def test_api_key_as_password_and_create_job(printer_site: PrinterSite, tmp_path:
     jobs = printer_site.store.list_jobs(limit=10)
     assert [j.number for j in jobs] == ["+14055551212"]
     assert jobs[0].user_id == printer_site.store.find_user(email="bob@example.com").id  # type: ignore[union-attr]
+
+
+#: Debian's ipp-1.1.test (RFC 8011 conformance): the checks that apply to a FaxOut printer.
+DEBIAN_CHECKS_THAT_APPLY = {
+    "RFC 8011 section 4.1.1: Bad request-id value 0",
+    "RFC 8011 section 4.1.4: No Operation Attributes",
+    "RFC 8011 section 4.1.4: attributes-charset",
+    "RFC 8011 section 4.1.4: attributes-natural-language",
+    "RFC 8011 section 4.1.8: Unsupported IPP version 0.0",
+    "RFC 8011 section 4.2: No printer-uri operation attribute",
+    "RFC 8011 section 4.2.5: Get-Printer-Attributes Operation (default)",
+    "RFC 8011 section 4.2.6: Get-Jobs Operation (default)",
+    "RFC 8011 section 4.2.6: Get-Jobs Operation (my-jobs)",
+}
+
+
+def test_debian_ipp_1_1_conformance(printer_site: PrinterSite, tmp_path: Path) -> None:
+    """Debian's ipp-1.1.test, run on with -I: the request checks and the printer and job
+    queries pass.  Its Print-Job, Validate-Job and Create-Job carry no fax number, which a
+    FaxOut printer must refuse (client-error-bad-request, "no fax number"); every test that
+    follows the job they would have made (Get-Job-Attributes, Cancel-Job, completed
+    Get-Jobs) fails or is skipped with them.  ipp-2.0.test and ipp-everywhere.test add
+    checks for print attributes (finishings, sides, supplies, icons) a fax printer lacks."""
+    document = tmp_path / "letter.pdf"
+    document.write_bytes(PDF)
+    run = subprocess.run(
+        [
+            "ipptool",
+            "-I",
+            "-t",
+            "-T",
+            "20",
+            "-f",
+            str(document),
+            printer_site.uri(),
+            str(DEBIAN_TESTS / "ipp-1.1.test"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    results: dict[str, str] = {}
+    for line in run.stdout.splitlines():
+        for verdict in ("[PASS]", "[FAIL]", "[SKIP]"):
+            if line.rstrip().endswith(verdict):
+                results.setdefault(line.rstrip()[: -len(verdict)].strip(), verdict)
+    passed = {name for name, verdict in results.items() if verdict == "[PASS]"}
+    missing = [name for name in DEBIAN_CHECKS_THAT_APPLY if not any(p.startswith(name[:60]) for p in passed)]
+    assert not missing, run.stdout
+    failed = [name for name, verdict in results.items() if verdict == "[FAIL]"]
+    job_tests = ("Print-Job", "Validate-Job", "Create-Job", "Cancel-Job", "Get-Job-Attributes", "which-jobs")
+    assert all(any(word in name for word in job_tests) for name in failed), run.stdout
