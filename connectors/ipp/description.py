@@ -51,6 +51,44 @@ def _media_col(name: str) -> dict[str, Attribute]:
     )
 
 
+def _print_attributes(printer_uri: str) -> list[Attribute]:
+    """What IPP/2.0 (PWG 5100.12) asks every printer to describe, for a printer whose
+    paper is a fax: one side, monochrome, no finishing; raster at fax resolutions."""
+    console = "http" + printer_uri[3:].split("/ipp/", 1)[0] + "/" if printer_uri.startswith("ipp") else ""
+    sizes = [
+        collection(attr("x-dimension", Tag.INTEGER, w), attr("y-dimension", Tag.INTEGER, h))
+        for w, h in _MEDIA_SIZES.values()
+    ]
+    return [
+        attr("color-supported", Tag.BOOLEAN, False),
+        attr("finishings-default", Tag.ENUM, 3),
+        attr("finishings-supported", Tag.ENUM, 3),
+        attr("media-size-supported", Tag.BEGIN_COLLECTION, *sizes),
+        attr("media-source-supported", Tag.KEYWORD, "main"),
+        attr("media-type-supported", Tag.KEYWORD, "stationery"),
+        attr("orientation-requested-default", Tag.ENUM, 3),
+        attr("orientation-requested-supported", Tag.ENUM, 3, 4),
+        attr("output-bin-default", Tag.KEYWORD, "face-up"),
+        attr("output-bin-supported", Tag.KEYWORD, "face-up"),
+        attr("pages-per-minute", Tag.INTEGER, 2),
+        attr("print-color-mode-default", Tag.KEYWORD, "monochrome"),
+        attr("print-color-mode-supported", Tag.KEYWORD, "monochrome"),
+        attr("print-quality-default", Tag.ENUM, 4),
+        attr("print-quality-supported", Tag.ENUM, 4),
+        attr("printer-more-info", Tag.URI, console or "http://localhost/"),
+        attr(
+            "pwg-raster-document-resolution-supported",
+            Tag.RESOLUTION,
+            Resolution(200, 200),
+            Resolution(300, 300),
+        ),
+        attr("pwg-raster-document-type-supported", Tag.KEYWORD, "black_1", "sgray_8"),
+        attr("sides-default", Tag.KEYWORD, "one-sided"),
+        attr("sides-supported", Tag.KEYWORD, "one-sided"),
+        attr("urf-supported", Tag.KEYWORD, "V1.4", "CP1", "W8", "RS200-300"),
+    ]
+
+
 def printer_attributes(
     settings: PrinterSettings, printer_uri: str, now: datetime, queued: int
 ) -> list[Attribute]:
@@ -58,6 +96,7 @@ def printer_attributes(
     up = max(1, int((now - settings.started).total_seconds()))
     operations = sorted(int(op) for op in Operation)
     return [
+        *_print_attributes(printer_uri),
         attr("charset-configured", Tag.CHARSET, "utf-8"),
         attr("charset-supported", Tag.CHARSET, "utf-8", "us-ascii"),
         attr("compression-supported", Tag.KEYWORD, "none"),

@@ -153,9 +153,7 @@ class FaxOutPrinter:
             try:
                 self.port.check(who.user, destination)
             except RefusedNumber as exc:
-                refused = group(
-                    Delimiter.UNSUPPORTED, [attr("destination-uris", Tag.URI, destination.uri)]
-                )
+                refused = group(Delimiter.UNSUPPORTED, [attr("destination-uris", Tag.URI, destination.uri)])
                 raise IppError(Status.NOT_POSSIBLE, exc.message, [refused]) from exc
         unsupported = [group(Delimiter.UNSUPPORTED, ignored)] if ignored else []
         name_attr = operation.get("job-name")

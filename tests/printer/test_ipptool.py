@@ -88,7 +88,8 @@ def test_api_key_as_password_and_create_job(printer_site: PrinterSite, tmp_path:
     assert jobs[0].user_id == printer_site.store.find_user(email="bob@example.com").id  # type: ignore[union-attr]
 
 
-#: Debian's ipp-1.1.test (RFC 8011 conformance): the checks that apply to a FaxOut printer.
+#: Debian's ipp-2.0.test (RFC 8011 conformance, through ipp-1.1.test, and PWG 5100.12's
+#: printer description): the checks that apply to a FaxOut printer.
 DEBIAN_CHECKS_THAT_APPLY = {
     "RFC 8011 section 4.1.1: Bad request-id value 0",
     "RFC 8011 section 4.1.4: No Operation Attributes",
@@ -99,16 +100,19 @@ DEBIAN_CHECKS_THAT_APPLY = {
     "RFC 8011 section 4.2.5: Get-Printer-Attributes Operation (default)",
     "RFC 8011 section 4.2.6: Get-Jobs Operation (default)",
     "RFC 8011 section 4.2.6: Get-Jobs Operation (my-jobs)",
+    "PWG 5100.12 section 6.2 - Required Printer Description Attributes",
 }
 
 
-def test_debian_ipp_1_1_conformance(printer_site: PrinterSite, tmp_path: Path) -> None:
-    """Debian's ipp-1.1.test, run on with -I: the request checks and the printer and job
-    queries pass.  Its Print-Job, Validate-Job and Create-Job carry no fax number, which a
-    FaxOut printer must refuse (client-error-bad-request, "no fax number"); every test that
-    follows the job they would have made (Get-Job-Attributes, Cancel-Job, completed
-    Get-Jobs) fails or is skipped with them.  ipp-2.0.test and ipp-everywhere.test add
-    checks for print attributes (finishings, sides, supplies, icons) a fax printer lacks."""
+def test_debian_ipp_2_0_conformance(printer_site: PrinterSite, tmp_path: Path) -> None:
+    """Debian's ipp-2.0.test, run on with -I: the request checks, the printer description
+    and the printer and job queries pass.  Its Print-Job, Validate-Job and Create-Job
+    carry no fax number, which a FaxOut printer must refuse (client-error-bad-request,
+    "no fax number"); every test that follows the job they would have made
+    (Get-Job-Attributes, Cancel-Job, completed Get-Jobs) fails or is skipped with them.
+    ipp-everywhere.test (PWG 5100.14) fails: it wants ipp-features-supported
+    "ipp-everywhere", Cancel-My-Jobs, printer icons, supplies, geo-location and the
+    like, which a fax printer does not have."""
     document = tmp_path / "letter.pdf"
     document.write_bytes(PDF)
     run = subprocess.run(
@@ -121,7 +125,7 @@ def test_debian_ipp_1_1_conformance(printer_site: PrinterSite, tmp_path: Path) -
             "-f",
             str(document),
             printer_site.uri(),
-            str(DEBIAN_TESTS / "ipp-1.1.test"),
+            str(DEBIAN_TESTS / "ipp-2.0.test"),
         ],
         capture_output=True,
         text=True,
