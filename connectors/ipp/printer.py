@@ -10,7 +10,7 @@ the print dialog shows.
 
 Job ids: a Print-Job's IPP job id is the umfax id of its (first) fax, so it can be
 followed after a restart too.  A Create-Job job has no fax until its document arrives;
-it gets an id from ``OPEN_JOB_IDS`` (above any umfax job id) and keeps it, mapped here in
+it gets an id from ``OPEN_JOB_IDS`` on (above any umfax job id) and keeps it, mapped here in
 memory to its faxes, once Send-Document submits them.  The printer holds no lock: the
 caller serialises :meth:`FaxOutPrinter.handle`.
 """
@@ -79,7 +79,9 @@ class FaxOutPrinter:
         self, port: FaxOutPort, settings: PrinterSettings, limits: PrinterLimits = PrinterLimits()
     ) -> None:
         self.port, self.settings, self.limits = port, settings, limits
-        self._ids = itertools.count(OPEN_JOB_IDS)
+        # Started where a previous process's ids are unlikely to be (clients may still ask
+        # about those): the start time in seconds, within 2**29 ids.
+        self._ids = itertools.count(OPEN_JOB_IDS + int(settings.started.timestamp()) % (1 << 29))
         self.jobs: OrderedDict[int, OpenJob] = OrderedDict()  # Create-Job ids
         self.faxes_of: OrderedDict[int, list[int]] = OrderedDict()  # Print-Job ids with several faxes
 
