@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from connectors.ipp.codec import IppCodecError, Limits, Message, decode, encode
-from connectors.ipp.constants import Delimiter, Operation
+from connectors.ipp.constants import Delimiter, Operation, Status
 from connectors.ipp.printer import FaxOutPrinter, Requester, response
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,12 @@ class IppEndpoint:
             if request.code not in ANONYMOUS:
                 return None
             user = ""
-        with self._lock:
-            answer = self.printer.handle(request, Requester(user, printer_uri, self.clock()))
-        return encode(answer)
+        try:
+            with self._lock:
+                answer = self.printer.handle(request, Requester(user, printer_uri, self.clock()))
+            return encode(answer)
+        except Exception:  # a fault of ours: an IPP error, not a dropped connection clients retry
+            logger.exception("ipp request failed", extra={"operation": request.code})
+            return encode(
+                response(request, Status.INTERNAL_ERROR, "the fax printer failed; see the server log")
+            )

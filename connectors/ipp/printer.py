@@ -229,7 +229,7 @@ class FaxOutPrinter:
             faxes = self.port.submit(user, destinations, documents, name)
         except RefusedNumber as exc:
             raise IppError(Status.NOT_POSSIBLE, exc.message) from exc
-        logger.info("printed to fax", extra={"user": user, "faxes": faxes, "name": name})
+        logger.info("printed to fax", extra={"user": user, "faxes": faxes, "job_name": name})
         return faxes
 
     def _remember(self, job_id: int, faxes: list[int]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import pytest
@@ -62,7 +63,10 @@ def test_requested_attributes_narrow_the_answer(printer: FaxOutPrinter) -> None:
     assert printer_group is not None and set(printer_group.attributes) == {"printer-state", "printer-name"}
 
 
-def test_print_job_becomes_a_fax(printer: FaxOutPrinter, port: MemoryPort) -> None:
+def test_print_job_becomes_a_fax(
+    printer: FaxOutPrinter, port: MemoryPort, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every log record is made (an extra= key may not clash)
     job = [destinations("tel:+1(555)123-4567")]
     answer = _handle(
         printer,
@@ -113,9 +117,7 @@ def test_create_job_then_send_document(printer: FaxOutPrinter, port: MemoryPort)
     assert created.code == Status.OK_IGNORED_OR_SUBSTITUTED  # the ipp: destination is ignored
     job_id = created.attribute(Delimiter.JOB, "job-id").first  # type: ignore[union-attr]
     assert isinstance(job_id, int) and job_id >= OPEN_JOB_IDS
-    waiting = _handle(
-        printer, request(Operation.GET_JOB_ATTRIBUTES, attr("job-id", Tag.INTEGER, job_id))
-    )
+    waiting = _handle(printer, request(Operation.GET_JOB_ATTRIBUTES, attr("job-id", Tag.INTEGER, job_id)))
     assert waiting.attribute(Delimiter.JOB, "job-state").first == JobState.PENDING  # type: ignore[union-attr]
     sent = _handle(
         printer,
@@ -218,3 +220,17 @@ def test_statuses_are_reported_for_finished_faxes(printer: FaxOutPrinter, port: 
     answer = _handle(printer, request(Operation.GET_JOB_ATTRIBUTES, attr("job-id", Tag.INTEGER, 7)))
     assert answer.attribute(Delimiter.JOB, "job-impressions").first == 2  # type: ignore[union-attr]
     assert answer.attribute(Delimiter.JOB, "time-at-completed").tag == Tag.INTEGER  # type: ignore[union-attr]
+
+
+def test_a_fault_of_the_port_is_an_internal_error_not_a_dropped_connection(port: MemoryPort) -> None:
+    from connectors.ipp.endpoint import IppEndpoint
+
+    def broken(*_args: object) -> list[int]:
+        raise RuntimeError("the store is on fire")
+
+    port.submit = broken  # type: ignore[method-assign]
+    endpoint = IppEndpoint(FaxOutPrinter(port, PrinterSettings(started=NOW)), clock=lambda: NOW)
+    body = encode(request(Operation.PRINT_JOB, job=[destinations("tel:+15551234567")], data=PDF))
+    answer = endpoint.respond(body, "ann", None, WHO.printer_uri)
+    assert answer is not None and decode(answer).code == Status.INTERNAL_ERROR
+    assert endpoint.respond(body, None, None, WHO.printer_uri) is None  # sign in first
