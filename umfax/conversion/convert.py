@@ -49,6 +49,7 @@ from umfax.conversion.raster import (
 )
 from umfax.conversion.render_image import ImageSource
 from umfax.conversion.render_pdf import PdfSource
+from umfax.conversion.render_print_raster import PrintRasterSource
 from umfax.conversion.render_text import TextSource
 from umfax.errors import describe_error
 
@@ -169,6 +170,11 @@ def _plan(name: str, content: bytes, options: ConversionOptions) -> _Plan:
         return _Plan(name, image.page_count,
                      lambda: (_Rendered(gray=g, detect_photos=True, raster_input=True)
                               for g in image.pages(paper, res)))
+    if kind == "print-raster":
+        raster = PrintRasterSource(name, content, limits.max_pixels, limits.max_pages)
+        return _Plan(name, raster.page_count,
+                     lambda: (_Rendered(gray=g, detect_photos=True, raster_input=True)
+                              for g in raster.pages(paper, res)))
     if kind == "empty":
         raise BrokenDocument(f"{name} is empty (0 bytes); attach the document again")
     what = "a zip archive that is not an office document" if detail == "zip" else \

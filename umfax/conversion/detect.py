@@ -6,7 +6,7 @@ import io
 import zipfile
 from typing import Literal
 
-Kind = Literal["pdf", "tiff", "image", "text", "office", "empty", "unknown"]
+Kind = Literal["pdf", "tiff", "image", "print-raster", "text", "office", "empty", "unknown"]
 
 OFFICE_HINT = "DOCX, ODT, RTF, XLSX or PPTX"
 SUPPORTED = f"PDF, plain text, TIFF, PNG, JPEG, GIF, BMP, {OFFICE_HINT}"
@@ -16,6 +16,10 @@ def detect(content: bytes) -> tuple[Kind, str]:
     """(kind, detail) where detail names the format, e.g. ("office", "docx")."""
     if not content:
         return "empty", ""
+    if content[:4] == b"RaS2":
+        return "print-raster", "pwg-raster"  # PWG 5102.4, sync word first
+    if content[:8] == b"UNIRAST\x00":
+        return "print-raster", "urf"  # Apple raster
     head = content[:1024]
     if b"%PDF-" in head:
         return "pdf", "pdf"
