@@ -283,6 +283,20 @@ def test_unnamed_and_vague_types() -> None:
     assert mail.attachments[2].data == b"a;b"
 
 
+def test_print_rasters_are_typed_by_sync_word_and_extension() -> None:
+    pwg, urf = b"RaS2" + bytes(40), b"UNIRAST\x00" + bytes(40)
+    body, ctype = mixed(
+        "Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+        f"{corpus.b64(pwg)}\n",
+        pdf_part("phone.urf", urf, ctype="application/octet-stream"),
+    )
+    mail = parse(build(body, ctype=ctype))
+    assert [(a.filename, a.content_type) for a in mail.attachments] == [
+        ("attachment-1.pwg", "image/pwg-raster"),
+        ("phone.urf", "image/urf"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [

@@ -98,6 +98,8 @@ _EXTENSIONS = {
     "image/gif": ".gif",
     "image/bmp": ".bmp",
     "image/webp": ".webp",
+    "image/pwg-raster": ".pwg",  # what print clients send (issue 19)
+    "image/urf": ".urf",
     "text/plain": ".txt",
     "text/html": ".html",
     "text/csv": ".csv",
@@ -116,7 +118,8 @@ _VAGUE_TYPES = {"application/octet-stream", "application/x-download", "applicati
                 "application/force-download", "application/binary", "application/unknown",
                 "application/x-unknown", "binary/octet-stream"}
 _MAGIC = ((b"%PDF-", "application/pdf"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
-          (b"II*\x00", "image/tiff"), (b"MM\x00*", "image/tiff"), (b"GIF8", "image/gif"))
+          (b"II*\x00", "image/tiff"), (b"MM\x00*", "image/tiff"), (b"GIF8", "image/gif"),
+          (b"RaS2", "image/pwg-raster"), (b"UNIRAST\x00", "image/urf"))
 _ARCHIVE_EXTENSIONS = (".zip", ".7z", ".rar", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".zipx", ".cab")
 _ZIP_TYPES = {"application/zip", "application/x-zip", "application/x-zip-compressed", "multipart/x-zip",
               "application/x-7z-compressed", "application/x-rar-compressed", "application/vnd.rar",
