@@ -1,8 +1,9 @@
 """Documents to fax pages and back.
 
-Outbound: :func:`convert_documents` turns PDF, text, TIFF, images and office documents
-into coded fax pages (:class:`FaxPage`, each a single-page TIFF Class F).  Inbound:
-:func:`tiff_to_pages`, :func:`page_from_t4`, :func:`pages_to_pdf`, :func:`preview_png`.
+Outbound: :func:`convert_documents` turns PDF, text, TIFF, images, print rasters (PWG
+Raster, Apple raster) and office documents into coded fax pages (:class:`FaxPage`, each
+a single-page TIFF Class F).  Inbound: :func:`tiff_to_pages`, :func:`page_from_t4`,
+:func:`pages_to_pdf`, :func:`preview_png`.
 """
 
 from umfax.conversion.convert import convert_documents
