@@ -101,7 +101,8 @@ VARIANTS = {
 @pytest.fixture(scope="module")
 def printed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """The test PDF and what CUPS's filters make of it, by variant name (and "pdf")."""
-    if not shutil.which("cupsfilter"):
+    cupsfilter = shutil.which("cupsfilter") or shutil.which("cupsfilter", path="/usr/sbin:/sbin")
+    if not cupsfilter:
         pytest.skip("cupsfilter not installed (Debian packages cups, cups-filters)")
     work = tmp_path_factory.mktemp("print-raster")
     pdf = makers.pdf([makers.text_page(LINES, size_pt=9) + b"\n" +
@@ -111,7 +112,7 @@ def printed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     (work / "test.ppd").write_text(PPD)
     out: dict[str, bytes] = {"pdf": pdf}
     for name, (mime, args) in VARIANTS.items():
-        argv = ["cupsfilter", "-m", mime,
+        argv = [cupsfilter, "-m", mime,
                 *[a.format(ppd=work / "test.ppd") for a in args], str(work / "doc.pdf")]
         run = subprocess.run(argv, capture_output=True, timeout=60, check=False)
         assert run.returncode == 0 and run.stdout, run.stderr.decode()[-2000:]
