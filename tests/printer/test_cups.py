@@ -65,3 +65,14 @@ def test_lp_with_a_phone_number_becomes_a_fax(
     # CUPS sends what the PPD says costs least: Apple raster, which umfax's conversion reads.
     assert stored.content_type in ("image/urf", "application/pdf", "image/pwg-raster")
     assert len(stored.data) > 1000
+    # ... and the document CUPS sent converts to the fax page with the printed line on it.
+    from umfax.conversion import ConversionOptions, convert_documents
+    from umfax.conversion.pages import page_bitmap
+
+    (fax_page,) = convert_documents(
+        [(stored.filename or "printed", stored.data)], ConversionOptions(resolution="fine")  # type: ignore[arg-type]
+    )
+    import numpy as np
+
+    black = int(np.unpackbits(page_bitmap(fax_page)).sum())  # the printed line's ink: not blank, not black
+    assert 500 < black < fax_page.width * fax_page.length // 50
