@@ -218,6 +218,9 @@ def test_receive_caller_sends_no_fax(tmp_path: Path) -> None:
             driver.close()
 
 
+# 22 s of real time; the engine's T1 timeout is tested without a line in
+# tests/modem/test_t30_conversation.py (test_receiver_hears_nothing_until_t1).
+@pytest.mark.long_call
 def test_receive_caller_never_speaks_t30() -> None:
     """A caller that connects (a fax modem whose host says nothing, or a person): we send
     DIS until T1 runs out and end with NO_CARRIER, not a hung line."""
