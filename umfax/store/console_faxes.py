@@ -8,38 +8,20 @@ newest first, following the ``ix_jobs_user_created`` index.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import select, true, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from umfax.store import Store
-from umfax.store.console_inbox import Viewer
+from umfax.store.console_inbox import Cursor, Viewer
 from umfax.store.models import Attempt, Job, Page, User
-
-
-@dataclass(frozen=True, slots=True)
-class JobCursor:
-    created_at: datetime
-    id: int
-
-    def token(self) -> str:
-        return f"{self.created_at.timestamp():.6f}_{self.id}"
-
-    @classmethod
-    def parse(cls, token: str) -> JobCursor | None:
-        try:
-            stamp, _, ident = token.partition("_")
-            return cls(datetime.fromtimestamp(float(stamp), UTC), int(ident))
-        except (ValueError, OverflowError, OSError):
-            return None
 
 
 @dataclass(frozen=True, slots=True)
 class JobList:
     jobs: list[Job]
     owners: dict[int, str]  # user id -> name (admins' lists show whose fax it is)
-    next: JobCursor | None
+    next: Cursor | None
 
 
 def owned(viewer: Viewer) -> ColumnElement[bool]:
@@ -53,13 +35,13 @@ class SentStore:
         self.store = store
 
     def listing(
-        self, viewer: Viewer, *, owner: int | None = None, after: JobCursor | None = None, limit: int = 50
+        self, viewer: Viewer, *, owner: int | None = None, after: Cursor | None = None, limit: int = 50
     ) -> JobList:
         condition = [owned(viewer)]
         if viewer.admin and owner is not None:
             condition.append(Job.user_id == owner)
         if after is not None:
-            condition.append(tuple_(Job.created_at, Job.id) < tuple_(after.created_at, after.id))
+            condition.append(tuple_(Job.created_at, Job.id) < tuple_(after.at, after.id))
         statement = (
             select(Job).where(*condition).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
         )
@@ -73,7 +55,7 @@ class SentStore:
             )
         page = jobs[:limit]
         last = page[-1] if len(jobs) > limit else None
-        return JobList(page, owners, JobCursor(last.created_at, last.id) if last else None)
+        return JobList(page, owners, Cursor(last.created_at, last.id) if last else None)
 
     def find(self, viewer: Viewer, job_id: int) -> Job | None:
         with self.store.reading() as session:

@@ -45,13 +45,14 @@ class Viewer:
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """Where a page of the list ends: the last row's (started_at, id)."""
+    """Where a page of a newest-first list ends: the last row's time (a received fax's
+    started_at, a sent fax's created_at) and id, as a URL token."""
 
-    started_at: datetime
+    at: datetime
     id: int
 
     def token(self) -> str:
-        return f"{self.started_at.timestamp():.6f}_{self.id}"
+        return f"{self.at.timestamp():.6f}_{self.id}"
 
     @classmethod
     def parse(cls, token: str) -> Cursor | None:
@@ -217,7 +218,7 @@ class InboxStore:
         condition.append(visible(viewer, query.quarantined))
         if query.after is not None:
             condition.append(
-                tuple_(Inbound.started_at, Inbound.id) < tuple_(query.after.started_at, query.after.id)
+                tuple_(Inbound.started_at, Inbound.id) < tuple_(query.after.at, query.after.id)
             )
         statement = (
             select(*LIST_COLUMNS, InboundMark.read_at)

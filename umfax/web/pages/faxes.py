@@ -17,7 +17,8 @@ from umfax.errors import InvalidNumber, InvalidTransition, describe_error
 from umfax.lifecycle import CAUSE_TEXT, FailureCause, JobState
 from umfax.numbers import display
 from umfax.store import DocumentIn
-from umfax.store.console_faxes import JobCursor, SentStore
+from umfax.store.console_faxes import SentStore
+from umfax.store.console_inbox import Cursor
 from umfax.store.models import Job
 from umfax.submit import FaxRequest, submit_fax
 from umfax.web.audit import audit
@@ -83,7 +84,7 @@ def why(job: Job) -> tuple[str, str]:
 @router.get("/faxes", response_class=HTMLResponse)
 def fax_list(request: Request, user: User, after: str = "", owner: int | None = None) -> HTMLResponse:
     viewer = viewer_of(user)
-    cursor = JobCursor.parse(after) if after else None
+    cursor = Cursor.parse(after) if after else None
     sent = _sent(request)
     listed = sent.listing(viewer, owner=owner, after=cursor)
     users = sent.users() if user.admin else []
